@@ -1,0 +1,136 @@
+"""Validate the workflow configuration before any job runs.
+
+JSON-schema validation with defaults filled in, then cross-checks the schema cannot express
+(every session must be defined for the chosen source). Errors name the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+from .responses import ResponseSettings
+from .simulate import AnimalSpec, Protocol
+from .stimuli import Canvas
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class: type) -> type:
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = _copy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value: Any) -> Any:
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    if err.validator == "enum":
+        return f"config key '{key}': {err.instance!r} is not allowed; allowed values: {err.validator_value}"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = err.message.split("(")[-1].rstrip(")")
+        return f"config key '{key}': unknown key ({extra}); allowed keys: {allowed}"
+    if err.validator == "required":
+        return f"config key '{key}': {err.message}"
+    if err.validator == "type":
+        return f"config key '{key}': {err.instance!r} should be of type {err.validator_value}"
+    return f"config key '{key}': {err.message}"
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Validate ``config`` in place (defaults filled in) and return it; raise ConfigError."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    cls = _with_defaults(jsonschema.Draft202012Validator)
+    errors = sorted(cls(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n  ".join(_describe(e) for e in errors[:10])
+        raise ConfigError(f"invalid configuration:\n  {lines}")
+    source = config["source"]
+    known = {
+        "simulated": set(config["simulation"]["animals"]),
+        "allen": set(config["allen"]["session_ids"]),
+        "nwb": set(config["nwb_files"]),
+    }[source]
+    where = {"simulated": "simulation.animals", "allen": "allen.session_ids",
+             "nwb": "nwb_files"}[source]
+    unknown = [s for s in config["sessions"] if s not in known]
+    if unknown:
+        raise ConfigError(
+            f"config key 'sessions': unknown sessions {unknown} for source '{source}'; "
+            f"sessions defined in {where}: {sorted(known)}. Add them to {where} or remove them "
+            "from sessions."
+        )
+    return config
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read config ({err})") from None
+    return validate_config(config)
+
+
+def animal_spec(config: dict, session: str) -> AnimalSpec:
+    """Simulation settings of one simulated animal."""
+    spec = dict(config["simulation"]["animals"][session])
+    return AnimalSpec(name=session, **spec)
+
+
+def protocol(config: dict) -> Protocol:
+    """The simulated stimulus protocol."""
+    sim = config["simulation"]
+    return Protocol(
+        repeats=sim["repeats"],
+        blanks_gratings=sim["blanks"],
+        blanks_scenes=sim["blanks"],
+        spontaneous_s=sim["spontaneous_s"],
+    )
+
+
+def simulation_canvas(config: dict) -> Canvas:
+    return Canvas(*config["simulation"]["canvas"])
+
+
+def stimulus_canvas(config: dict) -> Canvas:
+    return Canvas(config["stimuli"]["height"], config["stimuli"]["width"])
+
+
+def response_settings(config: dict) -> ResponseSettings:
+    r = config["responses"]
+    return ResponseSettings(
+        areas=tuple(r["areas"]),
+        filters=dict(r["filters"]),
+        baseline=r["baseline"],
+        baseline_window_s=r["baseline_window_s"],
+        zero_sd_units=r["zero_sd_units"],
+        time_bin_s=r["time_bin_s"],
+        require_running_speed=r["require_running_speed"],
+    )
+
+
+def nwb_path(config: dict, session: str) -> str:
+    """Where the session's NWB file lives for the configured source."""
+    source = config["source"]
+    if source == "simulated":
+        return f"resources/simulated/{session}.nwb"
+    if source == "allen":
+        return f"resources/allen/sessions/{session}.nwb"
+    return config["nwb_files"][session]

@@ -1,0 +1,202 @@
+"""Read Allen Visual Coding Neuropixels NWB files (brain_observatory_1.1) with h5py alone.
+
+No AllenSDK: the tables are read straight from the HDF5 layout that Allen's files and the
+simulator share, which keeps the main environment free of AllenSDK's old pins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .errors import NWBReadError, RunningSpeedError, SessionTypeError
+
+STIMULUS_BLOCKS = ("static_gratings", "natural_scenes")
+PRESENTATION_COLUMNS = (
+    "stimulus_name",
+    "stimulus_block",
+    "orientation",
+    "spatial_frequency",
+    "phase",
+    "contrast",
+    "frame",
+)
+QUALITY_COLUMNS = (
+    "quality",
+    "isi_violations",
+    "amplitude_cutoff",
+    "presence_ratio",
+    "snr",
+    "firing_rate",
+)
+
+
+@dataclass
+class AllenSession:
+    """The parts of one session the workflow uses.
+
+    ``units``: one row per unit (index ``unit_id``) with ``area`` and Allen's quality metrics.
+    ``spike_times``: per unit (same order as ``units``), sorted spike times in seconds.
+    ``presentations``: static-grating and natural-scene presentations, with Allen's columns
+    (numeric parameters as float, NaN where Allen writes "null").
+    ``spontaneous``: start/stop of grey-screen blocks (may be empty).
+    ``running_t``/``running_speed``: running speed samples (None if the file has none).
+    """
+
+    path: Path
+    session_id: str
+    description: str
+    units: pd.DataFrame
+    spike_times: list[np.ndarray]
+    presentations: pd.DataFrame
+    spontaneous: pd.DataFrame
+    running_t: np.ndarray | None
+    running_speed: np.ndarray | None
+
+
+def _decode(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind in ("O", "S"):
+        return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
+    return values
+
+
+def _numeric(values: np.ndarray) -> np.ndarray:
+    """Allen's stimulus columns mix numbers and the string "null": return floats with NaN."""
+    return pd.to_numeric(pd.Series(_decode(values)).replace("null", np.nan), errors="coerce").to_numpy(
+        dtype=float
+    )
+
+
+def _read_table(group: h5py.Group, columns: tuple[str, ...]) -> pd.DataFrame:
+    data = {"start_time": group["start_time"][:], "stop_time": group["stop_time"][:]}
+    for col in columns:
+        if col not in group:
+            data[col] = np.full(len(data["start_time"]), np.nan)
+        elif col == "stimulus_name":
+            data[col] = _decode(group[col][:])
+        else:
+            data[col] = _numeric(group[col][:])
+    return pd.DataFrame(data)
+
+
+def read_session(path: str | Path) -> AllenSession:
+    """Read an Allen brain_observatory_1.1 NWB file (or the simulator's copy of its layout).
+
+    Raises NWBReadError for unreadable files or missing tables, SessionTypeError when the
+    static-gratings or natural-scenes presentations are absent (functional_connectivity).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise NWBReadError(f"{path}: no such NWB file; run the simulate_session or "
+                           "download_session rule that makes it")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise NWBReadError(
+            f"{path}: not a readable NWB (HDF5) file ({err}). The file is truncated or corrupt: "
+            "delete it and rerun the rule that makes it (download_session for Allen data, "
+            "simulate_session for the embedded default)."
+        ) from None
+    try:
+        with f:
+            return _read_open_file(path, f)
+    except (KeyError, OSError, ValueError) as err:
+        if isinstance(err, SessionTypeError | NWBReadError):
+            raise
+        raise NWBReadError(
+            f"{path}: not in the Allen Visual Coding Neuropixels NWB layout or damaged ({err}). "
+            "Delete it and rerun the rule that makes it."
+        ) from None
+
+
+def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
+    missing = [f"intervals/{b}_presentations" for b in STIMULUS_BLOCKS
+               if f"intervals/{b}_presentations" not in f]
+    if missing:
+        present = sorted(f["intervals"].keys()) if "intervals" in f else []
+        raise SessionTypeError(
+            f"{path}: has no {', '.join(missing)}; only Allen brain_observatory_1.1 sessions "
+            f"show static gratings and natural scenes (this file has: {present or 'no intervals'}"
+            "; functional_connectivity sessions look like this). Choose a brain_observatory_1.1 "
+            "session id in the config's sessions."
+        )
+    if "units" not in f or "spike_times" not in f["units"]:
+        raise NWBReadError(f"{path}: has no /units table with spike_times; it is not an "
+                           "Allen ecephys session file")
+    u = f["units"]
+    ids = u["id"][:]
+    index = u["spike_times_index"][:].astype(np.int64)
+    spikes = u["spike_times"][:]
+    bounds = np.concatenate([[0], index])
+    spike_times = [np.sort(spikes[bounds[k] : bounds[k + 1]]) for k in range(len(ids))]
+    units = pd.DataFrame({"unit_id": ids})
+    for col in QUALITY_COLUMNS:
+        if col in u:
+            vals = u[col][:]
+            units[col] = _decode(vals) if col == "quality" else vals.astype(float)
+    if "quality" not in units:  # Allen's older files omit the label: all sorted units are good
+        units["quality"] = "good"
+    el = f["general/extracellular_ephys/electrodes"]
+    channel_area = pd.Series(_decode(el["location"][:]), index=el["id"][:])
+    if "peak_channel_id" in u:
+        units["peak_channel_id"] = u["peak_channel_id"][:]
+        units["area"] = channel_area.reindex(units["peak_channel_id"].to_numpy()).to_numpy()
+    else:
+        raise NWBReadError(f"{path}: /units lacks peak_channel_id, so units cannot be placed in "
+                           "brain areas")
+    units["area"] = units["area"].fillna("unknown").astype(str)
+    units = units.set_index("unit_id")
+
+    tables = []
+    for b in STIMULUS_BLOCKS:
+        t = _read_table(f[f"intervals/{b}_presentations"], PRESENTATION_COLUMNS)
+        t["presentation_id"] = f[f"intervals/{b}_presentations/id"][:]
+        t["stimulus_name"] = b
+        tables.append(t)
+    presentations = pd.concat(tables).sort_values("start_time").reset_index(drop=True)
+    if "intervals/spontaneous_presentations" in f:
+        spontaneous = _read_table(f["intervals/spontaneous_presentations"], ())
+    else:
+        spontaneous = pd.DataFrame({"start_time": [], "stop_time": []})
+
+    run_t = run_v = None
+    for key in ("processing/running/running_speed", "processing/running/running_speed/"):
+        if key in f:
+            ts = f[key]
+            run_v = ts["data"][:].astype(float)
+            run_t = ts["timestamps"][:] if "timestamps" in ts else (
+                ts["starting_time"][()] + np.arange(len(run_v)) / ts["starting_time"].attrs["rate"]
+            )
+            break
+    session_id = _decode(np.array([f["general/session_id"][()]]))[0] if (
+        "general/session_id" in f) else path.stem
+    description = _decode(np.array([f["session_description"][()]]))[0]
+    return AllenSession(path, session_id, description, units, spike_times, presentations,
+                        spontaneous, run_t, run_v)
+
+
+def running_speed_per_presentation(
+    session: AllenSession, start: np.ndarray, stop: np.ndarray, required: bool = True
+) -> np.ndarray:
+    """Mean running speed (cm/s) during each presentation; NaN where no sample falls inside.
+
+    Raises RunningSpeedError when the file has no running speed and ``required``.
+    """
+    if session.running_speed is None or session.running_t is None:
+        if required:
+            raise RunningSpeedError(
+                f"{session.path}: has no running speed (processing/running/running_speed). Set "
+                "responses.require_running_speed: false in the config to continue without it "
+                "(running-vs-still analyses are then unavailable)."
+            )
+        return np.full(len(start), np.nan)
+    t, v = session.running_t, session.running_speed
+    csum = np.concatenate([[0.0], np.cumsum(v)])
+    i0, i1 = np.searchsorted(t, start), np.searchsorted(t, stop)
+    n = i1 - i0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (csum[i1] - csum[i0]) / np.maximum(n, 1), np.nan)

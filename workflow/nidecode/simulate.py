@@ -1,0 +1,451 @@
+"""Simulated Allen Visual Coding Neuropixels sessions, written as NWB files in Allen's layout.
+
+The embedded default of the workflow: machines without access to the Allen Institute's servers
+still run every stage on files that the real loader reads exactly as it reads Allen's.
+
+The spike model (see docs/simulation.md):
+
+* every unit has a receptive field applied to the rendered stimulus image: V1 (VISp) and higher
+  visual area (VISl) units have Gabor fields, either simple (half-wave rectified linear) or
+  complex (quadrature energy), tuned to orientation and to spatial frequency (log-normal around
+  0.04 cycles/degree in VISp, lower in VISl); LGd units have centre-surround (difference of
+  Gaussians) ON or OFF fields; CA1 units are weakly driven or not at all;
+* the drive becomes a rate through a threshold-power nonlinearity, is delayed by a latency
+  (40-70 ms) and shaped by a transient-plus-sustained kernel that spills into the next
+  presentation (presentations run back to back, as in Allen);
+* a gain shared across units fluctuates from trial to trial (log-normal), and running (a
+  two-state bout process) multiplies the gain of running-modulated units;
+* spikes are Poisson in 5 ms bins;
+* a "null" animal has units whose rates do not depend on the stimulus at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .stimuli import MEAN_GREY, Canvas, grating_table, packaged_natural_scenes, render_grating
+
+DT = 0.005  # seconds per simulation bin
+PRESENTATION_S = 0.25
+KERNEL_S = 0.45
+
+
+@dataclass(frozen=True)
+class AnimalSpec:
+    """Per-animal simulation settings.
+
+    ``n_units`` maps area -> number of units; ``gain_noise`` is the SD of the log of the shared
+    trial gain; ``drive`` scales stimulus-driven rates; ``stimulus_blind`` makes every unit blind to the
+    stimulus (a leakage control).
+    """
+
+    name: str
+    seed: int
+    n_units: dict[str, int] = field(
+        default_factory=lambda: {"VISp": 80, "VISl": 30, "LGd": 25, "CA1": 20}
+    )
+    gain_noise: float = 0.3
+    drive: float = 1.0
+    stimulus_blind: bool = False
+    running_modulation: float = 0.4
+    fraction_failing_qc: float = 0.15
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Stimulus protocol: repeats per condition, blanks per block, spontaneous duration (s)."""
+
+    repeats: int = 10
+    blanks_gratings: int = 10
+    blanks_scenes: int = 10
+    spontaneous_s: float = 30.0
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------- stimulus schedule
+
+
+def presentation_schedule(protocol: Protocol, rng: np.random.Generator) -> dict[str, dict]:
+    """Allen-style blocks: spontaneous, static gratings, spontaneous, natural scenes.
+
+    Each block is shuffled (pseudo-random order) and its 250 ms presentations run back to back.
+    Returns per block: start times and the condition index (-1 = blank).
+    """
+    t = protocol.spontaneous_s
+    blocks: dict[str, dict] = {"spontaneous": {"start": [0.0], "stop": [t]}}
+    for name, n_cond, n_blank in (
+        ("static_gratings", 120, protocol.blanks_gratings),
+        ("natural_scenes", 118, protocol.blanks_scenes),
+    ):
+        cond = np.concatenate([np.repeat(np.arange(n_cond), protocol.repeats), -np.ones(n_blank)])
+        cond = rng.permutation(cond).astype(np.int64)
+        start = t + np.arange(len(cond)) * PRESENTATION_S
+        blocks[name] = {"start": start, "stop": start + PRESENTATION_S, "condition": cond}
+        t = float(start[-1] + PRESENTATION_S)
+        if name == "static_gratings":
+            blocks["spontaneous"]["start"].append(t)
+            blocks["spontaneous"]["stop"].append(t + protocol.spontaneous_s)
+            t += protocol.spontaneous_s
+    blocks["end_time"] = {"t": t + 1.0}
+    return blocks
+
+
+# ------------------------------------------------------------------------------ receptive fields
+
+
+def _gabor(y, x, cy, cx, sigma, theta, sf, phase) -> np.ndarray:
+    u = (x - cx) * math.cos(theta) + (y - cy) * math.sin(theta)
+    env = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sigma**2))
+    return env * np.cos(2 * np.pi * sf * u + phase)
+
+
+def unit_drives(
+    images: np.ndarray, area: str, n: int, canvas: Canvas, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Stimulus drive (n_stimuli, n) in [0, ~3] of ``n`` units of ``area``, and their RF params."""
+    y, x = canvas.grid_deg()
+    h, w = canvas.screen_deg
+    contrast = images - MEAN_GREY
+    flat = contrast.reshape(len(images), -1)
+    drives = np.zeros((len(images), n))
+    params: dict[str, list] = {"kind": [], "preferred_orientation": [], "preferred_sf": []}
+    for k in range(n):
+        cy, cx = rng.uniform(-0.3 * h, 0.3 * h), rng.uniform(-0.3 * w, 0.3 * w)
+        if area in ("VISp", "VISl"):
+            sf = float(np.exp(rng.normal(math.log(0.04 if area == "VISp" else 0.025), 0.5)))
+            theta = rng.uniform(0, math.pi)
+            sigma = rng.uniform(0.35, 0.6) / sf  # ~ one to two cycles under the envelope
+            kind = "simple" if rng.random() < 0.45 else "complex"
+            g0 = _gabor(y, x, cy, cx, sigma, theta, sf, rng.uniform(0, 2 * math.pi))
+            g0 /= np.abs(g0).sum()
+            lin = flat @ g0.ravel()
+            if kind == "simple":
+                d = np.maximum(lin, 0)
+            else:
+                g1 = _gabor(y, x, cy, cx, sigma, theta, sf, 0.0)
+                g1 -= g1.mean()
+                g1 /= np.abs(g1).sum()
+                d = np.sqrt(lin**2 + (flat @ g1.ravel()) ** 2)
+            params["preferred_orientation"].append(math.degrees(theta))
+            params["preferred_sf"].append(sf)
+        elif area == "LGd":
+            sc = rng.uniform(2.0, 5.0)
+            r2 = (x - cx) ** 2 + (y - cy) ** 2
+            dog = np.exp(-r2 / (2 * sc**2)) / sc**2 - 0.8 * np.exp(-r2 / (2 * (3 * sc) ** 2)) / (
+                9 * sc**2
+            )
+            dog /= np.abs(dog).sum()
+            sign = 1 if rng.random() < 0.5 else -1
+            kind = "on" if sign > 0 else "off"
+            d = np.maximum(sign * (flat @ dog.ravel()), 0)
+            params["preferred_orientation"].append(np.nan)
+            params["preferred_sf"].append(np.nan)
+        else:  # CA1 and any other area: a weak random projection, or nothing
+            kind = "weak" if rng.random() < 0.3 else "undriven"
+            proj = rng.normal(size=flat.shape[1]) / flat.shape[1]
+            d = 0.15 * np.maximum(flat @ proj, 0) if kind == "weak" else np.zeros(len(images))
+            params["preferred_orientation"].append(np.nan)
+            params["preferred_sf"].append(np.nan)
+        # Normalise so that the unit's strongest responses sit near 1, then expand.
+        scale = np.percentile(d, 90) if d.any() else 1.0
+        if kind not in ("weak", "undriven"):
+            d = d / max(scale, 1e-9)
+        drives[:, k] = np.clip(d, 0, 3) ** 1.5
+        params["kind"].append(kind)
+    return drives, {k: np.asarray(v) for k, v in params.items()}
+
+
+def response_kernel(latency: float, tau_rise: float = 0.012, tau_decay: float = 0.04) -> np.ndarray:
+    """Transient-plus-sustained temporal kernel sampled at DT; mean over 250 ms equals 1."""
+    t = np.arange(0, KERNEL_S, DT)
+    s = t - latency
+    transient = np.where(s > 0, (s / tau_rise) * np.exp(1 - s / tau_rise), 0.0)
+    sustained = np.where((s > 0) & (s < PRESENTATION_S), 0.45, 0.0)
+    decay = np.where(s >= PRESENTATION_S, 0.45 * np.exp(-(s - PRESENTATION_S) / tau_decay), 0)
+    k = 1.6 * transient * np.exp(-np.maximum(s, 0) / 0.08) + sustained + decay
+    on = (t >= 0) & (t < PRESENTATION_S + latency)
+    return k / (k[on].sum() * DT / PRESENTATION_S)
+
+
+def running_speed_trace(
+    duration: float, rng: np.random.Generator, fs: float = 30.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-state (still / running bouts) running speed in cm/s sampled at ``fs`` Hz."""
+    n = int(duration * fs)
+    ts = np.arange(n) / fs
+    state = np.zeros(n, dtype=bool)
+    running = rng.random() < 0.5
+    i = 0
+    while i < n:
+        bout = int(rng.exponential(40.0 if running else 60.0) * fs) + 1
+        state[i : i + bout] = running
+        running = not running
+        i += bout
+    target = np.where(state, 25.0, 0.5)
+    speed = np.empty(n)
+    v = target[0]
+    noise = rng.normal(0, 1.5, n)
+    for j in range(n):  # first-order smoothing towards the state's speed
+        v += (target[j] - v) * 0.05 + noise[j] * 0.3
+        speed[j] = v
+    return ts, speed
+
+
+# ------------------------------------------------------------------------------------ simulation
+
+
+@dataclass
+class SimulatedSession:
+    """Everything that goes into the NWB file."""
+
+    animal: AnimalSpec
+    blocks: dict[str, dict]
+    unit_area: np.ndarray
+    unit_kind: np.ndarray
+    spike_times: list[np.ndarray]
+    quality: dict[str, np.ndarray]
+    running_t: np.ndarray
+    running_speed: np.ndarray
+    channel_area: dict[int, str]
+    unit_channel: np.ndarray
+
+
+def _quality_metrics(n: int, frac_fail: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Allen's quality-metric columns; about ``frac_fail`` of units fail the default filters."""
+    q = {
+        "quality": np.array(["good"] * n, dtype=object),
+        "isi_violations": rng.uniform(0.0, 0.3, n),
+        "amplitude_cutoff": rng.uniform(0.0, 0.08, n),
+        "presence_ratio": rng.uniform(0.96, 1.0, n),
+        "snr": rng.gamma(4.0, 0.8, n),
+    }
+    fail = np.flatnonzero(rng.random(n) < frac_fail)
+    for j, u in enumerate(fail):
+        which = j % 4
+        if which == 0:
+            q["quality"][u] = "noise"
+        elif which == 1:
+            q["isi_violations"][u] = rng.uniform(0.6, 3.0)
+        elif which == 2:
+            q["amplitude_cutoff"][u] = rng.uniform(0.15, 0.5)
+        else:
+            q["presence_ratio"][u] = rng.uniform(0.5, 0.9)
+    return q
+
+
+def simulate_session(
+    animal: AnimalSpec, protocol: Protocol, canvas: Canvas = Canvas(30, 48)
+) -> SimulatedSession:
+    """Simulate one animal's spikes for the Allen protocol; seeded by ``animal.seed``."""
+    rng = np.random.default_rng([animal.seed, protocol.seed])
+    sched = presentation_schedule(protocol, np.random.default_rng(protocol.seed + animal.seed))
+    end = sched["end_time"]["t"]
+    nbins = int(math.ceil(end / DT)) + 1
+
+    # The same images the workflow renders: simulator and stimuli.nc agree by construction.
+    gratings = np.stack([render_grating(o, sf, ph, canvas) for o, sf, ph in grating_table()])
+    scenes, _, _ = packaged_natural_scenes(canvas)
+
+    areas = [a for a, n in animal.n_units.items() for _ in range(n)]
+    n_units = len(areas)
+    unit_area = np.array(areas)
+    drive_g = np.zeros((len(gratings), n_units))
+    drive_s = np.zeros((len(scenes), n_units))
+    kinds = np.empty(n_units, dtype=object)
+    for area in animal.n_units:
+        idx = np.flatnonzero(unit_area == area)
+        if not len(idx):
+            continue
+        d, p = unit_drives(np.concatenate([gratings, scenes]), area, len(idx), canvas, rng)
+        drive_g[:, idx], drive_s[:, idx] = d[: len(gratings)], d[len(gratings) :]
+        kinds[idx] = p["kind"]
+    if animal.stimulus_blind:
+        drive_g[:], drive_s[:] = 0.0, 0.0
+        kinds[:] = "null"
+
+    base = np.exp(rng.normal(math.log(4.0), 0.6, n_units)).clip(1.0, 30.0)  # Hz
+    amp = animal.drive * np.exp(rng.normal(math.log(15.0), 0.5, n_units))  # Hz at drive 1
+    amp[unit_area == "CA1"] *= 0.5
+    latency = np.where(unit_area == "LGd", 0.035, 0.05) + rng.uniform(0, 0.02, n_units)
+    run_mod = animal.running_modulation * rng.uniform(0.0, 1.0, n_units)
+
+    run_t, run_v = running_speed_trace(end, rng)
+    running_bins = np.interp(np.arange(nbins) * DT, run_t, run_v) > 5.0
+
+    # Shared trial gain, piecewise constant over each presentation.
+    gain = np.ones(nbins)
+    drive_impulse = np.zeros((nbins, n_units), dtype=np.float32)
+    for name, dmat in (("static_gratings", drive_g), ("natural_scenes", drive_s)):
+        blk = sched[name]
+        b0 = np.round(np.asarray(blk["start"]) / DT).astype(np.int64)
+        g = np.exp(rng.normal(-animal.gain_noise**2 / 2, animal.gain_noise, len(b0)))
+        per = int(round(PRESENTATION_S / DT))
+        for j, b in enumerate(b0):
+            gain[b : b + per] = g[j]
+        shown = blk["condition"] >= 0
+        drive_impulse[b0[shown]] = (dmat[blk["condition"][shown]] * amp).astype(np.float32)
+        drive_impulse[b0[shown]] *= g[shown, None].astype(np.float32)
+
+    spike_times: list[np.ndarray] = []
+    t_bins = np.arange(nbins) * DT
+    for u in range(n_units):
+        kern = response_kernel(latency[u]).astype(np.float32)
+        evoked = np.convolve(drive_impulse[:, u], kern)[:nbins]
+        rate = (base[u] * gain + evoked) * (1 + run_mod[u] * running_bins)
+        counts = rng.poisson(np.maximum(rate, 0) * DT)
+        st = np.repeat(t_bins, counts) + rng.uniform(0, DT, counts.sum())
+        spike_times.append(np.sort(st))
+
+    # Channels: 8 per area with Allen-like ids; each unit sits on one of its area's channels.
+    channel_area: dict[int, str] = {}
+    unit_channel = np.empty(n_units, dtype=np.int64)
+    for a_i, area in enumerate(animal.n_units):
+        ids = [850_000_000 + animal.seed * 1000 + a_i * 8 + c for c in range(8)]
+        channel_area.update({c: area for c in ids})
+        idx = np.flatnonzero(unit_area == area)
+        unit_channel[idx] = rng.choice(ids, len(idx))
+
+    return SimulatedSession(
+        animal=animal,
+        blocks=sched,
+        unit_area=unit_area,
+        unit_kind=kinds.astype(str),
+        spike_times=spike_times,
+        quality=_quality_metrics(n_units, animal.fraction_failing_qc, rng),
+        running_t=run_t,
+        running_speed=run_v,
+        channel_area=channel_area,
+        unit_channel=unit_channel,
+    )
+
+
+# ------------------------------------------------------------------------------------ NWB writing
+
+
+def _stim_str(values: np.ndarray) -> list[str]:
+    """Allen stores non-applicable stimulus parameters as the string "null"."""
+    return ["null" if (v is None or (isinstance(v, float) and np.isnan(v))) else f"{v:g}" for v in values]
+
+
+def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
+    """Write ``sim`` as an NWB file in Allen's brain_observatory_1.1 layout.
+
+    Written to a temporary name and renamed, so an interrupted write leaves no file that looks
+    complete.
+    """
+    from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
+    from pynwb.epoch import TimeIntervals
+
+    path = Path(path)
+    animal = sim.animal
+    nwb = NWBFile(
+        session_description=(
+            f"SIMULATED session of animal {animal.name} (nidecode simulator, seed "
+            f"{animal.seed}{', null animal: units blind to the stimulus' if animal.stimulus_blind else ''})"
+        ),
+        identifier=f"nidecode-simulated-{animal.name}-{animal.seed}",
+        session_start_time=datetime(2019, 1, 1, tzinfo=timezone.utc),
+        institution="simulated (nidecode); layout of the Allen Institute for Brain Science",
+        stimulus_notes="brain_observatory_1.1",
+        session_id=animal.name,
+    )
+    device = nwb.create_device(name="probeA", description="simulated Neuropixels probe")
+    group = nwb.create_electrode_group(
+        name="probeA", description="simulated probe", location="see electrodes", device=device
+    )
+    nwb.add_electrode_column("probe_vertical_position", "µm from probe tip")
+    nwb.add_electrode_column("valid_data", "channel usable")
+    for k, (cid, area) in enumerate(sorted(sim.channel_area.items())):
+        nwb.add_electrode(
+            id=int(cid),
+            location=area,
+            group=group,
+            probe_vertical_position=20 * k,
+            valid_data=True,
+        )
+
+    for col, desc in (
+        ("peak_channel_id", "electrode id of the channel with the largest waveform"),
+        ("quality", "Kilosort/manual label"),
+        ("isi_violations", "ISI violation rate"),
+        ("amplitude_cutoff", "estimated missed-spike fraction"),
+        ("presence_ratio", "fraction of session with spikes"),
+        ("snr", "waveform signal-to-noise ratio"),
+        ("firing_rate", "mean firing rate over the session, Hz"),
+        ("simulated_rf_kind", "simulator's receptive-field model (simulated data only)"),
+    ):
+        nwb.add_unit_column(col, desc)
+    duration = sim.blocks["end_time"]["t"]
+    for u, st in enumerate(sim.spike_times):
+        nwb.add_unit(
+            id=950_000_000 + animal.seed * 10_000 + u,
+            spike_times=st,
+            peak_channel_id=int(sim.unit_channel[u]),
+            quality=str(sim.quality["quality"][u]),
+            isi_violations=float(sim.quality["isi_violations"][u]),
+            amplitude_cutoff=float(sim.quality["amplitude_cutoff"][u]),
+            presence_ratio=float(sim.quality["presence_ratio"][u]),
+            snr=float(sim.quality["snr"][u]),
+            firing_rate=len(st) / duration,
+            simulated_rf_kind=str(sim.unit_kind[u]),
+        )
+
+    block_no = 0
+    gratings = grating_table()
+    for name in ("static_gratings", "natural_scenes"):
+        blk = sim.blocks[name]
+        cond = blk["condition"]
+        ti = TimeIntervals(name=f"{name}_presentations", description=f"{name} presentations")
+        for col in ("stimulus_name", "stimulus_block", "orientation", "spatial_frequency",
+                    "phase", "contrast", "frame"):
+            ti.add_column(col, col)
+        block_no += 2
+        for j, c in enumerate(cond):
+            if name == "static_gratings":
+                o, sf, ph = gratings[c] if c >= 0 else (np.nan, np.nan, np.nan)
+                params = _stim_str(np.array([o, sf, ph, 0.8 if c >= 0 else np.nan]))
+                frame = "null"
+            else:
+                params = ["null"] * 4
+                frame = f"{c:d}"  # -1 marks a blank, as in Allen
+            ti.add_interval(
+                start_time=float(blk["start"][j]),
+                stop_time=float(blk["stop"][j]),
+                stimulus_name=name,
+                stimulus_block=float(block_no),
+                orientation=params[0],
+                spatial_frequency=params[1],
+                phase=params[2],
+                contrast=params[3],
+                frame=frame,
+            )
+        nwb.add_time_intervals(ti)
+    spont = TimeIntervals(name="spontaneous_presentations", description="grey screen")
+    spont.add_column("stimulus_name", "stimulus_name")
+    for s0, s1 in zip(sim.blocks["spontaneous"]["start"], sim.blocks["spontaneous"]["stop"],
+                      strict=True):
+        spont.add_interval(start_time=float(s0), stop_time=float(s1), stimulus_name="spontaneous")
+    nwb.add_time_intervals(spont)
+
+    running = ProcessingModule(name="running", description="running speed on the disk")
+    running.add(
+        TimeSeries(
+            name="running_speed",
+            data=sim.running_speed.astype(np.float32),
+            timestamps=sim.running_t,
+            unit="cm/s",
+            description="running speed (simulated)",
+        )
+    )
+    nwb.add_processing_module(running)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial.nwb")
+    with NWBHDF5IO(str(tmp), "w") as io:
+        io.write(nwb)
+    tmp.replace(path)

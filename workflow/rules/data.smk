@@ -1,0 +1,49 @@
+# Session NWB files: simulated (embedded default) or downloaded from the Allen Institute.
+
+localrules:
+    download_session,
+    download_scene_templates,
+
+
+rule simulate_session:
+    """Simulate one animal and write it as an NWB file in Allen's layout."""
+    output:
+        "resources/simulated/{session}.nwb",
+    log:
+        "results/logs/simulate_session/{session}.log",
+    script:
+        "../scripts/simulate_session.py"
+
+
+rule download_session:
+    """Download one Allen session NWB with AllenSDK (own environment; needs internet)."""
+    output:
+        "resources/allen/sessions/{session}.nwb",
+    params:
+        python=config["allen"]["python"],
+        session_id=lambda wc: config["allen"]["session_ids"][wc.session],
+        cache_dir=config["allen"]["cache_dir"],
+    log:
+        "results/logs/download_session/{session}.log",
+    conda:
+        "../../envs/allensdk.yaml"
+    shell:
+        "{params.python} workflow/scripts/download_allen.py session"
+        " --session-id {params.session_id} --cache-dir {params.cache_dir} --out {output}"
+        " > {log} 2>&1"
+
+
+rule download_scene_templates:
+    """Download Allen's 118 natural-scene templates with AllenSDK (needs internet)."""
+    output:
+        "resources/allen/natural_scene_templates.npz",
+    params:
+        python=config["allen"]["python"],
+        cache_dir=config["allen"]["cache_dir"],
+    log:
+        "results/logs/download_scene_templates.log",
+    conda:
+        "../../envs/allensdk.yaml"
+    shell:
+        "{params.python} workflow/scripts/download_allen.py scene-templates"
+        " --cache-dir {params.cache_dir} --out {output} > {log} 2>&1"

@@ -1,0 +1,14 @@
+# Per-trial, baseline-subtracted, z-scored responses of the selected units.
+
+
+rule responses:
+    """Read a session's NWB file and write its per-trial responses as netCDF."""
+    input:
+        nwb=session_nwb,
+        stimuli="results/stimuli.nc",
+    output:
+        "results/responses/{session}.nc",
+    log:
+        "results/logs/responses/{session}.log",
+    script:
+        "../scripts/responses.py"

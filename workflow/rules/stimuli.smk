@@ -1,0 +1,15 @@
+# The unique stimulus images (static gratings and natural scenes) on Allen's screen geometry.
+
+
+rule render_stimuli:
+    """Render the 120 static gratings and 118 natural scenes into results/stimuli.nc."""
+    input:
+        templates=(
+            ["resources/allen/natural_scene_templates.npz"] if SOURCE == "allen" else []
+        ),
+    output:
+        "results/stimuli.nc",
+    log:
+        "results/logs/render_stimuli.log",
+    script:
+        "../scripts/render_stimuli.py"

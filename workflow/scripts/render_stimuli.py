@@ -1,0 +1,24 @@
+"""Snakemake adapter: render the unique stimuli into stimuli.nc."""
+
+import logging
+
+import numpy as np
+
+from nidecode.config import stimulus_canvas
+from nidecode.responses import write_netcdf
+from nidecode.scripting import run
+from nidecode.stimuli import render_stimuli
+
+
+def main(smk) -> None:
+    templates = None
+    if smk.input.templates:
+        templates = np.load(smk.input.templates[0])["templates"]
+    ds = render_stimuli(stimulus_canvas(smk.config), templates)
+    ds.attrs["source"] = smk.config["source"]
+    write_netcdf(ds, smk.output[0])
+    logging.info("rendered %d stimuli (natural scenes: %s)", ds.sizes["stimulus"],
+                 ds.attrs["natural_scene_source"])
+
+
+run(main, snakemake)  # noqa: F821

@@ -40,7 +40,8 @@ def _copy(value: Any) -> Any:
 def _describe(err: jsonschema.ValidationError) -> str:
     key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     if err.validator == "enum":
-        return f"config key '{key}': {err.instance!r} is not allowed; allowed values: {err.validator_value}"
+        allowed = err.validator_value
+        return f"config key '{key}': {err.instance!r} is not allowed; allowed values: {allowed}"
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         extra = err.message.split("(")[-1].rstrip(")")
@@ -66,8 +67,9 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         "allen": set(config["allen"]["session_ids"]),
         "nwb": set(config["nwb_files"]),
     }[source]
-    where = {"simulated": "simulation.animals", "allen": "allen.session_ids",
-             "nwb": "nwb_files"}[source]
+    where = {"simulated": "simulation.animals", "allen": "allen.session_ids", "nwb": "nwb_files"}[
+        source
+    ]
     unknown = [s for s in config["sessions"] if s not in known]
     if unknown:
         raise ConfigError(

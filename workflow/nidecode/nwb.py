@@ -66,9 +66,9 @@ def _decode(values: np.ndarray) -> np.ndarray:
 
 def _numeric(values: np.ndarray) -> np.ndarray:
     """Allen's stimulus columns mix numbers and the string "null": return floats with NaN."""
-    return pd.to_numeric(pd.Series(_decode(values)).replace("null", np.nan), errors="coerce").to_numpy(
-        dtype=float
-    )
+    return pd.to_numeric(
+        pd.Series(_decode(values)).replace("null", np.nan), errors="coerce"
+    ).to_numpy(dtype=float)
 
 
 def _read_table(group: h5py.Group, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -91,8 +91,10 @@ def read_session(path: str | Path) -> AllenSession:
     """
     path = Path(path)
     if not path.exists():
-        raise NWBReadError(f"{path}: no such NWB file; run the simulate_session or "
-                           "download_session rule that makes it")
+        raise NWBReadError(
+            f"{path}: no such NWB file; run the simulate_session or "
+            "download_session rule that makes it"
+        )
     try:
         f = h5py.File(path, "r")
     except OSError as err:
@@ -114,8 +116,11 @@ def read_session(path: str | Path) -> AllenSession:
 
 
 def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
-    missing = [f"intervals/{b}_presentations" for b in STIMULUS_BLOCKS
-               if f"intervals/{b}_presentations" not in f]
+    missing = [
+        f"intervals/{b}_presentations"
+        for b in STIMULUS_BLOCKS
+        if f"intervals/{b}_presentations" not in f
+    ]
     if missing:
         present = sorted(f["intervals"].keys()) if "intervals" in f else []
         raise SessionTypeError(
@@ -125,8 +130,9 @@ def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
             "session id in the config's sessions."
         )
     if "units" not in f or "spike_times" not in f["units"]:
-        raise NWBReadError(f"{path}: has no /units table with spike_times; it is not an "
-                           "Allen ecephys session file")
+        raise NWBReadError(
+            f"{path}: has no /units table with spike_times; it is not an Allen ecephys session file"
+        )
     u = f["units"]
     ids = u["id"][:]
     index = u["spike_times_index"][:].astype(np.int64)
@@ -146,8 +152,9 @@ def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
         units["peak_channel_id"] = u["peak_channel_id"][:]
         units["area"] = channel_area.reindex(units["peak_channel_id"].to_numpy()).to_numpy()
     else:
-        raise NWBReadError(f"{path}: /units lacks peak_channel_id, so units cannot be placed in "
-                           "brain areas")
+        raise NWBReadError(
+            f"{path}: /units lacks peak_channel_id, so units cannot be placed in brain areas"
+        )
     units["area"] = units["area"].fillna("unknown").astype(str)
     units = units.set_index("unit_id")
 
@@ -168,15 +175,24 @@ def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
         if key in f:
             ts = f[key]
             run_v = ts["data"][:].astype(float)
-            run_t = ts["timestamps"][:] if "timestamps" in ts else (
-                ts["starting_time"][()] + np.arange(len(run_v)) / ts["starting_time"].attrs["rate"]
+            run_t = (
+                ts["timestamps"][:]
+                if "timestamps" in ts
+                else (
+                    ts["starting_time"][()]
+                    + np.arange(len(run_v)) / ts["starting_time"].attrs["rate"]
+                )
             )
             break
-    session_id = _decode(np.array([f["general/session_id"][()]]))[0] if (
-        "general/session_id" in f) else path.stem
+    session_id = (
+        _decode(np.array([f["general/session_id"][()]]))[0]
+        if ("general/session_id" in f)
+        else path.stem
+    )
     description = _decode(np.array([f["session_description"][()]]))[0]
-    return AllenSession(path, session_id, description, units, spike_times, presentations,
-                        spontaneous, run_t, run_v)
+    return AllenSession(
+        path, session_id, description, units, spike_times, presentations, spontaneous, run_t, run_v
+    )
 
 
 def running_speed_per_presentation(

@@ -104,15 +104,23 @@ def baseline_rates(
     """Baseline rate samples (n_windows, n_units) in Hz, and a description of the windows."""
     w = settings.baseline_window_s
     if settings.baseline == "pre_onset":
-        desc = (f"pre_onset: rate in the {w * 1000:g} ms before each onset (inside the previous "
-                "presentation when presentations run back to back)")
+        desc = (
+            f"pre_onset: rate in the {w * 1000:g} ms before each onset (inside the previous "
+            "presentation when presentations run back to back)"
+        )
         return spike_counts(spikes, start - w, start) / w, desc
     spont = session.spontaneous
     win = 0.25
-    starts = np.concatenate([
-        np.arange(a, b - win + 1e-9, win) for a, b in zip(spont.start_time, spont.stop_time,
-                                                          strict=True)
-    ]) if len(spont) else np.array([])
+    starts = (
+        np.concatenate(
+            [
+                np.arange(a, b - win + 1e-9, win)
+                for a, b in zip(spont.start_time, spont.stop_time, strict=True)
+            ]
+        )
+        if len(spont)
+        else np.array([])
+    )
     if len(starts) < 2:
         raise BaselineError(
             f"{session.path}: no spontaneous (grey-screen) block long enough for a baseline. "
@@ -203,8 +211,14 @@ def compute_responses(
         "baseline_mean": ("unit", mu.astype(np.float32)),
         "baseline_sd": ("unit", sd.astype(np.float32)),
     }
-    for col in ("quality", "isi_violations", "amplitude_cutoff", "presence_ratio", "snr",
-                "firing_rate"):
+    for col in (
+        "quality",
+        "isi_violations",
+        "amplitude_cutoff",
+        "presence_ratio",
+        "snr",
+        "firing_rate",
+    ):
         if col in units:
             vals = units[col].to_numpy()
             coords[col] = ("unit", vals.astype(str) if col == "quality" else vals)
@@ -253,6 +267,8 @@ def write_netcdf(ds: xr.Dataset, path: str) -> None:
 
 def presentations_frame(ds: xr.Dataset) -> pd.DataFrame:
     """The presentation coordinates of a responses Dataset as a DataFrame."""
-    return ds.drop_dims([d for d in ds.dims if d != "presentation"]).drop_vars(
-        [v for v in ds.data_vars], errors="ignore"
-    ).to_dataframe()
+    return (
+        ds.drop_dims([d for d in ds.dims if d != "presentation"])
+        .drop_vars([v for v in ds.data_vars], errors="ignore")
+        .to_dataframe()
+    )

@@ -20,8 +20,10 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
     if getattr(smk, "log", None):
         handlers.append(logging.FileHandler(smk.log[0], mode="w"))
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
-        handlers=handlers, force=True,
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        handlers=handlers,
+        force=True,
     )
     try:
         main(smk)

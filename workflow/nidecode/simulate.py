@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from .stimuli import MEAN_GREY, Canvas, grating_table, packaged_natural_scenes, 
 DT = 0.005  # seconds per simulation bin
 PRESENTATION_S = 0.25
 KERNEL_S = 0.45
+NULL_NOTE = ", null animal: units blind to the stimulus"
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class AnimalSpec:
     """Per-animal simulation settings.
 
     ``n_units`` maps area -> number of units; ``gain_noise`` is the SD of the log of the shared
-    trial gain; ``drive`` scales stimulus-driven rates; ``stimulus_blind`` makes every unit blind to the
-    stimulus (a leakage control).
+    trial gain; ``drive`` scales stimulus-driven rates; ``stimulus_blind`` makes every unit
+    blind to the stimulus (the null animal, a leakage control).
     """
 
     name: str
@@ -239,9 +240,10 @@ def _quality_metrics(n: int, frac_fail: float, rng: np.random.Generator) -> dict
 
 
 def simulate_session(
-    animal: AnimalSpec, protocol: Protocol, canvas: Canvas = Canvas(30, 48)
+    animal: AnimalSpec, protocol: Protocol, canvas: Canvas | None = None
 ) -> SimulatedSession:
     """Simulate one animal's spikes for the Allen protocol; seeded by ``animal.seed``."""
+    canvas = canvas or Canvas(30, 48)
     rng = np.random.default_rng([animal.seed, protocol.seed])
     sched = presentation_schedule(protocol, np.random.default_rng(protocol.seed + animal.seed))
     end = sched["end_time"]["t"]
@@ -283,7 +285,7 @@ def simulate_session(
     for name, dmat in (("static_gratings", drive_g), ("natural_scenes", drive_s)):
         blk = sched[name]
         b0 = np.round(np.asarray(blk["start"]) / DT).astype(np.int64)
-        g = np.exp(rng.normal(-animal.gain_noise**2 / 2, animal.gain_noise, len(b0)))
+        g = np.exp(rng.normal(-(animal.gain_noise**2) / 2, animal.gain_noise, len(b0)))
         per = int(round(PRESENTATION_S / DT))
         for j, b in enumerate(b0):
             gain[b : b + per] = g[j]
@@ -329,7 +331,10 @@ def simulate_session(
 
 def _stim_str(values: np.ndarray) -> list[str]:
     """Allen stores non-applicable stimulus parameters as the string "null"."""
-    return ["null" if (v is None or (isinstance(v, float) and np.isnan(v))) else f"{v:g}" for v in values]
+    return [
+        "null" if (v is None or (isinstance(v, float) and np.isnan(v))) else f"{v:g}"
+        for v in values
+    ]
 
 
 def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
@@ -346,10 +351,10 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
     nwb = NWBFile(
         session_description=(
             f"SIMULATED session of animal {animal.name} (nidecode simulator, seed "
-            f"{animal.seed}{', null animal: units blind to the stimulus' if animal.stimulus_blind else ''})"
+            f"{animal.seed}{NULL_NOTE if animal.stimulus_blind else ''})"
         ),
         identifier=f"nidecode-simulated-{animal.name}-{animal.seed}",
-        session_start_time=datetime(2019, 1, 1, tzinfo=timezone.utc),
+        session_start_time=datetime(2019, 1, 1, tzinfo=UTC),
         institution="simulated (nidecode); layout of the Allen Institute for Brain Science",
         stimulus_notes="brain_observatory_1.1",
         session_id=animal.name,
@@ -401,8 +406,15 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
         blk = sim.blocks[name]
         cond = blk["condition"]
         ti = TimeIntervals(name=f"{name}_presentations", description=f"{name} presentations")
-        for col in ("stimulus_name", "stimulus_block", "orientation", "spatial_frequency",
-                    "phase", "contrast", "frame"):
+        for col in (
+            "stimulus_name",
+            "stimulus_block",
+            "orientation",
+            "spatial_frequency",
+            "phase",
+            "contrast",
+            "frame",
+        ):
             ti.add_column(col, col)
         block_no += 2
         for j, c in enumerate(cond):
@@ -427,8 +439,9 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
         nwb.add_time_intervals(ti)
     spont = TimeIntervals(name="spontaneous_presentations", description="grey screen")
     spont.add_column("stimulus_name", "stimulus_name")
-    for s0, s1 in zip(sim.blocks["spontaneous"]["start"], sim.blocks["spontaneous"]["stop"],
-                      strict=True):
+    for s0, s1 in zip(
+        sim.blocks["spontaneous"]["start"], sim.blocks["spontaneous"]["stop"], strict=True
+    ):
         spont.add_interval(start_time=float(s0), stop_time=float(s1), stimulus_name="spontaneous")
     nwb.add_time_intervals(spont)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import xarray as xr
@@ -123,6 +124,7 @@ def _normalise_scene(img: np.ndarray) -> np.ndarray:
     return (img - img.mean() + MEAN_GREY).clip(0, 1).astype(np.float32)
 
 
+@lru_cache(maxsize=4)
 def packaged_natural_scenes(
     canvas: Canvas, n: int = N_NATURAL_SCENES
 ) -> tuple[np.ndarray, list[str], list[str]]:
@@ -133,6 +135,7 @@ def packaged_natural_scenes(
     Allen aspect ratio (918 x 1174), resized to the canvas.
 
     Returns images (n, height, width), the source photograph of each scene and its category.
+    Cached per canvas (callers must not modify the arrays).
     """
     from skimage import color, data
 
@@ -159,7 +162,9 @@ def packaged_natural_scenes(
         images.append(_normalise_scene(_resize(crop, (canvas.height, canvas.width))))
         sources.append(name)
         categories.append(category)
-    return np.stack(images), sources, categories
+    scenes = np.stack(images)
+    scenes.flags.writeable = False
+    return scenes, sources, categories
 
 
 def allen_natural_scenes(templates: np.ndarray, canvas: Canvas) -> np.ndarray:
@@ -216,7 +221,8 @@ def render_stimuli(
             "label_scene_category": ("stimulus", ["na"] * ng + categories),
             "label_predator": (
                 "stimulus",
-                ["na"] * ng + ["predator" if c == "predator" else "non_predator" for c in categories],
+                ["na"] * ng
+                + ["predator" if c == "predator" else "non_predator" for c in categories],
             ),
             "scene_source": ("stimulus", ["na"] * ng + sources),
         },
@@ -238,6 +244,7 @@ def stimulus_index(
     phase: np.ndarray,
 ) -> np.ndarray:
     """Row of ``stimuli`` shown at each presentation; -1 for blanks or unknown stimuli."""
+
     def key(name: str, fr: float, o: float, sf: float, ph: float) -> tuple:
         if name == "natural_scenes":
             return (name, int(fr))

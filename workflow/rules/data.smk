@@ -11,6 +11,8 @@ rule simulate_session:
         "resources/simulated/{session}.nwb",
     log:
         "results/logs/simulate_session/{session}.log",
+    conda:
+        "../../envs/main.yaml"
     script:
         "../scripts/simulate_session.py"
 
@@ -23,12 +25,13 @@ rule download_session:
         python=config["allen"]["python"],
         session_id=lambda wc: config["allen"]["session_ids"][wc.session],
         cache_dir=config["allen"]["cache_dir"],
+        script=f"{workflow.basedir}/workflow/scripts/download_allen.py",
     log:
         "results/logs/download_session/{session}.log",
     conda:
         "../../envs/allensdk.yaml"
     shell:
-        "{params.python} workflow/scripts/download_allen.py session"
+        "{params.python} {params.script} session"
         " --session-id {params.session_id} --cache-dir {params.cache_dir} --out {output}"
         " > {log} 2>&1"
 
@@ -40,10 +43,11 @@ rule download_scene_templates:
     params:
         python=config["allen"]["python"],
         cache_dir=config["allen"]["cache_dir"],
+        script=f"{workflow.basedir}/workflow/scripts/download_allen.py",
     log:
         "results/logs/download_scene_templates.log",
     conda:
         "../../envs/allensdk.yaml"
     shell:
-        "{params.python} workflow/scripts/download_allen.py scene-templates"
+        "{params.python} {params.script} scene-templates"
         " --cache-dir {params.cache_dir} --out {output} > {log} 2>&1"

@@ -10,5 +10,7 @@ rule responses:
         "results/responses/{session}.nc",
     log:
         "results/logs/responses/{session}.log",
+    conda:
+        "../../envs/main.yaml"
     script:
         "../scripts/responses.py"

@@ -11,5 +11,7 @@ rule render_stimuli:
         "results/stimuli.nc",
     log:
         "results/logs/render_stimuli.log",
+    conda:
+        "../../envs/main.yaml"
     script:
         "../scripts/render_stimuli.py"

@@ -17,8 +17,11 @@ def main(smk) -> None:
     ds = render_stimuli(stimulus_canvas(smk.config), templates)
     ds.attrs["source"] = smk.config["source"]
     write_netcdf(ds, smk.output[0])
-    logging.info("rendered %d stimuli (natural scenes: %s)", ds.sizes["stimulus"],
-                 ds.attrs["natural_scene_source"])
+    logging.info(
+        "rendered %d stimuli (natural scenes: %s)",
+        ds.sizes["stimulus"],
+        ds.attrs["natural_scene_source"],
+    )
 
 
 run(main, snakemake)  # noqa: F821

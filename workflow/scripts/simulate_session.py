@@ -11,8 +11,13 @@ def main(smk) -> None:
     spec = animal_spec(smk.config, smk.wildcards.session)
     sim = simulate_session(spec, protocol(smk.config), simulation_canvas(smk.config))
     write_nwb(sim, smk.output[0])
-    logging.info("simulated %s: %d units, %d spikes -> %s", spec.name, len(sim.spike_times),
-                 sum(len(s) for s in sim.spike_times), smk.output[0])
+    logging.info(
+        "simulated %s: %d units, %d spikes -> %s",
+        spec.name,
+        len(sim.spike_times),
+        sum(len(s) for s in sim.spike_times),
+        smk.output[0],
+    )
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,0 +1,36 @@
+# Two commands for a fresh machine (see README): `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+CORES ?= all
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint env allensdk-env clean-results
+
+# The environment is rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/python -c "import nidecode, torch, torchvision, snakemake"
+	touch $@
+
+env: $(VENV)/.installed
+
+## demo: install, then run the main job on the embedded default (simulated sessions)
+demo: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+
+## test: install if needed, then run every test (slow ones included, as CI does)
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check workflow tests
+	$(BIN)/snakemake --lint
+
+## allensdk-env: the separate AllenSDK environment used by the download rules
+allensdk-env:
+	test -x .venv-allensdk/bin/python || $(PYTHON) -m venv .venv-allensdk
+	.venv-allensdk/bin/pip install --quiet -r envs/allensdk-requirements.txt
+
+clean-results:
+	rm -rf results/* .snakemake

@@ -1,0 +1,146 @@
+"""Shared fixtures: small hand-made NWB files in Allen's layout, written with pynwb."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+# Unit A (VISp, good): spikes placed by hand; see test_responses.py for the arithmetic.
+UNIT_A = [9.9, 10.01, 10.1, 10.3, 19.81, 19.9, 20.0, 20.2, 20.24, 20.6]
+GRATINGS = [  # start, orientation, spatial_frequency, phase ("null" = blank)
+    (10.0, "0", "0.04", "0"),
+    (10.25, "30", "0.08", "0.25"),
+    (10.5, "90", "0.02", "0.5"),
+    (10.75, "null", "null", "null"),
+]
+SCENES = [(20.0, "5"), (20.25, "17"), (20.5, "117"), (20.75, "-1")]  # start, frame (-1 = blank)
+
+
+def write_allen_nwb(
+    path: Path,
+    units: dict[str, tuple[str, str, list[float]]],
+    gratings: bool = True,
+    scenes: bool = True,
+    running: bool = True,
+) -> Path:
+    """Write a tiny Allen-layout NWB file. ``units``: name -> (area, quality, spike times)."""
+    from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
+    from pynwb.epoch import TimeIntervals
+
+    nwb = NWBFile(
+        session_description="hand-made test session",
+        identifier=path.stem,
+        session_start_time=datetime(2019, 1, 1, tzinfo=UTC),
+        session_id="test",
+    )
+    dev = nwb.create_device(name="probeA")
+    grp = nwb.create_electrode_group(name="probeA", description="", location="", device=dev)
+    areas = sorted({a for a, _, _ in units.values()})
+    for i, area in enumerate(areas):
+        nwb.add_electrode(id=1000 + i, location=area, group=grp)
+    for col in (
+        "peak_channel_id",
+        "quality",
+        "isi_violations",
+        "amplitude_cutoff",
+        "presence_ratio",
+        "snr",
+        "firing_rate",
+    ):
+        nwb.add_unit_column(col, col)
+    for k, (area, quality, spikes) in enumerate(units.values()):
+        nwb.add_unit(
+            id=k,
+            spike_times=spikes,
+            peak_channel_id=1000 + areas.index(area),
+            quality=quality,
+            isi_violations=0.1,
+            amplitude_cutoff=0.01,
+            presence_ratio=0.99,
+            snr=3.0,
+            firing_rate=1.0,
+        )
+    cols = (
+        "stimulus_name",
+        "stimulus_block",
+        "orientation",
+        "spatial_frequency",
+        "phase",
+        "contrast",
+        "frame",
+    )
+    if gratings:
+        ti = TimeIntervals(name="static_gratings_presentations", description="")
+        for c in cols:
+            ti.add_column(c, c)
+        for start, o, sf, ph in GRATINGS:
+            ti.add_interval(
+                start_time=start,
+                stop_time=start + 0.25,
+                stimulus_name="static_gratings",
+                stimulus_block=2.0,
+                orientation=o,
+                spatial_frequency=sf,
+                phase=ph,
+                contrast="0.8",
+                frame="null",
+            )
+        nwb.add_time_intervals(ti)
+    if scenes:
+        ti = TimeIntervals(name="natural_scenes_presentations", description="")
+        for c in cols:
+            ti.add_column(c, c)
+        for start, frame in SCENES:
+            ti.add_interval(
+                start_time=start,
+                stop_time=start + 0.25,
+                stimulus_name="natural_scenes",
+                stimulus_block=4.0,
+                orientation="null",
+                spatial_frequency="null",
+                phase="null",
+                contrast="null",
+                frame=frame,
+            )
+        nwb.add_time_intervals(ti)
+    if running:
+        mod = ProcessingModule(name="running", description="")
+        mod.add(
+            TimeSeries(
+                name="running_speed",
+                data=np.array([2.0, 4.0, 7.0, 30.0]),
+                timestamps=np.array([10.1, 10.2, 10.3, 20.1]),
+                unit="cm/s",
+            )
+        )
+        nwb.add_processing_module(mod)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+@pytest.fixture
+def hand_nwb(tmp_path: Path) -> Path:
+    """Unit A in VISp (good), a CA1 unit and a VISp 'noise' unit (both filtered out)."""
+    return write_allen_nwb(
+        tmp_path / "hand.nwb",
+        {
+            "A": ("VISp", "good", UNIT_A),
+            "B": ("CA1", "good", [10.1, 20.1]),
+            "C": ("VISp", "noise", [10.1, 20.1]),
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def small_stimuli():
+    from nidecode.stimuli import Canvas, render_stimuli
+
+    return render_stimuli(Canvas(12, 20))

@@ -1,7 +1,8 @@
 # nidecode: decoding visual stimuli from Neuropixels recordings through neural images
 # (Iqbal et al., IJCNN 2019) on Allen Visual Coding - Neuropixels data or its simulated stand-in.
-#   snakemake --cores all                       embedded default (simulated sessions)
-#   snakemake --cores all --configfile config/allen.yaml   real Allen data
+#   snakemake --cores all                                   embedded default (simulated)
+#   snakemake --cores all --configfile config/allen.yaml    real Allen data
+#   snakemake --report results/report.html                  HTML report with every figure
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -11,14 +12,25 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/responses.smk"
+include: "workflow/rules/decode.smk"
+include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
 
 
 rule all:
     input:
         "results/stimuli.nc",
         expand("results/responses/{session}.nc", session=SESSIONS),
+        "results/summary.csv",
+        expand("results/figures/{name}.png", name=FIGURES),
     default_target: True

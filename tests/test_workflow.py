@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -41,6 +44,11 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     assert jobs["simulate_session"] == 10
     assert jobs["responses"] == 10
     assert jobs["render_stimuli"] == 1
+    assert jobs["glm_within"] == jobs["dnn_within"] == 30  # 10 sessions x 3 folds
+    assert jobs["neural_weights"] == 10
+    assert jobs["dnn_cross"] == 5
+    for combo in ("M0+M1__M3", "M2__M3"):
+        assert f"results/decode/dnn_train/cross/{combo}/metrics.json" in res.stdout
     for s in ("S0", "S4", "M0", "M3", "N0"):
         assert f"results/responses/{s}.nc" in res.stdout
 
@@ -67,24 +75,74 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert res.returncode != 0 and "unknown sessions ['Q7']" in res.stdout
 
 
+FIGURES = ["fig1_raster", "fig2a_example_units", "fig2b_pca_responses",
+           "fig3_preferred_stimuli", "fig5_neural_images", "fig6a_within", "fig6b_cross",
+           "fig7_embeddings"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny config, run end to end once for the module's tests."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    res = snakemake(workdir, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"))
+    assert res.returncode == 0, res.stdout[-5000:]
+    return workdir
+
+
 @pytest.mark.slow
-def test_tiny_end_to_end_run(tmp_path):
-    res = snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"))
-    assert res.returncode == 0, res.stdout[-3000:]
-    stimuli = xr.open_dataset(tmp_path / "results" / "stimuli.nc")
+def test_tiny_end_to_end_run(tiny_run):
+    stimuli = xr.open_dataset(tiny_run / "results" / "stimuli.nc")
     assert stimuli.sizes["stimulus"] == 238 and stimuli.image.shape[1:] == (24, 40)
     for session in ("S0", "N0"):
-        ds = xr.open_dataset(tmp_path / "results" / "responses" / f"{session}.nc")
+        ds = xr.open_dataset(tiny_run / "results" / "responses" / f"{session}.nc")
         assert ds.attrs["source"] == "simulated" and ds.attrs["animal"] == session
         assert ds.sizes["presentation"] == 2 * 238
         assert set(ds.area.values) == {"VISp"}
         assert np.isfinite(ds.response.values).all()
         assert ds.counts.shape[1] == 25
+    summary = pd.read_csv(tiny_run / "results" / "summary.csv")
+    # 2 sessions x 2 folds for GLM and DNN, one combo, 2 raster folds.
+    assert len(summary) == 4 + 4 + 1 + 2
+    assert set(summary.model_label) == {"GLM", "DNN (train)", "DNN raster"}
+    assert summary.accuracy.between(0, 1).all() and (summary.n_test > 0).all()
+    assert (summary[summary.model != "glm"].pretrained == False).all()  # noqa: E712
+    for name in FIGURES:
+        assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000
+    metrics = json.loads((tiny_run / "results" / "decode" / "dnn_train" / "cross" / "S0__N0" /
+                          "metrics.json").read_text())
+    for key in ("accuracy", "balanced_accuracy", "confusion_matrix", "n_train", "n_test",
+                "chance_level", "pretrained", "image_size", "epochs", "seed", "ps_mode",
+                "wall_time_s"):
+        assert key in metrics, key
+    assert metrics["n_calibration"] + metrics["n_test"] == 2 * 238
     # A rerun has nothing to do.
-    res = snakemake(
-        tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"), "-n"
-    )
+    res = snakemake(tiny_run, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"),
+                    "-n")
     assert "Nothing to be done" in res.stdout
+
+
+@pytest.mark.slow
+def test_report_holds_every_figure(tiny_run):
+    report = tiny_run / "report.zip"
+    res = snakemake(tiny_run, "--configfile", str(REPO / "config" / "ci.yaml"), "--report",
+                    str(report))
+    assert res.returncode == 0, res.stdout[-3000:]
+    with zipfile.ZipFile(report) as z:
+        names = "\n".join(z.namelist())
+    for name in FIGURES:
+        assert f"{name}.png" in names, name
+    assert "summary.csv" in names
+
+
+@pytest.mark.slow
+def test_two_runs_give_identical_accuracies(tiny_run, tmp_path):
+    res = snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"),
+                    "results/summary.csv")
+    assert res.returncode == 0, res.stdout[-3000:]
+    a = pd.read_csv(tiny_run / "results" / "summary.csv")
+    b = pd.read_csv(tmp_path / "results" / "summary.csv")
+    pd.testing.assert_series_equal(a.accuracy, b.accuracy)
+    pd.testing.assert_series_equal(a.balanced_accuracy, b.balanced_accuracy)
 
 
 @pytest.mark.slow

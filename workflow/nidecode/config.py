@@ -7,15 +7,19 @@ JSON-schema validation with defaults filled in, then cross-checks the schema can
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
 
 from .errors import ConfigError
-from .responses import ResponseSettings
-from .simulate import AnimalSpec, Protocol
-from .stimuli import Canvas
+from .splits import all_subsets, leave_one_animal_out, parse_combo
+
+if TYPE_CHECKING:  # heavy modules stay out of the Snakefile's parse (dry runs must be quick)
+    from .dnn import DNNSettings
+    from .responses import ResponseSettings
+    from .simulate import AnimalSpec, Protocol
+    from .stimuli import Canvas
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -77,7 +81,44 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             f"sessions defined in {where}: {sorted(known)}. Add them to {where} or remove them "
             "from sessions."
         )
+    for combo in combos(config):
+        train, test = parse_combo(combo)
+        missing = sorted({a for a in train + test if a not in config["sessions"]})
+        if missing:
+            raise ConfigError(
+                f"config key 'decoding.combos': combo '{combo}' uses {missing}, which are not "
+                f"in sessions {config['sessions']}"
+            )
+        if set(train) & set(test):
+            raise ConfigError(f"config key 'decoding.combos': combo '{combo}' tests on a "
+                              "training animal")
+    fig = config["figures"]["session"]
+    if fig is not None and fig not in config["sessions"]:
+        raise ConfigError(f"config key 'figures.session': '{fig}' is not in sessions "
+                          f"{config['sessions']}")
+    raster = config["decoding"]["raster"]["sessions"]
+    if raster and (bad := [s for s in raster if s not in config["sessions"]]):
+        raise ConfigError(f"config key 'decoding.raster.sessions': {bad} not in sessions "
+                          f"{config['sessions']}")
     return config
+
+
+def combos(config: dict) -> list[str]:
+    """Explicit combos, then generated ones, without duplicates, in a stable order."""
+    dec = config["decoding"]
+    out = list(dec["combos"])
+    for gen in dec["combo_generators"]:
+        make = {"leave_one_animal_out": leave_one_animal_out, "all_subsets": all_subsets}[gen]
+        out += make(list(config["sessions"]))
+    return list(dict.fromkeys(out))
+
+
+def dnn_settings(config: dict) -> DNNSettings:
+    """GoogLeNet settings from decoding.dnn (torch_home is handled by the workflow)."""
+    from .dnn import DNNSettings
+
+    d = {k: v for k, v in config["decoding"]["dnn"].items() if k != "torch_home"}
+    return DNNSettings(seed=config["decoding"]["seed"], **d)
 
 
 def load_config(path: str | Path) -> dict:
@@ -92,12 +133,16 @@ def load_config(path: str | Path) -> dict:
 
 def animal_spec(config: dict, session: str) -> AnimalSpec:
     """Simulation settings of one simulated animal."""
+    from .simulate import AnimalSpec
+
     spec = dict(config["simulation"]["animals"][session])
     return AnimalSpec(name=session, **spec)
 
 
 def protocol(config: dict) -> Protocol:
     """The simulated stimulus protocol."""
+    from .simulate import Protocol
+
     sim = config["simulation"]
     return Protocol(
         repeats=sim["repeats"],
@@ -108,14 +153,20 @@ def protocol(config: dict) -> Protocol:
 
 
 def simulation_canvas(config: dict) -> Canvas:
+    from .stimuli import Canvas
+
     return Canvas(*config["simulation"]["canvas"])
 
 
 def stimulus_canvas(config: dict) -> Canvas:
+    from .stimuli import Canvas
+
     return Canvas(config["stimuli"]["height"], config["stimuli"]["width"])
 
 
 def response_settings(config: dict) -> ResponseSettings:
+    from .responses import ResponseSettings
+
     r = config["responses"]
     return ResponseSettings(
         areas=tuple(r["areas"]),

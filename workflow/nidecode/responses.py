@@ -15,7 +15,6 @@ import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from . import __version__
@@ -249,26 +248,3 @@ def compute_responses(
         "software": f"nidecode {__version__}",
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
-
-
-def write_netcdf(ds: xr.Dataset, path: str) -> None:
-    """Write ``ds`` to netCDF4 through a temporary file, so a failure leaves nothing behind."""
-    from pathlib import Path
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def presentations_frame(ds: xr.Dataset) -> pd.DataFrame:
-    """The presentation coordinates of a responses Dataset as a DataFrame."""
-    return (
-        ds.drop_dims([d for d in ds.dims if d != "presentation"])
-        .drop_vars([v for v in ds.data_vars], errors="ignore")
-        .to_dataframe()
-    )

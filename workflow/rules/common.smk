@@ -1,8 +1,13 @@
 # Configuration checks and helpers shared by every rule file.
+import os
+from pathlib import Path
+
 from snakemake.exceptions import WorkflowError
 
-from nidecode.config import nwb_path, validate_config
+from nidecode.config import combos, nwb_path, validate_config
 from nidecode.errors import ConfigError
+from nidecode.splits import parse_combo
+from nidecode.weights_cache import GOOGLENET_IMAGENET_FILE
 
 try:
     validate_config(config)
@@ -11,10 +16,52 @@ except ConfigError as err:
 
 SESSIONS = list(config["sessions"])
 SOURCE = config["source"]
+DECODING = config["decoding"]
+PS_MODES = list(DECODING["ps_modes"])
+FOLDS = list(range(DECODING["n_folds"]))
+COMBOS = combos(config)
+RASTER_SESSIONS = DECODING["raster"]["sessions"] or SESSIONS
+DNN_THREADS = DECODING["dnn"]["threads"]
+FIGURE_SESSION = config["figures"]["session"] or SESSIONS[0]
+FIGURES = [
+    "fig1_raster",
+    "fig2a_example_units",
+    "fig2b_pca_responses",
+    "fig3_preferred_stimuli",
+    "fig5_neural_images",
+    "fig6a_within",
+    "fig6b_cross",
+    "fig7_embeddings",
+]
+# ImageNet weights are read from this cache only; fetch_weights fills it on a connected node.
+TORCH_HOME = DECODING["dnn"]["torch_home"] or os.environ.get("TORCH_HOME") or "resources/torch"
 
 
 wildcard_constraints:
     session="|".join(SESSIONS),
+    mode="|".join(PS_MODES),
+    fold="|".join(str(f) for f in FOLDS),
+    combo=r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*__[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*",
+
+
+def combo_responses(combo):
+    """Responses files of a combo's training and test animals."""
+    train, test = parse_combo(combo)
+    return ([f"results/responses/{s}.nc" for s in train],
+            [f"results/responses/{s}.nc" for s in test])
+
+
+def decode_metrics():
+    """Every decoding job's metrics.json for the configuration."""
+    out = expand("results/decode/glm/within/{session}/fold{fold}/metrics.json",
+                 session=SESSIONS, fold=FOLDS)
+    out += expand("results/decode/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
+                  mode=PS_MODES, session=SESSIONS, fold=FOLDS)
+    out += expand("results/decode/dnn_{mode}/cross/{combo}/metrics.json", mode=PS_MODES,
+                  combo=COMBOS)
+    out += expand("results/decode/raster/within/{session}/fold{fold}/metrics.json",
+                  session=RASTER_SESSIONS, fold=FOLDS)
+    return out
 
 
 def session_nwb(wildcards):

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 
 from nidecode.config import stimulus_canvas
-from nidecode.responses import write_netcdf
+from nidecode.io import write_netcdf
 from nidecode.scripting import run
 from nidecode.stimuli import render_stimuli
 

@@ -2,32 +2,21 @@
 
 import logging
 
-import xarray as xr
-
 from nidecode.config import response_settings
+from nidecode.io import open_netcdf, write_netcdf
 from nidecode.nwb import read_session
-from nidecode.responses import compute_responses, write_netcdf
+from nidecode.responses import compute_responses
 from nidecode.scripting import run
 
 
 def main(smk) -> None:
     session = read_session(smk.input.nwb)
-    with xr.open_dataset(smk.input.stimuli, engine="netcdf4") as stimuli:
-        ds = compute_responses(
-            session,
-            stimuli.load(),
-            response_settings(smk.config),
-            animal=smk.wildcards.session,
-            source=smk.config["source"],
-        )
+    ds = compute_responses(session, open_netcdf(smk.input.stimuli),
+                           response_settings(smk.config), animal=smk.wildcards.session,
+                           source=smk.config["source"])
     write_netcdf(ds, smk.output[0])
-    logging.info(
-        "%s: %d presentations x %d units (%s)",
-        smk.wildcards.session,
-        ds.sizes["presentation"],
-        ds.sizes["unit"],
-        ds.attrs["baseline"],
-    )
+    logging.info("%s: %d presentations x %d units (%s)", smk.wildcards.session,
+                 ds.sizes["presentation"], ds.sizes["unit"], ds.attrs["baseline"])
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,0 +1,114 @@
+"""The neural-image algebra against the paper's two sums computed literally."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nidecode.neural_images import (
+    cross_animal_weights,
+    literal_neural_images,
+    neural_image_weights,
+    preferred_stimuli,
+    preferred_stimulus_weights,
+    stimulus_onehot,
+    within_animal_weights,
+)
+
+rng = np.random.default_rng(42)
+N_TRIALS, N_UNITS, N_STIM = 9, 4, 5
+R = rng.normal(size=(N_TRIALS, N_UNITS)).astype(np.float32)
+STIM = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3])
+U = rng.random((N_STIM, 2, 3)).astype(np.float32)
+SHOWN = U[STIM]  # S_t: the image shown at trial t
+TRAIN = np.array([1, 1, 0, 1, 1, 0, 1, 0, 1], dtype=bool)
+
+
+def synthesise(w: np.ndarray) -> np.ndarray:
+    return (w @ U.reshape(N_STIM, -1)).reshape(-1, *U.shape[1:])
+
+
+def test_onehot_and_preferred_stimulus_weights_by_hand():
+    r = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]], dtype=np.float32)
+    idx = np.array([1, 0, 1])
+    np.testing.assert_array_equal(stimulus_onehot(idx, 3), [[0, 1, 0], [1, 0, 0], [0, 1, 0]])
+    # M = R^T A: unit 0 gives stimulus 0 weight 3, stimulus 1 weight 1 + 0.5.
+    np.testing.assert_allclose(preferred_stimulus_weights(r, idx, 3),
+                               [[3.0, 1.5, 0.0], [-1.0, 2.0, 0.0]])
+
+
+def test_preferred_stimuli_equal_the_literal_sum():
+    ps = preferred_stimuli(R, STIM, U)
+    literal = np.zeros((N_UNITS, 2, 3))
+    for i in range(N_UNITS):
+        for t in range(N_TRIALS):
+            literal[i] += R[t, i] * SHOWN[t]
+    np.testing.assert_allclose(ps, literal, rtol=1e-5, atol=1e-5)
+
+
+def test_paper_mode_equals_the_two_literal_sums():
+    w = within_animal_weights(R, STIM, N_STIM, TRAIN, "paper")
+    np.testing.assert_allclose(synthesise(w), literal_neural_images(R, SHOWN), rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_train_mode_equals_the_literal_sums_over_training_trials():
+    w = within_animal_weights(R, STIM, N_STIM, TRAIN, "train")
+    images = synthesise(w)
+    # Test trials: PS from all training trials.
+    literal_test = literal_neural_images(R, SHOWN, basis=TRAIN)
+    np.testing.assert_allclose(images[~TRAIN], literal_test[~TRAIN], rtol=1e-4, atol=1e-4)
+    # Training trial t: PS from the other training trials (leave-one-out).
+    for t in np.flatnonzero(TRAIN):
+        basis = TRAIN.copy()
+        basis[t] = False
+        np.testing.assert_allclose(images[t], literal_neural_images(R, SHOWN, basis)[t],
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_paper_mode_self_term_is_the_squared_response_norm():
+    w_paper = neural_image_weights(R, STIM, N_STIM, np.ones(N_TRIALS, bool))
+    w_loo = neural_image_weights(R, STIM, N_STIM, np.ones(N_TRIALS, bool), leave_one_out=True)
+    diff = w_paper - w_loo
+    expected = np.zeros_like(diff)
+    expected[np.arange(N_TRIALS), STIM] = (R**2).sum(1)
+    np.testing.assert_allclose(diff, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_train_mode_never_uses_test_trials():
+    w = within_animal_weights(R, STIM, N_STIM, TRAIN, "train")
+    changed = R.copy()
+    changed[~TRAIN] = rng.normal(size=((~TRAIN).sum(), N_UNITS)) * 100
+    w_changed = within_animal_weights(changed, STIM, N_STIM, TRAIN, "train")
+    # Training inputs (training trials' W) are untouched by the test trials' responses...
+    np.testing.assert_array_equal(w[TRAIN], w_changed[TRAIN])
+    # ...while paper mode's are not: it leaks test trials into training images.
+    p = within_animal_weights(R, STIM, N_STIM, TRAIN, "paper")
+    p_changed = within_animal_weights(changed, STIM, N_STIM, TRAIN, "paper")
+    assert not np.allclose(p[TRAIN], p_changed[TRAIN])
+    # And a test trial's image depends on no other test trial.
+    t = np.flatnonzero(~TRAIN)[0]
+    other = changed.copy()
+    other[t] = R[t]
+    w_other = within_animal_weights(other, STIM, N_STIM, TRAIN, "train")
+    np.testing.assert_array_equal(w_other[t], w[t])
+
+
+def test_cross_animal_test_animal_uses_calibration_trials_only():
+    cal = TRAIN
+    w, evaluated = cross_animal_weights(R, STIM, N_STIM, "test", "train", cal)
+    np.testing.assert_array_equal(evaluated, ~cal)
+    changed = R.copy()
+    e = np.flatnonzero(evaluated)
+    changed[e[1:]] *= -7  # other evaluated trials must not matter to the first one
+    w_changed, _ = cross_animal_weights(changed, STIM, N_STIM, "test", "train", cal)
+    np.testing.assert_array_equal(w[e[0]], w_changed[e[0]])
+    # Paper mode evaluates every trial with PS from all of them.
+    wp, ev_p = cross_animal_weights(R, STIM, N_STIM, "test", "paper")
+    assert ev_p.all()
+    np.testing.assert_allclose(synthesise(wp), literal_neural_images(R, SHOWN), rtol=1e-4,
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="calibration"):
+        cross_animal_weights(R, STIM, N_STIM, "test", "train")
+    with pytest.raises(ValueError, match="allowed"):
+        within_animal_weights(R, STIM, N_STIM, TRAIN, "transductive")

@@ -1,0 +1,250 @@
+"""GoogLeNet on neural images (or temporal raster images) with PyTorch Lightning.
+
+Images are never materialised ahead of time: a batch holds rows of ``W`` (trials x stimuli) and
+the model synthesises ``W[batch] @ U`` on its own device, scales each image to [0, 1], repeats
+the grey channel three times and normalises for ImageNet. The raster variant feeds per-trial
+(time bin x unit) count matrices through the same path, resized to the image size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class DNNSettings:
+    """Training settings; every field is recorded in metrics.json."""
+
+    image_size: int = 32
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    pretrained: bool = True
+    precision: str = "32-true"  # "bf16-mixed" on GPUs
+    channels_last: bool = False
+    compile: bool = False
+    accelerator: str = "auto"
+    threads: int = 1
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------- model building
+
+
+def imagenet_checkpoint() -> Path:
+    """Where torchvision caches GoogLeNet's ImageNet weights under ``$TORCH_HOME``."""
+    from torchvision.models import GoogLeNet_Weights
+
+    url = GoogLeNet_Weights.IMAGENET1K_V1.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+def build_googlenet(n_classes: int, pretrained: bool) -> tuple[nn.Module, dict]:
+    """torchvision GoogLeNet with an ``n_classes`` head, and a record of its initialisation.
+
+    With ``pretrained`` the ImageNet weights are loaded from ``$TORCH_HOME``'s cache only (no
+    download: compute nodes are often offline; the ``fetch_weights`` rule fills the cache). If
+    the cache lacks them the network starts from scratch and the record says
+    ``pretrained: false`` with the reason.
+    """
+    from torchvision.models import googlenet
+
+    record: dict = {"pretrained": False, "weights": None,
+                    "weights_note": "pretrained: false in config"}
+    model = None
+    if pretrained:
+        path = imagenet_checkpoint()
+        if path.exists():
+            # As torchvision does for IMAGENET1K_V1: 1000 classes, aux heads, transform_input.
+            model = googlenet(weights=None, aux_logits=True, init_weights=False,
+                              transform_input=True, num_classes=1000)
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            model.aux_logits = False
+            model.aux1 = model.aux2 = None
+            model.fc = nn.Linear(model.fc.in_features, n_classes)
+            record = {"pretrained": True, "weights": str(path),
+                      "weights_note": "ImageNet GoogLeNet_Weights.IMAGENET1K_V1 from TORCH_HOME"}
+        else:
+            record["weights_note"] = (
+                f"ImageNet weights not found at {path} (TORCH_HOME cache); trained from scratch. "
+                "Run `snakemake fetch_weights` on a machine with internet to fill the cache."
+            )
+            log.warning("%s", record["weights_note"])
+    if model is None:
+        model = googlenet(weights=None, aux_logits=False, init_weights=True,
+                          transform_input=False, num_classes=n_classes)
+    return model, record
+
+
+# ------------------------------------------------------------------------------ Lightning module
+
+
+class NeuralImageClassifier(L.LightningModule):
+    """GoogLeNet classifying neural images synthesised on the device.
+
+    ``basis``: ``U`` (stimuli, h, w) for neural images, or None for raster inputs, which arrive
+    as (batch, time_bin, unit) and are resized to ``image_size``.
+    """
+
+    def __init__(self, model: nn.Module, n_classes: int, basis: torch.Tensor | None,
+                 settings: DNNSettings):
+        super().__init__()
+        self.model = model
+        self.settings = settings
+        self.n_classes = n_classes
+        s = settings.image_size
+        if basis is not None:
+            # Resize U once; afterwards a batch of images costs one (B x stimuli) @ (stimuli x s^2).
+            u = F.interpolate(basis[:, None].float(), size=(s, s), mode="bilinear",
+                              align_corners=False, antialias=True)
+            self.register_buffer("basis", u.reshape(len(basis), s * s).contiguous())
+        else:
+            self.basis = None
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def images(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input (B, 3, s, s) from W rows (B, stimuli) or rasters (B, T, N)."""
+        s = self.settings.image_size
+        if self.basis is not None:
+            img = (x.float() @ self.basis).view(-1, 1, s, s)
+        else:
+            img = F.interpolate(x[:, None].float(), size=(s, s), mode="bilinear",
+                                align_corners=False)
+        flat = img.flatten(1)
+        lo = flat.min(1, keepdim=True).values
+        hi = flat.max(1, keepdim=True).values
+        img = ((flat - lo) / (hi - lo).clamp_min(1e-8)).view(-1, 1, s, s)
+        img = (img.expand(-1, 3, -1, -1) - self.mean) / self.std
+        if self.settings.channels_last:
+            img = img.contiguous(memory_format=torch.channels_last)
+        return img
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(self.images(x))
+        return out.logits if hasattr(out, "logits") else out
+
+    def training_step(self, batch, _):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def predict_step(self, batch, _):
+        return self(batch[0]).argmax(1)
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=self.settings.lr,
+                                 weight_decay=self.settings.weight_decay)
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def _loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int, pin: bool):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    ds = TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                       torch.from_numpy(y.astype(np.int64)))
+    gen = torch.Generator().manual_seed(seed)
+    # Whole tensors, no workers: the per-sample work is a row lookup (images come on device).
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=gen,
+                      num_workers=0, pin_memory=pin)
+
+
+def fingerprint(*parts: object) -> str:
+    """Hash of everything that defines a training run, to refuse resuming a different one."""
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def fit_predict(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    n_classes: int,
+    basis: np.ndarray | None,
+    settings: DNNSettings,
+    workdir: Path,
+) -> tuple[np.ndarray, dict]:
+    """Train GoogLeNet on ``x_train`` (W rows or rasters) and predict ``x_test``.
+
+    Lightning writes CSV logs to ``workdir/lightning/v0`` and checkpoints to
+    ``workdir/checkpoints``; an interrupted run with the same inputs and settings resumes
+    from ``last.ckpt``. Returns predicted labels and a record for metrics.json.
+    """
+    torch.set_num_threads(max(1, settings.threads))
+    L.seed_everything(settings.seed, workers=True, verbose=False)
+    workdir = Path(workdir)
+    ckpt_dir = workdir / "checkpoints"
+    fp = fingerprint(asdict(settings), x_train, y_train, basis if basis is not None else 0)
+    fp_file = ckpt_dir / "fingerprint.txt"
+    if ckpt_dir.exists() and (not fp_file.exists() or fp_file.read_text() != fp):
+        shutil.rmtree(ckpt_dir)  # checkpoints of another run: never resume from them
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    fp_file.write_text(fp)
+    last = ckpt_dir / "last.ckpt"
+    resume = last if last.exists() else None
+
+    model, record = build_googlenet(n_classes, settings.pretrained)
+    module = NeuralImageClassifier(
+        model, n_classes, None if basis is None else torch.from_numpy(basis), settings
+    )
+    if settings.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    if settings.compile:
+        module.model = torch.compile(module.model)
+    on_gpu = torch.cuda.is_available() and settings.accelerator in ("auto", "gpu", "cuda")
+    trainer = L.Trainer(
+        max_epochs=settings.epochs,
+        accelerator=settings.accelerator,
+        devices=1,
+        precision=settings.precision,
+        deterministic=not on_gpu,
+        logger=CSVLogger(save_dir=str(workdir), name="lightning", version="v0"),
+        callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0)],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(module, _loader(x_train, y_train, settings.batch_size, True, settings.seed,
+                                on_gpu), ckpt_path=str(resume) if resume else None)
+    fit_s = time.perf_counter() - t0
+    preds = trainer.predict(
+        module, _loader(x_test, np.zeros(len(x_test)), 4 * settings.batch_size, False, 0, on_gpu)
+    )
+    y_pred = torch.cat(preds).cpu().numpy()
+    record.update(
+        resumed_from_checkpoint=resume is not None,
+        fit_seconds=round(fit_s, 3),
+        device=str(trainer.strategy.root_device),
+        train_images_per_second=round(len(x_train) * settings.epochs / max(fit_s, 1e-9), 1),
+        torch=torch.__version__,
+    )
+    return y_pred, record

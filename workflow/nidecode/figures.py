@@ -1,0 +1,201 @@
+"""The paper's figures, drawn with seaborn from the workflow's outputs.
+
+Each function takes labelled data and a path, writes one PNG and returns nothing. Titles say
+when data are simulated.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from .neural_images import preferred_stimuli  # noqa: E402
+
+CLASS_PALETTE = {"natural": "#2a9d8f", "artificial": "#e76f51"}
+
+
+def _tag(ds: xr.Dataset) -> str:
+    return " (SIMULATED data)" if ds.attrs.get("source") == "simulated" else ""
+
+
+def _save(fig: plt.Figure, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def raster_figure(ds: xr.Dataset, path: str | Path) -> None:
+    """Fig. 1: responses of every unit to every natural-scene trial, trials sorted by scene."""
+    scenes = ds.where(ds.stimulus_name == "natural_scenes", drop=True)
+    order = np.argsort(scenes.frame.values, kind="stable")
+    r = scenes.response.values[order].T
+    fig, ax = plt.subplots(figsize=(10, 4))
+    sns.heatmap(r, ax=ax, cmap="magma", vmin=-1, vmax=4, cbar_kws={"label": "response (z)"},
+                xticklabels=False, yticklabels=False)
+    ax.set_xlabel(f"natural-scene trials, sorted by scene (n = {r.shape[1]})")
+    ax.set_ylabel(f"units (n = {r.shape[0]})")
+    ax.set_title(f"{ds.attrs['animal']}: baseline-subtracted responses to natural scenes"
+                 f"{_tag(ds)}")
+    _save(fig, path)
+
+
+def example_units_figure(ds: xr.Dataset, path: str | Path, n_units: int = 3) -> None:
+    """Fig. 2a: example units' mean time courses for four stimuli of each class."""
+    var = ds.response.var("presentation").values
+    units = np.argsort(var)[::-1][:n_units]
+    idx = ds.stimulus_index.values
+    cls = ds.stimulus_class.values
+    picks = {c: list(dict.fromkeys(idx[cls == c]))[:4] for c in ("natural", "artificial")}
+    fig, axes = plt.subplots(1, n_units, figsize=(4 * n_units, 3), sharey=False)
+    for ax, u in zip(np.atleast_1d(axes), units, strict=False):
+        for c, stims in picks.items():
+            for k, s in enumerate(stims):
+                trials = idx == s
+                if "counts" in ds:
+                    bin_s = float(ds.time_bin.values[1] - ds.time_bin.values[0])
+                    y = ds.counts.values[trials, :, u].mean(0) / bin_s
+                    ax.plot(ds.time_bin.values * 1000, y, color=CLASS_PALETTE[c],
+                            alpha=0.5 + 0.12 * k, label=c if k == 0 else None)
+                else:
+                    ax.bar(f"{c[0]}{k}", ds.rate.values[trials, u].mean(), color=CLASS_PALETTE[c])
+        ax.set_title(f"unit {int(ds.unit_id.values[u])}")
+        ax.set_xlabel("time from onset (ms)" if "counts" in ds else "stimulus")
+        ax.set_ylabel("rate (Hz)")
+    np.atleast_1d(axes)[0].legend(frameon=False)
+    fig.suptitle(f"{ds.attrs['animal']}: example units, 4 natural scenes and 4 gratings{_tag(ds)}")
+    _save(fig, path)
+
+
+def pca_responses_figure(ds: xr.Dataset, path: str | Path) -> None:
+    """Fig. 2b: PCA of population responses, coloured by stimulus class."""
+    from sklearn.decomposition import PCA
+
+    z = PCA(2, random_state=0).fit_transform(ds.response.values)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    sns.scatterplot(x=z[:, 0], y=z[:, 1], hue=ds.stimulus_class.values, palette=CLASS_PALETTE,
+                    s=8, alpha=0.6, ax=ax, linewidth=0)
+    ax.set(xlabel="PC 1", ylabel="PC 2",
+           title=f"{ds.attrs['animal']}: population responses{_tag(ds)}")
+    _save(fig, path)
+
+
+def preferred_stimuli_figure(ds: xr.Dataset, stimuli: xr.Dataset, path: str | Path,
+                             n_units: int = 8) -> None:
+    """Fig. 3: example preferred stimuli (stimuli weighted by each unit's responses)."""
+    var = ds.response.var("presentation").values
+    units = np.argsort(var)[::-1][:n_units]
+    ps = preferred_stimuli(ds.response.values[:, units], ds.stimulus_index.values,
+                           stimuli.image.values)
+    fig, axes = plt.subplots(2, n_units // 2, figsize=(2.4 * n_units // 2, 3.6))
+    for ax, img, u in zip(axes.ravel(), ps, units, strict=True):
+        lim = np.abs(img).max()
+        ax.imshow(img, cmap="gray", vmin=-lim, vmax=lim)
+        ax.set_title(f"unit {int(ds.unit_id.values[u])}", fontsize=8)
+        ax.axis("off")
+    fig.suptitle(f"{ds.attrs['animal']}: preferred stimuli (all trials){_tag(ds)}")
+    _save(fig, path)
+
+
+def neural_images_figure(weights: xr.Dataset, stimuli: xr.Dataset, path: str | Path,
+                         per_class: int = 4) -> None:
+    """Fig. 5: test-trial stimuli beside their neural images (fold 0, W @ U)."""
+    names = json.loads(weights.attrs["label_names"])
+    test = ~weights.train.values[0]
+    rows = []
+    for k, _ in enumerate(names):
+        rows += list(np.flatnonzero(test & (weights.label.values == k))[:per_class])
+    u = stimuli.image.values
+    fig, axes = plt.subplots(2, len(rows), figsize=(1.6 * len(rows), 2.6))
+    for j, t in enumerate(rows):
+        s = int(weights.stimulus_index.values[t])
+        img = (weights.W.values[0, t] @ u.reshape(len(u), -1)).reshape(u.shape[1:])
+        axes[0, j].imshow(u[s], cmap="gray", vmin=0, vmax=1)
+        axes[1, j].imshow(img, cmap="gray")
+        axes[0, j].set_title(names[weights.label.values[t]], fontsize=8)
+        for a in axes[:, j]:
+            a.axis("off")
+    axes[0, 0].text(-0.1, 0.5, "stimulus", transform=axes[0, 0].transAxes, ha="right",
+                    va="center", rotation=90)
+    axes[1, 0].text(-0.1, 0.5, "neural image", transform=axes[1, 0].transAxes, ha="right",
+                    va="center", rotation=90)
+    fig.suptitle(f"{weights.attrs['animal']}: stimuli and neural images of test trials "
+                 f"({weights.attrs['ps_mode']} mode){_tag(weights)}")
+    _save(fig, path)
+
+
+def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
+    """Fig. 6a: within-animal accuracy per animal, GLM vs DNN (bars: mean, dots: folds)."""
+    df = summary[summary.task == "within"]
+    order = sorted(df.session.unique())
+    fig, ax = plt.subplots(figsize=(max(6, len(order) * 0.9), 4))
+    sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order, ax=ax,
+                errorbar=None, alpha=0.8)
+    sns.stripplot(df, x="session", y="accuracy", hue="model_label", order=order, ax=ax,
+                  dodge=True, color="k", size=3, legend=False)
+    ax.axhline(0.5, color="grey", ls="--", lw=1)
+    ax.set(ylim=(0.3, 1.0), ylabel="test accuracy", xlabel="animal",
+           title="Within-animal decoding: natural vs artificial" + _source_tag(df))
+    ax.legend(title=None, frameon=False, fontsize=8)
+    _save(fig, path)
+
+
+def cross_figure(summary: pd.DataFrame, path: str | Path) -> None:
+    """Fig. 6b: cross-animal combos in ascending order of accuracy."""
+    df = summary[summary.task == "cross"].sort_values("accuracy")
+    fig, ax = plt.subplots(figsize=(6, 0.4 * max(len(df), 3) + 1))
+    if len(df):
+        labels = [f"{c} ({m})" for c, m in zip(df.combo, df.model_label, strict=True)]
+        ax.barh(labels, df.accuracy, color="#264653")
+        ax.axvline(0.5, color="grey", ls="--", lw=1)
+    ax.set(xlim=(0.3, 1.0), xlabel="test accuracy",
+           title="Across animals: TRAIN__TEST" + _source_tag(df))
+    _save(fig, path)
+
+
+def embeddings_figure(test_weights: dict[str, xr.Dataset], summary: pd.DataFrame,
+                      stimuli: xr.Dataset, path: str | Path, max_trials: int = 800) -> None:
+    """Fig. 7: PCA and t-SNE of neural images for the best and the worst combo."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    cross = summary[summary.task == "cross"].sort_values("accuracy")
+    fig, axes = plt.subplots(2, 2, figsize=(9, 8))
+    if not len(cross):
+        fig.text(0.5, 0.5, "no cross-animal combos configured", ha="center")
+        _save(fig, path)
+        return
+    picks = [("worst", cross.iloc[0]), ("best", cross.iloc[-1])]
+    u = stimuli.image.values.reshape(stimuli.sizes["stimulus"], -1)
+    for row, (tag, rec) in enumerate(picks):
+        w = test_weights[f"{rec.ps_mode}/{rec.combo}"]
+        names = json.loads(w.attrs["label_names"])
+        rng = np.random.default_rng(0)
+        sel = np.sort(rng.permutation(w.sizes["trial"])[:max_trials])
+        images = w.W.values[sel] @ u
+        images = (images - images.mean(1, keepdims=True)) / (images.std(1, keepdims=True) + 1e-9)
+        labels = np.array(names)[w.label.values[sel]]
+        pca = PCA(2, random_state=0).fit_transform(images)
+        tsne = TSNE(2, random_state=0, init="pca",
+                    perplexity=min(30, len(sel) // 4)).fit_transform(PCA(30).fit_transform(images))
+        for col, (z, method) in enumerate(((pca, "PCA"), (tsne, "t-SNE"))):
+            ax = axes[row, col]
+            sns.scatterplot(x=z[:, 0], y=z[:, 1], hue=labels, palette=CLASS_PALETTE, s=8,
+                            alpha=0.6, ax=ax, linewidth=0, legend=col == 0 and row == 0)
+            ax.set_title(f"{tag}: {rec.combo} (acc {rec.accuracy:.2f}) — {method}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle("Neural images of the test animal" + _source_tag(cross))
+    _save(fig, path)
+
+
+def _source_tag(df: pd.DataFrame) -> str:
+    return " (SIMULATED data)" if "simulated" in set(df.get("source", [])) else ""

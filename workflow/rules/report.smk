@@ -1,0 +1,35 @@
+# Aggregation, figures and the HTML report (snakemake --report results/report.html).
+
+
+rule aggregate:
+    """One row per decoding job."""
+    input:
+        decode_metrics(),
+    output:
+        report("results/summary.csv", category="Tables", caption="../report/summary.rst"),
+    log:
+        "results/logs/aggregate.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule figures:
+    """The paper's figures from the results."""
+    input:
+        summary="results/summary.csv",
+        responses=f"results/responses/{FIGURE_SESSION}.nc",
+        weights=f"results/weights/{PS_MODES[0]}/{FIGURE_SESSION}.nc",
+        stimuli="results/stimuli.nc",
+        cross=expand("results/decode/dnn_{mode}/cross/{combo}/test_weights.nc", mode=PS_MODES,
+                     combo=COMBOS),
+    output:
+        **{name: report(f"results/figures/{name}.png", category="Figures",
+                        caption=f"../report/{name}.rst") for name in FIGURES},
+    log:
+        "results/logs/figures.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/figures.py"

@@ -1,0 +1,27 @@
+"""Snakemake adapter: draw the paper's figures."""
+
+import pandas as pd
+
+from nidecode import figures as F
+from nidecode.io import open_netcdf
+from nidecode.scripting import run
+
+
+def main(smk) -> None:
+    out = smk.output
+    summary = pd.read_csv(smk.input.summary)
+    ds = open_netcdf(smk.input.responses)
+    stimuli = open_netcdf(smk.input.stimuli)
+    F.raster_figure(ds, out.fig1_raster)
+    F.example_units_figure(ds, out.fig2a_example_units)
+    F.pca_responses_figure(ds, out.fig2b_pca_responses)
+    F.preferred_stimuli_figure(ds, stimuli, out.fig3_preferred_stimuli)
+    F.neural_images_figure(open_netcdf(smk.input.weights), stimuli, out.fig5_neural_images)
+    F.within_figure(summary, out.fig6a_within)
+    F.cross_figure(summary, out.fig6b_cross)
+    tests = [open_netcdf(p) for p in smk.input.cross]
+    cross = {f"{w.attrs['ps_mode']}/{w.attrs['combo']}": w for w in tests}
+    F.embeddings_figure(cross, summary, stimuli, out.fig7_embeddings)
+
+
+run(main, snakemake)  # noqa: F821

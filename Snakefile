@@ -8,8 +8,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The embedded default; --configfile merges a user config on top of it.
-configfile: f"{workflow.basedir}/config/config.yaml"
+# The embedded default, unless --configfile names other files (layer them explicitly:
+# --configfile config/config.yaml config/gpu.yaml).
+if not workflow.overwrite_configfiles:
+
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -16,6 +16,8 @@ import pytest
 import xarray as xr
 
 REPO = Path(__file__).resolve().parents[1]
+# Partial configs are layered on the embedded default explicitly.
+CI_CONFIG = ("--configfile", str(REPO / "config" / "config.yaml"), str(REPO / "config" / "ci.yaml"))
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 
@@ -44,7 +46,8 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     assert jobs["simulate_session"] == 10
     assert jobs["responses"] == 10
     assert jobs["render_stimuli"] == 1
-    assert jobs["glm_within"] == jobs["dnn_within"] == 30  # 10 sessions x 3 folds
+    assert jobs["dnn_within"] == 30  # 10 sessions x 3 folds
+    assert jobs["glm_within"] == 10  # one job per session writes its 3 folds
     assert jobs["neural_weights"] == 10
     assert jobs["dnn_cross"] == 5
     for combo in ("M0+M1__M3", "M2__M3"):
@@ -67,24 +70,35 @@ def test_allen_dry_run_downloads_then_reads(tmp_path):
 def test_bad_config_stops_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("responses:\n  baseline: prestim\n")
-    res = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    default = str(REPO / "config" / "config.yaml")
+    res = snakemake(tmp_path, "-n", "--configfile", default, str(bad))
     assert res.returncode != 0
     assert "responses.baseline" in res.stdout and "pre_onset" in res.stdout
     bad.write_text("sessions: [S0, Q7]\n")
-    res = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    res = snakemake(tmp_path, "-n", "--configfile", default, str(bad))
     assert res.returncode != 0 and "unknown sessions ['Q7']" in res.stdout
+    # A partial config alone says how to layer it.
+    res = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    assert res.returncode != 0 and "--configfile config/config.yaml YOURS.yaml" in res.stdout
 
 
-FIGURES = ["fig1_raster", "fig2a_example_units", "fig2b_pca_responses",
-           "fig3_preferred_stimuli", "fig5_neural_images", "fig6a_within", "fig6b_cross",
-           "fig7_embeddings"]
+FIGURES = [
+    "fig1_raster",
+    "fig2a_example_units",
+    "fig2b_pca_responses",
+    "fig3_preferred_stimuli",
+    "fig5_neural_images",
+    "fig6a_within",
+    "fig6b_cross",
+    "fig7_embeddings",
+]
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """The tiny config, run end to end once for the module's tests."""
     workdir = tmp_path_factory.mktemp("tiny")
-    res = snakemake(workdir, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"))
+    res = snakemake(workdir, "--cores", "2", *CI_CONFIG)
     assert res.returncode == 0, res.stdout[-5000:]
     return workdir
 
@@ -108,24 +122,36 @@ def test_tiny_end_to_end_run(tiny_run):
     assert (summary[summary.model != "glm"].pretrained == False).all()  # noqa: E712
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000
-    metrics = json.loads((tiny_run / "results" / "decode" / "dnn_train" / "cross" / "S0__N0" /
-                          "metrics.json").read_text())
-    for key in ("accuracy", "balanced_accuracy", "confusion_matrix", "n_train", "n_test",
-                "chance_level", "pretrained", "image_size", "epochs", "seed", "ps_mode",
-                "wall_time_s"):
+    metrics = json.loads(
+        (
+            tiny_run / "results" / "decode" / "dnn_train" / "cross" / "S0__N0" / "metrics.json"
+        ).read_text()
+    )
+    for key in (
+        "accuracy",
+        "balanced_accuracy",
+        "confusion_matrix",
+        "n_train",
+        "n_test",
+        "chance_level",
+        "pretrained",
+        "image_size",
+        "epochs",
+        "seed",
+        "ps_mode",
+        "wall_time_s",
+    ):
         assert key in metrics, key
     assert metrics["n_calibration"] + metrics["n_test"] == 2 * 238
     # A rerun has nothing to do.
-    res = snakemake(tiny_run, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"),
-                    "-n")
+    res = snakemake(tiny_run, "--cores", "2", *CI_CONFIG, "-n")
     assert "Nothing to be done" in res.stdout
 
 
 @pytest.mark.slow
 def test_report_holds_every_figure(tiny_run):
     report = tiny_run / "report.zip"
-    res = snakemake(tiny_run, "--configfile", str(REPO / "config" / "ci.yaml"), "--report",
-                    str(report))
+    res = snakemake(tiny_run, *CI_CONFIG, "--report", str(report))
     assert res.returncode == 0, res.stdout[-3000:]
     with zipfile.ZipFile(report) as z:
         names = "\n".join(z.namelist())
@@ -136,8 +162,7 @@ def test_report_holds_every_figure(tiny_run):
 
 @pytest.mark.slow
 def test_two_runs_give_identical_accuracies(tiny_run, tmp_path):
-    res = snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"),
-                    "results/summary.csv")
+    res = snakemake(tmp_path, "results/summary.csv", "--cores", "2", *CI_CONFIG)
     assert res.returncode == 0, res.stdout[-3000:]
     a = pd.read_csv(tiny_run / "results" / "summary.csv")
     b = pd.read_csv(tmp_path / "results" / "summary.csv")

@@ -51,7 +51,9 @@ def _describe(err: jsonschema.ValidationError) -> str:
         extra = err.message.split("(")[-1].rstrip(")")
         return f"config key '{key}': unknown key ({extra}); allowed keys: {allowed}"
     if err.validator == "required":
-        return f"config key '{key}': {err.message}"
+        hint = ("; layer a partial config on the default: --configfile config/config.yaml "
+                "YOURS.yaml") if not err.absolute_path else ""
+        return f"config key '{key}': {err.message}{hint}"
     if err.validator == "type":
         return f"config key '{key}': {err.instance!r} should be of type {err.validator_value}"
     return f"config key '{key}': {err.message}"
@@ -117,7 +119,8 @@ def dnn_settings(config: dict) -> DNNSettings:
     """GoogLeNet settings from decoding.dnn (torch_home is handled by the workflow)."""
     from .dnn import DNNSettings
 
-    d = {k: v for k, v in config["decoding"]["dnn"].items() if k != "torch_home"}
+    cluster_only = ("torch_home", "gpus", "mem_mb", "runtime_min")  # the workflow's business
+    d = {k: v for k, v in config["decoding"]["dnn"].items() if k not in cluster_only}
     return DNNSettings(seed=config["decoding"]["seed"], **d)
 
 

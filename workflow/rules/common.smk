@@ -33,6 +33,16 @@ FIGURES = [
     "fig6b_cross",
     "fig7_embeddings",
 ]
+# Per-job needs for cluster executors; memory and time grow with each retry (attempt).
+TRAINING_RESOURCES = dict(
+    gpu=DECODING["dnn"]["gpus"],
+    mem_mb=lambda wc, attempt: DECODING["dnn"]["mem_mb"] * attempt,
+    runtime=lambda wc, attempt: DECODING["dnn"]["runtime_min"] * attempt,
+)
+CPU_RESOURCES = dict(
+    mem_mb=lambda wc, attempt: 4000 * attempt,
+    runtime=lambda wc, attempt: 30 * attempt,
+)
 # ImageNet weights are read from this cache only; fetch_weights fills it on a connected node.
 TORCH_HOME = DECODING["dnn"]["torch_home"] or os.environ.get("TORCH_HOME") or "resources/torch"
 

@@ -9,6 +9,8 @@ rule simulate_session:
     """Simulate one animal and write it as an NWB file in Allen's layout."""
     output:
         "resources/simulated/{session}.nwb",
+    resources:
+        **CPU_RESOURCES,
     log:
         "results/logs/simulate_session/{session}.log",
     conda:

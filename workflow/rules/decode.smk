@@ -1,5 +1,9 @@
 # Decoding: neural-image weights, GLM baseline, GoogLeNet within and across animals, rasters.
 
+localrules:
+    fetch_weights,
+
+
 
 rule neural_weights:
     """W per fold (neural images are W @ U) for one session and preferred-stimulus mode."""
@@ -8,6 +12,8 @@ rule neural_weights:
         stimuli="results/stimuli.nc",
     output:
         "results/weights/{mode}/{session}.nc",
+    resources:
+        **CPU_RESOURCES,
     log:
         "results/logs/neural_weights/{mode}/{session}.log",
     conda:
@@ -17,14 +23,16 @@ rule neural_weights:
 
 
 rule glm_within:
-    """L2 logistic regression on one animal's responses, one fold."""
+    """L2 logistic regression on one animal's responses, every fold (one metrics.json each)."""
     input:
         responses="results/responses/{session}.nc",
         stimuli="results/stimuli.nc",
     output:
-        "results/decode/glm/within/{session}/fold{fold}/metrics.json",
+        expand("results/decode/glm/within/{{session}}/fold{fold}/metrics.json", fold=FOLDS),
+    resources:
+        **CPU_RESOURCES,
     log:
-        "results/logs/glm_within/{session}/fold{fold}.log",
+        "results/logs/glm_within/{session}.log",
     conda:
         "../../envs/main.yaml"
     script:
@@ -42,6 +50,8 @@ rule dnn_within:
         workdir=lambda wc, output: str(Path(output[0]).parent),
         torch_home=TORCH_HOME,
     threads: DNN_THREADS
+    resources:
+        **TRAINING_RESOURCES,
     log:
         "results/logs/dnn_within/{mode}/{session}/fold{fold}.log",
     conda:
@@ -63,6 +73,8 @@ rule dnn_cross:
         workdir=lambda wc, output: str(Path(output.metrics).parent),
         torch_home=TORCH_HOME,
     threads: DNN_THREADS
+    resources:
+        **TRAINING_RESOURCES,
     log:
         "results/logs/dnn_cross/{mode}/{combo}.log",
     conda:
@@ -82,6 +94,8 @@ rule raster_within:
         workdir=lambda wc, output: str(Path(output[0]).parent),
         torch_home=TORCH_HOME,
     threads: DNN_THREADS
+    resources:
+        **TRAINING_RESOURCES,
     log:
         "results/logs/raster_within/{session}/fold{fold}.log",
     conda:
@@ -95,7 +109,8 @@ rule fetch_weights:
     output:
         f"{TORCH_HOME}/hub/checkpoints/{GOOGLENET_IMAGENET_FILE}",
     params:
-        torch_home=TORCH_HOME,
+        # TORCH_HOME/hub/checkpoints/<file> -> TORCH_HOME
+        torch_home=lambda wc, output: str(Path(output[0]).parents[2]),
     log:
         "results/logs/fetch_weights.log",
     conda:

@@ -7,6 +7,8 @@ rule aggregate:
         decode_metrics(),
     output:
         report("results/summary.csv", category="Tables", caption="../report/summary.rst"),
+    resources:
+        **CPU_RESOURCES,
     log:
         "results/logs/aggregate.log",
     conda:
@@ -27,6 +29,8 @@ rule figures:
     output:
         **{name: report(f"results/figures/{name}.png", category="Figures",
                         caption=f"../report/{name}.rst") for name in FIGURES},
+    resources:
+        **CPU_RESOURCES,
     log:
         "results/logs/figures.log",
     conda:

@@ -8,6 +8,8 @@ rule responses:
         stimuli="results/stimuli.nc",
     output:
         "results/responses/{session}.nc",
+    resources:
+        **CPU_RESOURCES,
     log:
         "results/logs/responses/{session}.log",
     conda:

@@ -9,6 +9,8 @@ rule render_stimuli:
         ),
     output:
         "results/stimuli.nc",
+    resources:
+        **CPU_RESOURCES,
     log:
         "results/logs/render_stimuli.log",
     conda:

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A real one-node SLURM cluster (Debian slurm-wlm) for the workflow's cluster tests.
+#   tests/slurm/cluster.sh install          apt-get install slurm-wlm munge (needs root)
+#   tests/slurm/cluster.sh start STATE_DIR  write slurm.conf, start munged, slurmctld, slurmd
+#   tests/slurm/cluster.sh stop STATE_DIR   stop the daemons by the PIDs in their pid files
+# The node advertises two generic "gpu" resources (no devices behind them) so that jobs asking
+# for --gpus=1 are scheduled as on a GPU cluster; the jobs themselves run on the CPU.
+set -euo pipefail
+
+cmd=${1:?usage: cluster.sh install|start|stop [STATE_DIR]}
+state=${2:-/tmp/nidecode-slurm}
+host=$(hostname -s)
+
+case "$cmd" in
+install)
+    if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq slurm-wlm munge >/dev/null
+    fi
+    ;;
+start)
+    mkdir -p "$state"/{spool,ctld,log} /run/munge /etc/slurm
+    if [ ! -s /etc/munge/munge.key ]; then
+        mkdir -p /etc/munge
+        dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null
+    fi
+    chown munge:munge /run/munge /etc/munge/munge.key
+    chmod 400 /etc/munge/munge.key
+    if ! pgrep -x munged >/dev/null; then
+        runuser -u munge -- /usr/sbin/munged
+    fi
+    cpus=$(nproc)
+    mem=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
+    # Must be the default path: the plugin's job step strips SLURM_CONF before its srun.
+    cat > /etc/slurm/slurm.conf <<CONF
+ClusterName=local
+SlurmctldHost=${host}(127.0.0.1)
+SlurmUser=root
+AuthType=auth/munge
+CredType=cred/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+GresTypes=gpu
+ReturnToService=2
+MinJobAge=600
+MailProg=/bin/true
+StateSaveLocation=$state/ctld
+SlurmdSpoolDir=$state/spool
+SlurmctldPidFile=$state/slurmctld.pid
+SlurmdPidFile=$state/slurmd.pid
+SlurmctldLogFile=$state/log/slurmctld.log
+SlurmdLogFile=$state/log/slurmd.log
+NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem} Gres=gpu:2 State=UNKNOWN
+PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
+CONF
+    cat > /etc/slurm/gres.conf <<CONF
+NodeName=${host} Name=gpu Count=2
+CONF
+    slurmctld -i
+    slurmd
+    for _ in $(seq 60); do
+        if [ "$(sinfo -h -o %t 2>/dev/null | head -1)" = "idle" ]; then
+            echo "slurm: node $host idle"
+            exit 0
+        fi
+        sleep 0.5
+    done
+    echo "slurm: node did not become idle" >&2
+    sinfo >&2 || true
+    tail -20 "$state"/log/*.log >&2 || true
+    exit 1
+    ;;
+stop)
+    for pidfile in "$state/slurmd.pid" "$state/slurmctld.pid"; do
+        if [ -s "$pidfile" ]; then
+            kill "$(cat "$pidfile")" 2>/dev/null || true
+        fi
+    done
+    ;;
+*)
+    echo "unknown command $cmd" >&2
+    exit 2
+    ;;
+esac

@@ -18,6 +18,7 @@ env: $(VENV)/.installed
 ## demo: install, then run the main job on the embedded default (simulated sessions)
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
 
 ## test: install if needed, then run every test (slow ones included, as CI does)
 test: $(VENV)/.installed

@@ -58,8 +58,12 @@ SlurmdLogFile=$state/log/slurmd.log
 NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem} Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 CONF
+    # Two placeholder device files stand in for GPUs: jobs get a GPU allocation, not a GPU.
+    : > "$state/fake-gpu0"
+    : > "$state/fake-gpu1"
     cat > /etc/slurm/gres.conf <<CONF
-NodeName=${host} Name=gpu Count=2
+AutoDetect=off
+NodeName=${host} Name=gpu File=$state/fake-gpu[0-1]
 CONF
     slurmctld -i
     slurmd
@@ -72,7 +76,7 @@ CONF
     done
     echo "slurm: node did not become idle" >&2
     sinfo >&2 || true
-    tail -20 "$state"/log/*.log >&2 || true
+    tail -n 20 "$state"/log/*.log >&2 || true
     exit 1
     ;;
 stop)

@@ -30,3 +30,6 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
     except NidecodeError as err:
         logging.getLogger("nidecode").error("%s", err)
         sys.exit(1)
+    except Exception:
+        logging.getLogger("nidecode").exception("job failed")  # traceback into the rule's log
+        raise

@@ -7,6 +7,9 @@ from nidecode.scripting import run
 
 
 def main(smk) -> None:
+    # Test-only fault switch (tests/test_slurm.py): make one combo fail on purpose.
+    if os.environ.get("NIDECODE_TEST_FAIL_COMBO") == smk.wildcards.combo:
+        raise RuntimeError(f"NIDECODE_TEST_FAIL_COMBO={smk.wildcards.combo}: failing on purpose")
     os.environ["TORCH_HOME"] = smk.params.torch_home  # before torch looks for cached weights
     from nidecode.config import dnn_settings
     from nidecode.decode import dnn_cross

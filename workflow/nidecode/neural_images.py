@@ -40,13 +40,8 @@ def stimulus_onehot(stimulus_index: np.ndarray, n_stimuli: int) -> np.ndarray:
 
 def preferred_stimulus_weights(response: np.ndarray, stimulus_index: np.ndarray,
                                n_stimuli: int) -> np.ndarray:
-    """``M = R^T A``: (units, stimuli); unit i's preferred stimulus is ``M[i] @ U``.
-
-    Computed by summing each unit's responses per stimulus (no dense one-hot needed).
-    """
-    m = np.zeros((response.shape[1], n_stimuli), dtype=np.float64)
-    np.add.at(m.T, stimulus_index, response.astype(np.float64))
-    return m.astype(np.float32)
+    """``M = R^T A``: (units, stimuli); unit i's preferred stimulus is ``M[i] @ U``."""
+    return (stimulus_onehot(stimulus_index, n_stimuli).T @ response.astype(np.float32)).T
 
 
 def preferred_stimuli(response: np.ndarray, stimulus_index: np.ndarray,

@@ -168,15 +168,31 @@ class NeuralImageClassifier(L.LightningModule):
 # ---------------------------------------------------------------------------------- training
 
 
-def _loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int, pin: bool):
-    from torch.utils.data import DataLoader, TensorDataset
+class _Rows(torch.utils.data.Dataset):
+    """Rows of a tensor pair, indexed a whole batch at a time (no per-sample Python work)."""
 
-    ds = TensorDataset(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                       torch.from_numpy(y.astype(np.int64)))
-    gen = torch.Generator().manual_seed(seed)
-    # Whole tensors, no workers: the per-sample work is a row lookup (images come on device).
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=gen,
-                      num_workers=0, pin_memory=pin)
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        idx_t = torch.as_tensor(idx)
+        return self.x[idx_t], self.y[idx_t]
+
+
+def _loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int, pin: bool):
+    """Batches of W rows (or rasters) and labels; pinned for asynchronous copies to a GPU."""
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+    ds = _Rows(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+               torch.from_numpy(y.astype(np.int64)))
+    order = (RandomSampler(ds, generator=torch.Generator().manual_seed(seed)) if shuffle
+             else SequentialSampler(ds))
+    # batch_size=None: the sampler yields whole batches of indices; one gather per batch.
+    return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False),
+                      batch_size=None, num_workers=0, pin_memory=pin)
 
 
 def fingerprint(*parts: object) -> str:

@@ -62,7 +62,9 @@ def test_opens_with_pynwb_and_has_allen_tables(sim_file):
         assert "SIMULATED" in nwb.session_description
     # Allen's values: 250 ms presentations back to back, blanks as "null" / frame -1.
     assert np.allclose(sg.stop_time - sg.start_time, 0.25)
-    assert np.allclose(np.diff(sg.start_time.to_numpy()), 0.25)
+    for _, block in sg.groupby("stimulus_block"):  # back to back within each block
+        assert np.allclose(np.diff(block.start_time.to_numpy()), 0.25)
+    assert sg.stimulus_block.nunique() == 3 and ns.stimulus_block.nunique() == 3
     assert (sg.orientation == "null").sum() == 4
     assert (ns.frame == "-1").sum() == 4
     assert len(sg) == 120 * 2 + 4 and len(ns) == 118 * 2 + 4

@@ -94,6 +94,27 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         if set(train) & set(test):
             raise ConfigError(f"config key 'decoding.combos': combo '{combo}' tests on a "
                               "training animal")
+    sessions = set(config["sessions"])
+    for key, values in (("controls.sessions", config["controls"]["sessions"]),
+                        ("controls.null_sessions", config["controls"]["null_sessions"]),
+                        ("analyses.dnn.sessions", config["analyses"]["dnn"]["sessions"])):
+        if bad := sorted(set(values) - sessions):
+            raise ConfigError(f"config key '{key}': {bad} not in sessions {config['sessions']}")
+    if bad := sorted(set(config["decoding"]["areas"]) - set(config["responses"]["areas"])):
+        raise ConfigError(f"config key 'decoding.areas': {bad} are not kept by responses.areas "
+                          f"{config['responses']['areas']}; add them there")
+    needed = {a for s in config["analyses"]["area_sets"] for a in s}
+    if bad := sorted(needed - set(config["responses"]["areas"])):
+        raise ConfigError(f"config key 'analyses.area_sets': {bad} are not kept by "
+                          f"responses.areas {config['responses']['areas']}; add them there")
+    if bad := sorted(set(config["analyses"]["labels"]) - set(config["labels"])):
+        raise ConfigError(f"config key 'analyses.labels': {bad} have no label map; define "
+                          f"them under labels (defined: {sorted(config['labels'])})")
+    folds = range(config["decoding"]["n_folds"])
+    for key in ("controls", "analyses"):
+        block = config[key] if key == "controls" else config[key]["dnn"]
+        if bad := [f for f in block["folds"] if f not in folds]:
+            raise ConfigError(f"config key '{key}.folds': {bad} outside 0..{max(folds)}")
     fig = config["figures"]["session"]
     if fig is not None and fig not in config["sessions"]:
         raise ConfigError(f"config key 'figures.session': '{fig}' is not in sessions "
@@ -113,6 +134,17 @@ def combos(config: dict) -> list[str]:
         make = {"leave_one_animal_out": leave_one_animal_out, "all_subsets": all_subsets}[gen]
         out += make(list(config["sessions"]))
     return list(dict.fromkeys(out))
+
+
+def analysis_names(config: dict) -> list[str]:
+    """The GLM's extra analyses (sub-classes, regions, arousal, unit counts), by name."""
+    a = config["analyses"]
+    names = [f"label-{name}" for name in a["labels"]]
+    names += ["areas-" + "+".join(areas) for areas in a["area_sets"]]
+    if a["arousal"]:
+        names += ["arousal-running", "arousal-still"]
+    names += [f"units-{n}-r{k}" for n in a["unit_counts"] for k in range(a["unit_repeats"])]
+    return names
 
 
 def dnn_settings(config: dict) -> DNNSettings:
@@ -150,6 +182,7 @@ def protocol(config: dict) -> Protocol:
     return Protocol(
         repeats=sim["repeats"],
         blanks_gratings=sim["blanks"],
+        n_blocks=sim["blocks"],
         blanks_scenes=sim["blanks"],
         spontaneous_s=sim["spontaneous_s"],
     )
@@ -190,3 +223,14 @@ def nwb_path(config: dict, session: str) -> str:
     if source == "allen":
         return f"resources/allen/sessions/{session}.nwb"
     return config["nwb_files"][session]
+
+
+def decoding_scope(config: dict, stimuli, label_files: dict[str, str] | None = None):
+    """The :class:`nidecode.decode.Scope` of the config, with label maps read from files."""
+    from .decode import Scope
+    from .variants import read_label_map
+
+    maps = {name: read_label_map(path, stimuli) for name, path in (label_files or {}).items()}
+    return Scope(areas=tuple(config["decoding"]["areas"]), label_maps=maps,
+                 running_threshold=config["analyses"]["running_threshold_cm_s"],
+                 seed=config["decoding"]["seed"], n_folds=config["decoding"]["n_folds"])

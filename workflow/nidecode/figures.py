@@ -133,28 +133,115 @@ def neural_images_figure(weights: xr.Dataset, stimuli: xr.Dataset, path: str | P
 
 
 def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
-    """Fig. 6a: within-animal accuracy per animal, GLM vs DNN (bars: mean, dots: folds)."""
-    df = summary[summary.task == "within"]
+    """Fig. 6a: within-animal accuracy per animal, GLM vs DNN (bars: mean, dots: folds).
+
+    Error bars: mean of the folds' 95 % Wilson intervals.
+    """
+    df = _main(summary)
+    df = df[df.task == "within"]
     order = sorted(df.session.unique())
+    hue_order = sorted(df.model_label.unique())
     fig, ax = plt.subplots(figsize=(max(6, len(order) * 0.9), 4))
-    sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order, ax=ax,
-                errorbar=None, alpha=0.8)
-    sns.stripplot(df, x="session", y="accuracy", hue="model_label", order=order, ax=ax,
-                  dodge=True, color="k", size=3, legend=False)
+    sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order,
+                hue_order=hue_order, ax=ax, errorbar=None, alpha=0.8)
+    sns.stripplot(df, x="session", y="accuracy", hue="model_label", order=order,
+                  hue_order=hue_order, ax=ax, dodge=True, color="k", size=3, legend=False)
+    means = df.groupby(["session", "model_label"])[["accuracy", "ci95_low", "ci95_high"]].mean()
+    for bar_group, label in zip(ax.containers, hue_order, strict=False):
+        for bar, session in zip(bar_group, order, strict=False):
+            if (session, label) in means.index:
+                m = means.loc[(session, label)]
+                x = bar.get_x() + bar.get_width() / 2
+                ax.plot([x, x], [m.ci95_low, m.ci95_high], color="k", lw=1)
     ax.axhline(0.5, color="grey", ls="--", lw=1)
-    ax.set(ylim=(0.3, 1.0), ylabel="test accuracy", xlabel="animal",
+    ax.set(ylim=(0.3, 1.0), ylabel="test accuracy (95 % CI)", xlabel="animal",
            title="Within-animal decoding: natural vs artificial" + _source_tag(df))
     ax.legend(title=None, frameon=False, fontsize=8)
     _save(fig, path)
 
 
+def _main(summary: pd.DataFrame) -> pd.DataFrame:
+    """Main-analysis jobs (no control, no future-work analysis)."""
+    return summary[(summary.analysis == "main") & (summary.control == "none")]
+
+
+def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str | Path) -> None:
+    """Leakage and controls: the null animal in both modes, shuffles, GLM permutation p."""
+    df = summary[summary.task == "within"].copy()
+    df["condition"] = df.model_label + np.where(df.control == "none", "",
+                                                " / " + df.control.astype(str))
+    null = df[df.session.isin(null_sessions) & (df.analysis == "main")
+              & (df.control == "none")]
+    ctrl_sessions = sorted(df[df.control != "none"].session.dropna().unique())
+    ctrl = df[df.session.isin(ctrl_sessions) & (df.analysis == "main")
+              & (df.model != "glm")]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, data, title in ((axes[0], null, f"null animal {', '.join(null_sessions)}: "
+                             "units carry no stimulus information"),
+                            (axes[1], ctrl, f"controls in {', '.join(ctrl_sessions)}")):
+        if len(data):
+            order = sorted(data.condition.unique())
+            sns.barplot(data, y="condition", x="accuracy", order=order, ax=ax, errorbar=None,
+                        color="#8ab17d")
+            sns.stripplot(data, y="condition", x="accuracy", order=order, ax=ax, color="k",
+                          size=4)
+            for i, c in enumerate(order):
+                d = data[data.condition == c]
+                ax.plot([d.ci95_low.mean(), d.ci95_high.mean()], [i, i], color="k", lw=1.5)
+        ax.axvline(0.5, color="grey", ls="--", lw=1)
+        ax.set(xlim=(0.3, 1.0), xlabel="test accuracy (95 % CI)", ylabel="", title=title)
+    fig.suptitle("Leakage and controls" + _source_tag(df))
+    _save(fig, path)
+
+
+def analyses_figure(summary: pd.DataFrame, prefix: str, path: str | Path, title: str) -> None:
+    """Future-work analyses (sub-classes, regions, arousal): balanced accuracy per animal."""
+    df = summary[summary.analysis.astype(str).str.startswith(prefix)
+                 & summary.accuracy.notna()].copy()
+    if prefix == "areas-":  # the main analysis' area joins the comparison
+        main = _main(summary)
+        main = main[(main.task == "within") & (main.model == "glm")].copy()
+        main["analysis"] = "areas-" + main.areas_used.astype(str) + " (main)"
+        df = pd.concat([main, df[df.model == "glm"]])
+    fig, ax = plt.subplots(figsize=(10, 4))
+    if len(df):
+        df["name"] = df.analysis.str.replace(prefix, "", regex=False) + " " + df.model_label
+        sns.barplot(df, x="session", y="balanced_accuracy", hue="name", ax=ax, errorbar="sd",
+                    order=sorted(df.session.unique()))
+        chance = df.groupby("name").chance_balanced_accuracy.mean()
+        for c in sorted(set(chance.round(3))):
+            ax.axhline(c, color="grey", ls="--", lw=1)
+        ax.legend(title=None, frameon=False, fontsize=7, ncol=2)
+    ax.set(ylim=(0, 1.0), ylabel="balanced accuracy (SD over folds)", xlabel="animal",
+           title=title + _source_tag(df))
+    _save(fig, path)
+
+
+def unit_count_figure(summary: pd.DataFrame, path: str | Path) -> None:
+    """Accuracy against the number of units (random subsets), GLM and DNN."""
+    df = summary[summary.analysis.astype(str).str.startswith("units-")
+                 & summary.accuracy.notna()].copy()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if len(df):
+        df["n_units_used"] = df.analysis.str.split("-").str[1].astype(int)
+        sns.lineplot(df, x="n_units_used", y="accuracy", hue="model_label", marker="o",
+                     errorbar="sd", ax=ax)
+        ax.set_xscale("log")
+    ax.axhline(0.5, color="grey", ls="--", lw=1)
+    ax.set(xlabel="units (random subsets)", ylabel="test accuracy (mean ± SD)",
+           title="Accuracy vs number of units" + _source_tag(df))
+    _save(fig, path)
+
+
 def cross_figure(summary: pd.DataFrame, path: str | Path) -> None:
-    """Fig. 6b: cross-animal combos in ascending order of accuracy."""
-    df = summary[summary.task == "cross"].sort_values("accuracy")
+    """Fig. 6b: cross-animal combos in ascending order of accuracy (95 % CI)."""
+    df = _main(summary)
+    df = df[df.task == "cross"].sort_values("accuracy")
     fig, ax = plt.subplots(figsize=(6, 0.4 * max(len(df), 3) + 1))
     if len(df):
         labels = [f"{c} ({m})" for c, m in zip(df.combo, df.model_label, strict=True)]
-        ax.barh(labels, df.accuracy, color="#264653")
+        ax.barh(labels, df.accuracy, color="#264653",
+                xerr=[df.accuracy - df.ci95_low, df.ci95_high - df.accuracy])
         ax.axvline(0.5, color="grey", ls="--", lw=1)
     ax.set(xlim=(0.3, 1.0), xlabel="test accuracy",
            title="Across animals: TRAIN__TEST" + _source_tag(df))
@@ -167,7 +254,8 @@ def embeddings_figure(test_weights: dict[str, xr.Dataset], summary: pd.DataFrame
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    cross = summary[summary.task == "cross"].sort_values("accuracy")
+    cross = _main(summary)
+    cross = cross[cross.task == "cross"].sort_values("accuracy")
     fig, axes = plt.subplots(2, 2, figsize=(9, 8))
     if not len(cross):
         fig.text(0.5, 0.5, "no cross-animal combos configured", ha="center")

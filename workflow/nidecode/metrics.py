@@ -31,7 +31,10 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
 
 
 def write_metrics(metrics: dict, path: str | Path) -> None:
-    """Write metrics.json atomically: it exists only once the job has fully succeeded."""
+    """Add intervals and p-values, then write metrics.json atomically (only on success)."""
+    from .statistics import add_statistics
+
+    add_statistics(metrics)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
@@ -45,3 +48,12 @@ def _default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(type(o))
+
+
+def write_metrics_rows(rows: list[dict], path: str | Path) -> None:
+    """Several jobs' metrics (already with statistics) in one JSON list, written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(rows, indent=1, sort_keys=True, default=_default))
+    os.replace(tmp, path)

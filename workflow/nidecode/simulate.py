@@ -59,12 +59,14 @@ class AnimalSpec:
 
 @dataclass(frozen=True)
 class Protocol:
-    """Stimulus protocol: repeats per condition, blanks per block, spontaneous duration (s)."""
+    """Stimulus protocol: repeats per condition, blanks per stimulus, spontaneous duration (s),
+    blocks per stimulus."""
 
     repeats: int = 10
     blanks_gratings: int = 10
     blanks_scenes: int = 10
     spontaneous_s: float = 30.0
+    n_blocks: int = 3
     seed: int = 0
 
 
@@ -72,26 +74,43 @@ class Protocol:
 
 
 def presentation_schedule(protocol: Protocol, rng: np.random.Generator) -> dict[str, dict]:
-    """Allen-style blocks: spontaneous, static gratings, spontaneous, natural scenes.
+    """Allen-style blocks: spontaneous, then static-gratings and natural-scenes blocks alternating.
 
-    Each block is shuffled (pseudo-random order) and its 250 ms presentations run back to back.
-    Returns per block: start times and the condition index (-1 = blank).
+    As in Allen's brain_observatory_1.1 sessions, each stimulus is shown in several blocks
+    (``protocol.n_blocks``) spread over the session, so that slow state changes (running,
+    arousal) do not line up with one stimulus class. Within its blocks each stimulus's
+    presentations are shuffled (pseudo-random order) and run back to back (250 ms). Returns per
+    stimulus: start and stop times, the condition index (-1 = blank) and the block number.
     """
     t = protocol.spontaneous_s
     blocks: dict[str, dict] = {"spontaneous": {"start": [0.0], "stop": [t]}}
+    chunks = {}
     for name, n_cond, n_blank in (
         ("static_gratings", 120, protocol.blanks_gratings),
         ("natural_scenes", 118, protocol.blanks_scenes),
     ):
         cond = np.concatenate([np.repeat(np.arange(n_cond), protocol.repeats), -np.ones(n_blank)])
-        cond = rng.permutation(cond).astype(np.int64)
-        start = t + np.arange(len(cond)) * PRESENTATION_S
-        blocks[name] = {"start": start, "stop": start + PRESENTATION_S, "condition": cond}
-        t = float(start[-1] + PRESENTATION_S)
-        if name == "static_gratings":
+        chunks[name] = np.array_split(rng.permutation(cond).astype(np.int64), protocol.n_blocks)
+        blocks[name] = {"start": [], "condition": [], "block": []}
+    block_no = 0
+    for b in range(protocol.n_blocks):
+        for name in ("static_gratings", "natural_scenes"):
+            cond = chunks[name][b]
+            start = t + np.arange(len(cond)) * PRESENTATION_S
+            blocks[name]["start"].append(start)
+            blocks[name]["condition"].append(cond)
+            blocks[name]["block"].append(np.full(len(cond), block_no))
+            block_no += 1
+            t = float(start[-1] + PRESENTATION_S) if len(cond) else t
+        if b == protocol.n_blocks // 2 - 1 or protocol.n_blocks == 1:
             blocks["spontaneous"]["start"].append(t)
             blocks["spontaneous"]["stop"].append(t + protocol.spontaneous_s)
             t += protocol.spontaneous_s
+    for name in ("static_gratings", "natural_scenes"):
+        blk = blocks[name]
+        for key in ("start", "condition", "block"):
+            blk[key] = np.concatenate(blk[key])
+        blk["stop"] = blk["start"] + PRESENTATION_S
     blocks["end_time"] = {"t": t + 1.0}
     return blocks
 
@@ -400,7 +419,6 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
             simulated_rf_kind=str(sim.unit_kind[u]),
         )
 
-    block_no = 0
     gratings = grating_table()
     for name in ("static_gratings", "natural_scenes"):
         blk = sim.blocks[name]
@@ -416,7 +434,6 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
             "frame",
         ):
             ti.add_column(col, col)
-        block_no += 2
         for j, c in enumerate(cond):
             if name == "static_gratings":
                 o, sf, ph = gratings[c] if c >= 0 else (np.nan, np.nan, np.nan)
@@ -429,7 +446,7 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
                 start_time=float(blk["start"][j]),
                 stop_time=float(blk["stop"][j]),
                 stimulus_name=name,
-                stimulus_block=float(block_no),
+                stimulus_block=float(blk["block"][j]),
                 orientation=params[0],
                 spatial_frequency=params[1],
                 phase=params[2],

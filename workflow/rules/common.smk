@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from nidecode.config import combos, nwb_path, validate_config
+from nidecode.config import analysis_names, combos, nwb_path, validate_config
 from nidecode.errors import ConfigError
 from nidecode.splits import parse_combo
 from nidecode.weights_cache import GOOGLENET_IMAGENET_FILE
@@ -22,6 +22,23 @@ FOLDS = list(range(DECODING["n_folds"]))
 COMBOS = combos(config)
 RASTER_SESSIONS = DECODING["raster"]["sessions"] or SESSIONS
 DNN_THREADS = DECODING["dnn"]["threads"]
+CONTROLS = config["controls"]
+ANALYSES = analysis_names(config)
+DNN_ANALYSIS_SESSIONS = config["analyses"]["dnn"]["sessions"]
+# Every preferred-stimulus mode some job uses (the null animal and controls use both).
+ALL_PS_MODES = sorted(set(PS_MODES) | (set(CONTROLS["ps_modes"]) if CONTROLS["sessions"] or
+                                       CONTROLS["null_sessions"] else set()))
+DNN_CONTROLS = (["response_shuffle"] if CONTROLS["dnn_response_shuffle"] else []) + [
+    f"label_shuffle-{k}" for k in range(CONTROLS["dnn_label_shuffles"])]
+
+
+def _resolve(path):
+    """Config paths relative to the working directory, else to the workflow's folder."""
+    p = Path(path)
+    return str(p if p.is_absolute() or p.exists() else Path(workflow.basedir) / p)
+
+
+LABEL_FILES = {name: _resolve(path) for name, path in config["labels"].items()}
 FIGURE_SESSION = config["figures"]["session"] or SESSIONS[0]
 FIGURES = [
     "fig1_raster",
@@ -32,6 +49,11 @@ FIGURES = [
     "fig6a_within",
     "fig6b_cross",
     "fig7_embeddings",
+    "fig8_controls",
+    "fig9_subclasses",
+    "fig10_regions",
+    "fig11_arousal",
+    "fig12_unit_counts",
 ]
 # Per-job needs for cluster executors; memory and time grow with each retry (attempt).
 TRAINING_RESOURCES = dict(
@@ -49,7 +71,9 @@ TORCH_HOME = DECODING["dnn"]["torch_home"] or os.environ.get("TORCH_HOME") or "r
 
 wildcard_constraints:
     session="|".join(SESSIONS),
-    mode="|".join(PS_MODES),
+    mode="|".join(ALL_PS_MODES),
+    analysis=r"[A-Za-z0-9_+\-]+",
+    control="|".join(DNN_CONTROLS) or "none",
     fold="|".join(str(f) for f in FOLDS),
     combo=r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*__[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*",
 
@@ -71,7 +95,18 @@ def decode_metrics():
                   combo=COMBOS)
     out += expand("results/decode/raster/within/{session}/fold{fold}/metrics.json",
                   session=RASTER_SESSIONS, fold=FOLDS)
-    return out
+    # The null animal in every mode the controls name (leakage: paper mode should fail).
+    out += expand("results/decode/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
+                  mode=CONTROLS["ps_modes"], session=CONTROLS["null_sessions"], fold=FOLDS)
+    out += expand("results/decode/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json",
+                  mode=CONTROLS["ps_modes"], control=DNN_CONTROLS, session=CONTROLS["sessions"],
+                  fold=CONTROLS["folds"])
+    if ANALYSES:
+        out += expand("results/decode/glm/analyses/{session}.json", session=SESSIONS)
+    out += expand("results/decode/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
+                  analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
+                  fold=config["analyses"]["dnn"]["folds"])
+    return list(dict.fromkeys(out))
 
 
 def session_nwb(wildcards):

@@ -39,6 +39,27 @@ rule glm_within:
         "../scripts/glm_within.py"
 
 
+rule glm_analyses:
+    """The GLM on the paper's future work: sub-classes, regions, arousal, unit counts."""
+    input:
+        responses="results/responses/{session}.nc",
+        stimuli="results/stimuli.nc",
+        labels=list(LABEL_FILES.values()),
+    output:
+        "results/decode/glm/analyses/{session}.json",
+    params:
+        analyses=ANALYSES,
+        label_names=list(LABEL_FILES),
+    resources:
+        **CPU_RESOURCES,
+    log:
+        "results/logs/glm_analyses/{session}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/glm_analyses.py"
+
+
 rule dnn_within:
     """GoogLeNet on one animal's neural images, one fold."""
     input:
@@ -102,6 +123,50 @@ rule raster_within:
         "../../envs/main.yaml"
     script:
         "../scripts/raster_within.py"
+
+
+rule dnn_control:
+    """GoogLeNet controls: labels shuffled (label_shuffle-k) or responses shuffled across trials."""
+    input:
+        responses="results/responses/{session}.nc",
+        stimuli="results/stimuli.nc",
+    output:
+        "results/decode/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json",
+    params:
+        workdir=lambda wc, output: str(Path(output[0]).parent),
+        torch_home=TORCH_HOME,
+    threads: DNN_THREADS
+    resources:
+        **TRAINING_RESOURCES,
+    log:
+        "results/logs/dnn_control/{mode}/{control}/{session}/fold{fold}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/dnn_control.py"
+
+
+rule dnn_analysis:
+    """GoogLeNet (train mode) on one of the future-work analyses, one fold."""
+    input:
+        responses="results/responses/{session}.nc",
+        stimuli="results/stimuli.nc",
+        labels=list(LABEL_FILES.values()),
+    output:
+        "results/decode/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
+    params:
+        workdir=lambda wc, output: str(Path(output[0]).parent),
+        torch_home=TORCH_HOME,
+        label_names=list(LABEL_FILES),
+    threads: DNN_THREADS
+    resources:
+        **TRAINING_RESOURCES,
+    log:
+        "results/logs/dnn_analysis/{analysis}/{session}/fold{fold}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/dnn_analysis.py"
 
 
 rule fetch_weights:

@@ -6,7 +6,10 @@ rule aggregate:
     input:
         decode_metrics(),
     output:
-        report("results/summary.csv", category="Tables", caption="../report/summary.rst"),
+        summary=report("results/summary.csv", category="Tables",
+                       caption="../report/summary.rst"),
+        folds=report("results/summary_folds.csv", category="Tables",
+                     caption="../report/summary_folds.rst"),
     resources:
         **CPU_RESOURCES,
     log:

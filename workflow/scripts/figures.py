@@ -22,6 +22,12 @@ def main(smk) -> None:
     tests = [open_netcdf(p) for p in smk.input.cross]
     cross = {f"{w.attrs['ps_mode']}/{w.attrs['combo']}": w for w in tests}
     F.embeddings_figure(cross, summary, stimuli, out.fig7_embeddings)
+    F.controls_figure(summary, smk.config["controls"]["null_sessions"], out.fig8_controls)
+    F.analyses_figure(summary, "label-", out.fig9_subclasses, "Sub-classes (k-class)")
+    F.analyses_figure(summary, "areas-", out.fig10_regions, "Other brain areas (GLM)")
+    F.analyses_figure(summary, "arousal-", out.fig11_arousal,
+                      "Running vs still (equal trial counts)")
+    F.unit_count_figure(summary, out.fig12_unit_counts)
 
 
 run(main, snakemake)  # noqa: F821

@@ -8,15 +8,15 @@ from nidecode.scripting import run
 
 def main(smk) -> None:
     os.environ["TORCH_HOME"] = smk.params.torch_home  # before torch looks for cached weights
-    from nidecode.config import dnn_settings
+    from nidecode.config import decoding_scope, dnn_settings
     from nidecode.decode import raster_within
     from nidecode.io import open_netcdf
     from nidecode.metrics import write_metrics
 
-    dec = smk.config["decoding"]
-    m = raster_within(open_netcdf(smk.input.responses), open_netcdf(smk.input.stimuli),
-                      int(smk.wildcards.fold), dec["n_folds"], dec["seed"],
-                      dnn_settings(smk.config), smk.params.workdir)
+    stimuli = open_netcdf(smk.input.stimuli)
+    m = raster_within(open_netcdf(smk.input.responses), stimuli, int(smk.wildcards.fold),
+                      decoding_scope(smk.config, stimuli), dnn_settings(smk.config),
+                      smk.params.workdir)
     write_metrics(m, smk.output[0])
     logging.info("raster %s fold %s: accuracy %.3f", smk.wildcards.session,
                  smk.wildcards.fold, m["accuracy"])

@@ -115,11 +115,32 @@ def test_tiny_end_to_end_run(tiny_run):
         assert np.isfinite(ds.response.values).all()
         assert ds.counts.shape[1] == 25
     summary = pd.read_csv(tiny_run / "results" / "summary.csv")
-    # 2 sessions x 2 folds for GLM and DNN, one combo, 2 raster folds.
-    assert len(summary) == 4 + 4 + 1 + 2
-    assert set(summary.model_label) == {"GLM", "DNN (train)", "DNN raster"}
-    assert summary.accuracy.between(0, 1).all() and (summary.n_test > 0).all()
-    assert (summary[summary.model != "glm"].pretrained == False).all()  # noqa: E712
+    main = summary[(summary.analysis == "main") & (summary.control == "none")]
+    counts = main.groupby(["task", "model_label"]).size().to_dict()
+    # 2 sessions x 2 folds for GLM and DNN (train); the null animal N0 also in paper mode;
+    # one combo; raster for S0.
+    assert counts == {("within", "GLM"): 4, ("within", "DNN (train)"): 4,
+                      ("within", "DNN (paper)"): 2, ("within", "DNN raster"): 2,
+                      ("cross", "DNN (train)"): 1}
+    assert summary.accuracy.dropna().between(0, 1).all() and (summary.n_test.dropna() > 0).all()
+    assert (summary[summary.model == "googlenet"].pretrained == False).all()  # noqa: E712
+    # Statistics on every job; permutation p-values for the GLM (20 permutations in ci.yaml).
+    assert summary.ci95_low.notna().all() or summary.skipped.notna().any()
+    glm = main[main.model == "glm"]
+    assert (glm.n_permutations == 20).all() and glm.p_permutation.between(0.04, 1).all()
+    # Controls: response shuffle and one label shuffle, S0 fold 0, both modes.
+    controls = summary[summary.control != "none"]
+    assert sorted(controls.control.unique()) == ["label_shuffle-0", "response_shuffle"]
+    assert set(controls.ps_mode) == {"train", "paper"}
+    # Future-work analyses: sub-classes (k-class), areas, arousal, unit counts.
+    analyses = set(summary.analysis)
+    for a in ("label-predator", "label-orientation_6way", "areas-LGd", "areas-CA1",
+              "arousal-running", "arousal-still", "units-5-r0", "units-10-r0"):
+        assert a in analyses, a
+    six = summary[summary.analysis == "label-orientation_6way"]
+    assert (six.chance_balanced_accuracy.dropna() == pytest.approx(1 / 6))
+    folds = pd.read_csv(tiny_run / "results" / "summary_folds.csv")
+    assert {"accuracy_mean", "accuracy_sd", "n_folds"} <= set(folds.columns)
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000
     metrics = json.loads(

@@ -1,0 +1,39 @@
+"""Intervals and p-values against values computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nidecode.statistics import add_statistics, binomial_p, permutation_p, wilson_interval
+
+
+def test_wilson_interval_by_hand():
+    # k = 80, n = 100, z^2 = 3.8415: centre = (0.8 + z^2/200) / (1 + z^2/100) = 0.78891,
+    # half = z * sqrt(0.0016 + z^2/40000) / (1 + z^2/100) = 0.07773.
+    lo, hi = wilson_interval(80, 100)
+    assert lo == pytest.approx(0.78891 - 0.07773, abs=2e-4)
+    assert hi == pytest.approx(0.78891 + 0.07773, abs=2e-4)
+    lo, hi = wilson_interval(0, 10)
+    assert lo == pytest.approx(0.0, abs=1e-12) and 0.25 < hi < 0.35
+
+
+def test_binomial_p_by_hand():
+    # P(X >= 9 | n = 10, p = 0.5) = (10 + 1) / 1024.
+    assert binomial_p(9, 10, 0.5) == pytest.approx(11 / 1024)
+    assert binomial_p(0, 10, 0.5) == pytest.approx(1.0)
+
+
+def test_permutation_p_counts_ties_and_never_reaches_zero():
+    assert permutation_p(0.9, np.array([0.5, 0.6, 0.9, 0.95])) == pytest.approx(3 / 5)
+    assert permutation_p(0.99, np.zeros(99)) == pytest.approx(1 / 100)
+    assert permutation_p(0.7, np.array([])) == pytest.approx(1.0)
+
+
+def test_add_statistics():
+    m = add_statistics({"accuracy": 0.8, "n_test": 100, "chance_level": 0.5,
+                        "null_accuracies": [0.5, 0.45, 0.81]})
+    assert m["n_correct"] == 80
+    assert m["ci95_low"] < 0.8 < m["ci95_high"]
+    assert m["p_permutation"] == pytest.approx(2 / 4) and m["n_permutations"] == 3
+    assert m["p_binomial"] < 1e-8

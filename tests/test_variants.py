@@ -1,0 +1,79 @@
+"""Which units, trials and labels each analysis decodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from nidecode.errors import NidecodeError
+from nidecode.variants import read_label_map, select
+
+
+@pytest.fixture(scope="module")
+def toy(small_stimuli):
+    """60 trials (30 gratings at 0/90 deg, 30 scenes), 6 units in 3 areas."""
+    rng = np.random.default_rng(0)
+    stim = np.concatenate([np.tile([0, 4 * 15], 15), 120 + np.arange(30)])  # rows: 0 deg, 90 deg
+    n = len(stim)
+    ds = xr.Dataset(
+        {"response": (("presentation", "unit"), rng.normal(size=(n, 6)))},
+        coords={"stimulus_index": ("presentation", stim),
+                "running_speed": ("presentation", np.tile([0.0, 20.0], n // 2)),
+                "area": ("unit", ["VISp", "VISp", "VISp", "VISl", "LGd", "LGd"])},
+        attrs={"animal": "T"},
+    )
+    return ds, small_stimuli
+
+
+def test_label_map_from_tsv(tmp_path, small_stimuli):
+    path = tmp_path / "ori.tsv"
+    path.write_text("stimulus_name\torientation\tlabel\nstatic_gratings\t0\tzero\n"
+                    "static_gratings\t90\tninety\n")
+    labels = read_label_map(path, small_stimuli)
+    assert (labels == "zero").sum() == 20 and (labels == "ninety").sum() == 20
+    assert labels[0] == "zero" and labels[60] == "ninety" and labels[130] == "na"
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("name\tlabel\nx\ty\n")
+    with pytest.raises(NidecodeError, match="bad.tsv.*stimulus_name"):
+        read_label_map(bad, small_stimuli)
+    bad.write_text("stimulus_name\torientation\tlabel\nstatic_gratings\t45\tx\n")
+    with pytest.raises(NidecodeError, match="matches no stimulus"):
+        read_label_map(bad, small_stimuli)
+
+
+def test_main_label_and_area_selections(toy, tmp_path):
+    ds, stimuli = toy
+    main = select(ds, stimuli, "main", ["VISp"])
+    assert main.response.shape == (60, 3) and main.names == ["artificial", "natural"]
+    assert (main.y == np.r_[np.zeros(30), np.ones(30)]).all()
+    lgd = select(ds, stimuli, "areas-LGd+VISl", ["VISp"])
+    assert lgd.unit_mask.tolist() == [False, False, False, True, True, True]
+    path = tmp_path / "ori.tsv"
+    path.write_text("stimulus_name\torientation\tlabel\nstatic_gratings\t0\tzero\n"
+                    "static_gratings\t90\tninety\n")
+    sub = select(ds, stimuli, "label-ori", ["VISp"], {"ori": read_label_map(path, stimuli)})
+    assert sub.names == ["ninety", "zero"] and len(sub.y) == 30  # scenes left out
+    with pytest.raises(NidecodeError, match="no units in areas"):
+        select(ds, stimuli, "areas-CA1", ["VISp"])
+    with pytest.raises(NidecodeError, match="unknown analysis"):
+        select(ds, stimuli, "areas CA1", ["VISp"])
+
+
+def test_arousal_keeps_equal_class_counts_in_both_states(toy):
+    ds, stimuli = toy
+    run = select(ds, stimuli, "arousal-running", ["VISp"], running_threshold=5.0)
+    still = select(ds, stimuli, "arousal-still", ["VISp"], running_threshold=5.0)
+    assert np.bincount(run.y).tolist() == np.bincount(still.y).tolist() == [15, 15]
+    assert (ds.running_speed.values[run.trial_mask] > 5).all()
+    assert (ds.running_speed.values[still.trial_mask] <= 5).all()
+
+
+def test_unit_subsets_are_seeded_and_sized(toy):
+    ds, stimuli = toy
+    a = select(ds, stimuli, "units-2-r0", ["VISp"], seed=0)
+    b = select(ds, stimuli, "units-2-r0", ["VISp"], seed=0)
+    assert a.unit_mask.sum() == 2 and (a.unit_mask == b.unit_mask).all()
+    assert not a.unit_mask[3:].any()  # drawn from the main area only
+    with pytest.raises(NidecodeError, match="only 3"):
+        select(ds, stimuli, "units-5-r0", ["VISp"])

@@ -112,3 +112,26 @@ def test_cross_animal_test_animal_uses_calibration_trials_only():
         cross_animal_weights(R, STIM, N_STIM, "test", "train")
     with pytest.raises(ValueError, match="allowed"):
         within_animal_weights(R, STIM, N_STIM, TRAIN, "transductive")
+
+
+def test_leakage_probe_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
+    import xarray as xr
+
+    from nidecode.decode import Scope, leakage_probe
+
+    rng = np.random.default_rng(3)
+    stim = np.repeat(np.arange(238), 4)  # 4 repeats of every stimulus
+    n = len(stim)
+    ds = xr.Dataset(
+        {"response": (("presentation", "unit"), rng.normal(size=(n, 60)))},  # blind units
+        coords={"stimulus_index": ("presentation", stim), "area": ("unit", ["VISp"] * 60)},
+        attrs={"animal": "blind", "source": "test"},
+    )
+    paper = leakage_probe(ds, small_stimuli, 0, Scope(), "paper")
+    train = leakage_probe(ds, small_stimuli, 0, Scope(), "train")
+    # Paper mode: the trial's own stimulus tops its image far above chance (1/238)...
+    assert paper["own_stimulus_top_fraction"] > 0.3
+    assert paper["accuracy"] > 0.6
+    # ...train mode (preferred stimuli from training trials only): nothing to read.
+    assert train["own_stimulus_top_fraction"] < 0.03
+    assert abs(train["accuracy"] - 0.5) < 0.08

@@ -15,14 +15,17 @@ COLUMNS = [
     "balanced_accuracy", "chance_level", "chance_balanced_accuracy", "p_binomial",
     "p_permutation", "n_permutations", "labels", "n_train", "n_test", "n_calibration",
     "n_units", "areas_used", "pretrained", "image_size", "epochs", "seed", "device",
-    "wall_time_s", "source", "baseline", "skipped", "metrics_file",
+    "wall_time_s", "own_stimulus_top_fraction", "own_stimulus_top_chance", "source",
+    "baseline", "skipped", "metrics_file",
 ]
 
 
 def model_name(m: dict) -> str:
-    """Short label used in tables and figures: GLM, DNN (train), DNN (paper), DNN raster."""
+    """Label in tables and figures: GLM, DNN (mode), DNN raster, top-stimulus readout (mode)."""
     if m.get("model") == "glm":
         return "GLM"
+    if m.get("model") == "probe":
+        return f"top-stimulus readout ({m.get('ps_mode')})"
     if m.get("inputs") == "raster":
         return "DNN raster"
     return f"DNN ({m.get('ps_mode')})"

@@ -84,6 +84,38 @@ def glm_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, C: 
     return out
 
 
+def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
+                  mode: PSMode) -> dict:
+    """Training-free readout of the neural images: the class of each test image's top stimulus.
+
+    Each image is a weighted sum of the unique stimuli (``W @ U``). Standardise each stimulus's
+    weight with the training trials' mean and SD, take the test trial's top-weighted stimulus
+    and predict its class. ``own_stimulus_top_fraction`` is how often that top stimulus is the
+    very stimulus shown (chance: 1 / number of stimuli). In ``paper`` mode a trial's own
+    stimulus enters its image with weight ``||R_t||^2``, so on the null animal both numbers rise
+    above chance: the leak, measured without any network. In ``train`` mode they cannot.
+    """
+    t0 = time.perf_counter()
+    sel = scope.select(ds, stimuli)
+    train = fold_masks(sel.y, scope.n_folds, fold, scope.seed)
+    n_stim = stimuli.sizes["stimulus"]
+    w = within_animal_weights(sel.response, sel.stimulus_index, n_stim, train, mode)
+    z = (w - w[train].mean(0)) / (w[train].std(0) + 1e-9)
+    top = np.argmax(z, axis=1)
+    stim_class = stimuli.stimulus_class.values.astype(str)
+    y_pred = np.searchsorted(sel.names, stim_class[top])
+    out = classification_metrics(sel.y[~train], y_pred[~train], sel.names)
+    out.update(_record(
+        ds, sel, model="probe", inputs="neural_image", task="within", fold=fold,
+        n_folds=scope.n_folds, n_train=int(train.sum()), seed=scope.seed, ps_mode=mode,
+        control="none", analysis=f"probe-{mode}", pretrained=None, image_size=None,
+        epochs=None, own_stimulus_top_fraction=float(np.mean(top[~train] ==
+                                                            sel.stimulus_index[~train])),
+        own_stimulus_top_chance=1.0 / n_stim, wall_time_s=round(time.perf_counter() - t0, 3),
+    ))
+    return out
+
+
 def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mode: PSMode,
                            analysis: str = "main", response_shuffle: bool = False) -> xr.Dataset:
     """``W`` of every fold of one animal, with the fold masks and labels (one file per session).

@@ -170,8 +170,8 @@ def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str |
     df = summary[summary.task == "within"].copy()
     df["condition"] = df.model_label + np.where(df.control == "none", "",
                                                 " / " + df.control.astype(str))
-    null = df[df.session.isin(null_sessions) & (df.analysis == "main")
-              & (df.control == "none")]
+    null = df[df.session.isin(null_sessions) & (df.control == "none")
+              & ((df.analysis == "main") | df.analysis.astype(str).str.startswith("probe-"))]
     ctrl_sessions = sorted(df[df.control != "none"].session.dropna().unique())
     ctrl = df[df.session.isin(ctrl_sessions) & (df.analysis == "main")
               & (df.model != "glm")]

@@ -3,7 +3,7 @@
 import logging
 
 from nidecode.config import decoding_scope
-from nidecode.decode import glm_within
+from nidecode.decode import glm_within, leakage_probe
 from nidecode.errors import NidecodeError
 from nidecode.io import open_netcdf
 from nidecode.metrics import write_metrics_rows
@@ -27,6 +27,10 @@ def main(smk) -> None:
                              "fold": fold, "model": "glm", "task": "within", "skipped": str(err)})
                 continue
             rows.append(add_statistics(m))
+    # Leakage: a linear probe of the neural images' stimulus weights in both modes.
+    for mode in ("train", "paper"):
+        for fold in range(scope.n_folds):
+            rows.append(add_statistics(leakage_probe(ds, stimuli, fold, scope, mode)))
     write_metrics_rows(rows, smk.output[0])
     logging.info("%s: %d analyses x %d folds", smk.wildcards.session, len(smk.params.analyses),
                  scope.n_folds)

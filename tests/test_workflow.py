@@ -46,10 +46,13 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     assert jobs["simulate_session"] == 10
     assert jobs["responses"] == 10
     assert jobs["render_stimuli"] == 1
-    assert jobs["dnn_within"] == 30  # 10 sessions x 3 folds
-    assert jobs["glm_within"] == 10  # one job per session writes its 3 folds
-    assert jobs["neural_weights"] == 10
+    # 10 sessions x 3 folds in train mode, plus the null animal N0 in paper mode.
+    assert jobs["dnn_within"] == 30 + 3
+    assert jobs["glm_within"] == jobs["glm_analyses"] == 10  # one job per session, all folds
+    assert jobs["neural_weights"] == 10 + 1
+    assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
     assert jobs["dnn_cross"] == 5
+    assert "results/decode/dnn_paper/within/N0/fold2/metrics.json" in res.stdout
     for combo in ("M0+M1__M3", "M2__M3"):
         assert f"results/decode/dnn_train/cross/{combo}/metrics.json" in res.stdout
     for s in ("S0", "S4", "M0", "M3", "N0"):

@@ -114,7 +114,7 @@ def test_tiny_end_to_end_run(tiny_run):
         ds = xr.open_dataset(tiny_run / "results" / "responses" / f"{session}.nc")
         assert ds.attrs["source"] == "simulated" and ds.attrs["animal"] == session
         assert ds.sizes["presentation"] == 2 * 238
-        assert set(ds.area.values) == {"VISp"}
+        assert "VISp" in set(ds.area.values) <= {"VISp", "VISl", "LGd", "CA1"}
         assert np.isfinite(ds.response.values).all()
         assert ds.counts.shape[1] == 25
     summary = pd.read_csv(tiny_run / "results" / "summary.csv")
@@ -128,7 +128,8 @@ def test_tiny_end_to_end_run(tiny_run):
     assert summary.accuracy.dropna().between(0, 1).all() and (summary.n_test.dropna() > 0).all()
     assert (summary[summary.model == "googlenet"].pretrained == False).all()  # noqa: E712
     # Statistics on every job; permutation p-values for the GLM (20 permutations in ci.yaml).
-    assert summary.ci95_low.notna().all() or summary.skipped.notna().any()
+    done = summary[summary.skipped.isna()]
+    assert done.ci95_low.notna().all() and done.p_binomial.between(0, 1).all()
     glm = main[main.model == "glm"]
     assert (glm.n_permutations == 20).all() and glm.p_permutation.between(0.04, 1).all()
     # Controls: response shuffle and one label shuffle, S0 fold 0, both modes.
@@ -141,7 +142,8 @@ def test_tiny_end_to_end_run(tiny_run):
               "arousal-running", "arousal-still", "units-5-r0", "units-10-r0"):
         assert a in analyses, a
     six = summary[summary.analysis == "label-orientation_6way"]
-    assert (six.chance_balanced_accuracy.dropna() == pytest.approx(1 / 6))
+    assert np.allclose(six.chance_balanced_accuracy.dropna(), 1 / 6)
+    assert len(six.chance_balanced_accuracy.dropna()) > 0
     folds = pd.read_csv(tiny_run / "results" / "summary_folds.csv")
     assert {"accuracy_mean", "accuracy_sd", "n_folds"} <= set(folds.columns)
     for name in FIGURES:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .nwb import PRESENTATION_COLUMNS
 from .stimuli import MEAN_GREY, Canvas, grating_table, packaged_natural_scenes, render_grating
 
 DT = 0.005  # seconds per simulation bin
@@ -424,15 +425,7 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
         blk = sim.blocks[name]
         cond = blk["condition"]
         ti = TimeIntervals(name=f"{name}_presentations", description=f"{name} presentations")
-        for col in (
-            "stimulus_name",
-            "stimulus_block",
-            "orientation",
-            "spatial_frequency",
-            "phase",
-            "contrast",
-            "frame",
-        ):
+        for col in PRESENTATION_COLUMNS:  # the columns the reader expects, from one place
             ti.add_column(col, col)
         for j, c in enumerate(cond):
             if name == "static_gratings":

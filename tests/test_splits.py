@@ -5,13 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nidecode.errors import NidecodeError
 from nidecode.splits import (
     all_subsets,
+    block_calibration_mask,
+    block_fold_masks,
+    block_relabellings,
     calibration_mask,
     combo_name,
     fold_masks,
+    labels_constant_within_blocks,
     leave_one_animal_out,
     parse_combo,
+    within_block_permutation,
 )
 
 LABELS = np.array([0] * 60 + [1] * 30)
@@ -51,3 +57,66 @@ def test_generators():
     assert len(subsets) == 9 * (2**8 - 1) == 2295
     assert len(set(subsets)) == 2295
     assert "M0+M1__M3" in subsets and "M2__M3" in subsets
+
+
+# Allen-like block design: gratings blocks 1, 3, 5 and scenes blocks 2, 4, 6, alternating.
+BLOCK = np.repeat([1, 2, 3, 4, 5, 6], 10)
+NAME = np.where(BLOCK % 2 == 1, "static_gratings", "natural_scenes")
+CLASS = (BLOCK % 2 == 0).astype(int)  # natural = 1
+
+
+def test_block_folds_hold_out_one_whole_block_of_each_class():
+    trains = [block_fold_masks(BLOCK, NAME, 3, k) for k in range(3)]
+    tests = np.stack([~t for t in trains])
+    assert (tests.sum(0) == 1).all()  # the folds partition the trials
+    # Fold k tests on the k-th gratings block and the k-th scenes block, whole.
+    assert [sorted(set(BLOCK[~t])) for t in trains] == [[1, 2], [3, 4], [5, 6]]
+    for t in trains:
+        for b in np.unique(BLOCK):
+            assert len(set(t[BLOCK == b])) == 1  # no block is cut in two
+        assert set(CLASS[t]) == set(CLASS[~t]) == {0, 1}
+    # Two folds with three blocks: blocks 1, 5 | 3 of gratings (j % 2).
+    assert sorted(set(BLOCK[~block_fold_masks(BLOCK, NAME, 2, 0)])) == [1, 2, 5, 6]
+
+
+def test_block_folds_refuse_too_few_blocks_with_a_clear_message():
+    with pytest.raises(NidecodeError, match=r"session M9.*decoding.n_folds = 4.*"
+                                            r"static_gratings.*\[1, 3, 5\].*decoding.split: trial"):
+        block_fold_masks(BLOCK, NAME, 4, 0, session="M9")
+
+
+def test_block_calibration_is_whole_blocks_of_each_class():
+    cal = block_calibration_mask(BLOCK, NAME, 0.5, seed=0)
+    # round(0.5 * 3) = 2 blocks of each class; every block entirely in or out.
+    assert len(set(BLOCK[cal])) == 4
+    assert set(CLASS[cal]) == set(CLASS[~cal]) == {0, 1}
+    for b in np.unique(BLOCK):
+        assert len(set(cal[BLOCK == b])) == 1
+    np.testing.assert_array_equal(cal, block_calibration_mask(BLOCK, NAME, 0.5, seed=0))
+    assert len(set(BLOCK[block_calibration_mask(BLOCK, NAME, 0.1, seed=0)])) == 2  # >= 1 each
+
+
+def test_block_relabellings_are_the_19_other_assignments():
+    options = block_relabellings(CLASS, BLOCK)
+    assert len(options) == 19  # C(6, 3) - 1
+    keys = {tuple(o[::10]) for o in options}
+    assert len(keys) == 19 and tuple(CLASS[::10]) not in keys
+    for o in options:
+        assert o.sum() == CLASS.sum()  # three blocks per class kept
+        assert labels_constant_within_blocks(o, BLOCK)
+    assert len(block_relabellings(CLASS, BLOCK, max_relabellings=5)) == 5
+
+
+def test_within_block_permutation_keeps_each_blocks_labels():
+    y = np.tile([0, 1], 30)
+    p = within_block_permutation(y, BLOCK, np.random.default_rng(0))
+    assert not np.array_equal(p, y)
+    for b in np.unique(BLOCK):
+        assert sorted(p[BLOCK == b]) == sorted(y[BLOCK == b])
+
+
+def test_generators_leave_out_null_animals():
+    animals = ["M0", "M1", "M2", "N0"]
+    assert all("N0" not in c for c in leave_one_animal_out(animals, exclude=["N0"]))
+    subsets = all_subsets(animals, exclude=["N0"])
+    assert len(subsets) == 3 * 3 and all("N0" not in c for c in subsets)

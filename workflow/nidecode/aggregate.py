@@ -10,10 +10,12 @@ import pandas as pd
 from .statistics import permutation_p
 
 COLUMNS = [
-    "model", "inputs", "task", "analysis", "control", "ps_mode", "session", "combo",
+    "model", "inputs", "task", "analysis", "control", "ps_mode", "split", "session", "combo",
     "train_sessions", "test_sessions", "fold", "n_folds", "accuracy", "ci95_low", "ci95_high",
     "balanced_accuracy", "chance_level", "chance_balanced_accuracy", "p_binomial",
-    "p_permutation", "n_permutations", "labels", "n_train", "n_test", "n_calibration",
+    "p_permutation", "n_permutations", "p_time", "time_null", "n_time_null",
+    "time_null_observed", "shuffle_kind", "n_blocks", "labels", "n_train", "n_test",
+    "n_calibration",
     "n_units", "areas_used", "pretrained", "image_size", "epochs", "seed", "device",
     "wall_time_s", "own_stimulus_top_fraction", "own_stimulus_top_chance", "source",
     "baseline", "skipped", "metrics_file",
@@ -56,38 +58,96 @@ def summarise(metric_files: list[str | Path]) -> pd.DataFrame:
             rows.append(row)
     df = pd.DataFrame(rows, columns=[*COLUMNS, "model_label"])
     shuffles = df[df.control.astype(str).str.startswith("label_shuffle")]
-    for (session, fold, mode), null in shuffles.groupby(["session", "fold", "ps_mode"]):
+    for (split, session, fold, mode), null in shuffles.groupby(
+            ["split", "session", "fold", "ps_mode"]):
         target = ((df.control == "none") & (df.analysis == "main") & (df.model == "googlenet")
                   & (df.inputs == "neural_image") & (df.session == session) & (df.fold == fold)
-                  & (df.ps_mode == mode))
+                  & (df.ps_mode == mode) & (df.split == split))
         for i in df.index[target]:
-            df.loc[i, "p_permutation"] = permutation_p(df.loc[i, "accuracy"], null.accuracy)
+            p = permutation_p(df.loc[i, "accuracy"], null.accuracy)
             df.loc[i, "n_permutations"] = len(null)
-    return df.sort_values(["task", "model_label", "analysis", "control", "session", "combo",
-                           "fold"], na_position="last").reset_index(drop=True)
+            # In the block split the retrainings relabel whole blocks: a null respecting time.
+            if set(null.shuffle_kind.dropna()) == {"block_relabelling"}:
+                df.loc[i, ["p_time", "time_null", "n_time_null"]] = [
+                    p, "block_relabelling (retrained)", len(null)]
+            else:
+                df.loc[i, "p_permutation"] = p
+    return df.sort_values(["task", "model_label", "analysis", "control", "split", "session",
+                           "combo", "fold"], na_position="last").reset_index(drop=True)
+
+
+def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
+                     n_draws: int = 100_000, seed: int = 0) -> pd.DataFrame:
+    """Block-relabelling test across animals: is the mean GLM balanced accuracy above its null?
+
+    Each animal's observed labelling is one of its equally likely whole-block assignments
+    under the null, and animals drift independently, so the null of the mean over animals is
+    drawn by picking one assignment per animal at random (``n_draws`` Monte Carlo draws).
+    With n animals and 20 assignments each, p can reach 20^-n instead of one session's 1/20.
+    One row per split and group (the stimulus-carrying animals; each null animal alone).
+    """
+    import numpy as np
+
+    per: dict[tuple[str, str], tuple[float, list[float]]] = {}
+    for f in metric_files:
+        for m in _rows(f):
+            if (m.get("model") == "glm" and m.get("analysis") == "main"
+                    and m.get("time_null") == "block_relabelling" and m.get("fold") == 0):
+                per[(m["split"], m["session"])] = (m["time_null_observed"],
+                                                   m["time_null_accuracies"])
+    rows = []
+    rng = np.random.default_rng(seed)
+    for split in sorted({k[0] for k in per}):
+        sessions = sorted(s for sp, s in per if sp == split)
+        groups = [("animals", [s for s in sessions if s not in null_sessions])]
+        groups += [(f"null {s}", [s]) for s in sessions if s in null_sessions]
+        for name, members in groups:
+            if not members:
+                continue
+            obs = np.array([per[(split, s)][0] for s in members])
+            draws = np.zeros(n_draws)
+            for s in members:
+                o, null = per[(split, s)]
+                options = np.array([o, *null])
+                draws += options[rng.integers(0, len(options), n_draws)]
+            draws /= len(members)
+            p = (1 + np.sum(draws >= obs.mean() - 1e-12)) / (1 + n_draws)
+            floor = float(np.prod([1 / (1 + len(per[(split, s)][1])) for s in members]))
+            rows.append({"split": split, "group": name, "sessions": "+".join(members),
+                         "n_sessions": len(members),
+                         "balanced_accuracy_mean": round(float(obs.mean()), 4),
+                         "null_mean": round(float(draws.mean()), 4),
+                         "p_time_group": float(p), "p_floor": max(floor, 1 / (1 + n_draws)),
+                         "n_draws": n_draws})
+    return pd.DataFrame(rows, columns=["split", "group", "sessions", "n_sessions",
+                                       "balanced_accuracy_mean", "null_mean", "p_time_group",
+                                       "p_floor", "n_draws"])
 
 
 def fold_spread(summary: pd.DataFrame) -> pd.DataFrame:
     """Per model, analysis, control and session/combo: mean, SD, min and max over folds."""
     df = summary[summary.accuracy.notna()].copy()
     df["unit"] = df.session.fillna(df.combo)
-    g = df.groupby(["task", "model_label", "analysis", "control", "unit"], dropna=False)
+    g = df.groupby(["task", "model_label", "analysis", "control", "split", "unit"],
+                   dropna=False)
     out = g.accuracy.agg(["count", "mean", "std", "min", "max"]).rename(
         columns={"count": "n_folds", "mean": "accuracy_mean", "std": "accuracy_sd",
                  "min": "accuracy_min", "max": "accuracy_max"})
     out["chance_level"] = g.chance_level.mean()
     out["p_binomial_max"] = g.p_binomial.max()
     out["p_permutation_max"] = g.p_permutation.max()
+    out["p_time_max"] = g.p_time.max()
     return out.reset_index().round(4)
 
 
 def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Mean accuracy per animal (within) or combo (cross), one column per model (main runs)."""
-    main = summary[(summary.analysis == "main") & (summary.control == "none")]
+    main = summary[(summary.analysis == "main") & (summary.control == "none")].copy()
+    main["column"] = main.model_label + ", " + main.split.astype(str) + " split"
     within = main[main.task == "within"].pivot_table(
-        index="session", columns="model_label", values="accuracy", aggfunc="mean")
+        index="session", columns="column", values="accuracy", aggfunc="mean")
     cross = main[main.task == "cross"].pivot_table(
-        index="combo", columns="model_label", values="accuracy", aggfunc="mean")
+        index="combo", columns="column", values="accuracy", aggfunc="mean")
     within.index = [f"within {s}" for s in within.index]
     cross.index = [f"cross {c}" for c in cross.index]
     return pd.concat([within, cross]).round(3)

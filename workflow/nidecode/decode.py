@@ -7,6 +7,7 @@ the metrics dict of one job (DESIGN §6).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,68 +21,232 @@ from sklearn.preprocessing import StandardScaler
 from .dnn import DNNSettings, fit_predict
 from .errors import NidecodeError
 from .metrics import classification_metrics
-from .neural_images import PSMode, cross_animal_weights, within_animal_weights
-from .splits import calibration_mask, fold_masks
+from .neural_images import PS_MODES, PSMode, cross_animal_weights, within_animal_weights
+from .splits import (
+    Split,
+    block_relabellings,
+    calibration,
+    check_classes,
+    fold_masks,
+    labels_constant_within_blocks,
+    train_mask,
+    within_block_permutation,
+)
+from .statistics import add_statistics, permutation_p
 from .variants import Selection, select
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What every decoding job shares: areas, label maps, arousal threshold, seed, folds."""
+    """What every decoding job shares: areas, label maps, arousal threshold, seed, folds, split.
+
+    ``split``: ``block`` holds out whole stimulus blocks (default: immune to slow drift),
+    ``trial`` draws trials at random (the published recipe).
+    """
 
     areas: tuple[str, ...] = ("VISp",)
     label_maps: dict = field(default_factory=dict)
     running_threshold: float = 5.0
     seed: int = 0
     n_folds: int = 3
+    split: Split = "block"
 
     def select(self, ds: xr.Dataset, stimuli: xr.Dataset, analysis: str = "main") -> Selection:
         return select(ds, stimuli, analysis, list(self.areas), self.label_maps,
                       self.running_threshold, self.seed)
 
+    def train_mask(self, sel: Selection, fold: int, y: np.ndarray | None = None,
+                   group: np.ndarray | None = None) -> np.ndarray:
+        """Training mask of ``fold`` for the selection (``y``/``group``: a relabelling)."""
+        y = sel.y if y is None else y
+        block, name = _blocks(sel, self.split)
+        group = name if group is None else group
+        train = train_mask(self.split, y, block, group, self.n_folds, fold, self.seed,
+                           sel.info.get("animal", ""))
+        check_classes(y, train, len(sel.names), f"{sel.info.get('animal', '?')} "
+                      f"{sel.info.get('analysis', '')} fold {fold} ({self.split} split)")
+        return train
 
-def _record(ds: xr.Dataset, sel: Selection, **extra) -> dict:
+
+def _blocks(sel: Selection, split: str) -> tuple[np.ndarray, np.ndarray]:
+    if sel.block is None or sel.stimulus_name is None:
+        if split == "block":
+            raise NidecodeError(
+                f"{sel.info.get('animal', '?')}: responses have no stimulus_block coordinate, "
+                "so whole blocks cannot be held out. Rerun the responses rule (older responses "
+                "files lack it) or set decoding.split: trial.")
+        n = len(sel.y)
+        return np.zeros(n), np.zeros(n).astype(str)
+    return sel.block, sel.stimulus_name
+
+
+def _record(ds: xr.Dataset, sel: Selection, scope: Scope, **extra) -> dict:
     return {
         "source": ds.attrs["source"],
         "n_units": [int(sel.unit_mask.sum())],
         "areas": sel.info.get("areas_used"),
         "baseline": ds.attrs.get("baseline_method"),
         "session": ds.attrs["animal"],
+        "split": scope.split,
+        "n_blocks": None if sel.block is None else int(len(np.unique(sel.block))),
         **sel.info,
         **extra,
     }
 
 
 def _glm_fit_predict(x_train, y_train, x_test, C: float) -> np.ndarray:
+    # Class-balanced weights: k-class sub-class tasks have unequal classes (10 vs 108 scenes).
     scaler = StandardScaler().fit(x_train)
-    clf = LogisticRegression(C=C, max_iter=5000)
+    clf = LogisticRegression(C=C, max_iter=5000, class_weight="balanced")
     clf.fit(scaler.transform(x_train), y_train)
     return clf.predict(scaler.transform(x_test))
 
 
+def _balanced(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Balanced accuracy (mean recall over the classes present)."""
+    recalls = [np.mean(y_pred[y_true == c] == c) for c in range(n_classes) if (y_true == c).any()]
+    return float(np.mean(recalls))
+
+
 def glm_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, C: float = 1.0,
-               analysis: str = "main", n_permutations: int = 0) -> dict:
-    """L2 logistic regression on z-scored responses, on fold ``fold``.
+               analysis: str = "main", n_permutations: int = 0,
+               n_within_block: int = 0) -> dict:
+    """L2 logistic regression on z-scored responses, on fold ``fold`` of ``scope.split``.
 
     With ``n_permutations`` the training labels are shuffled that many times (seeded) and the
-    refitted models' test accuracies form the label-shuffle null (``null_accuracies``).
+    refitted models' test accuracies form the label-shuffle null (``null_accuracies``). It
+    ignores time, so it is valid only when trials are exchangeable (no slow drift).
+    With ``n_within_block`` and labels that vary within blocks (sub-classes), the test labels
+    are permuted among the trials of each block that many times, against the fixed predictions:
+    a randomisation test that respects time (``p_time`` on balanced accuracy).
     """
     t0 = time.perf_counter()
     sel = scope.select(ds, stimuli, analysis)
     x, y = sel.response, sel.y
-    train = fold_masks(y, scope.n_folds, fold, scope.seed)
+    train = scope.train_mask(sel, fold)
     y_pred = _glm_fit_predict(x[train], y[train], x[~train], C)
     out = classification_metrics(y[~train], y_pred, sel.names)
     rng = np.random.default_rng([scope.seed, fold, 7919])
     null = [float(np.mean(_glm_fit_predict(x[train], rng.permutation(y[train]), x[~train], C)
                           == y[~train])) for _ in range(n_permutations)]
+    extra: dict = {}
+    if n_within_block and sel.block is not None and not labels_constant_within_blocks(
+            y, sel.block):
+        prng = np.random.default_rng([scope.seed, fold, 6007])
+        yt, bt = y[~train], sel.block[~train]
+        obs = _balanced(yt, y_pred, len(sel.names))
+        time_null = [_balanced(within_block_permutation(yt, bt, prng), y_pred, len(sel.names))
+                     for _ in range(n_within_block)]
+        extra = {"time_null": "within_block_permutation", "n_time_null": n_within_block,
+                 "p_time": permutation_p(obs, np.asarray(time_null)),
+                 "time_null_statistic": "balanced accuracy of the fold"}
     out.update(_record(
-        ds, sel, model="glm", task="within", fold=fold, n_folds=scope.n_folds,
+        ds, sel, scope, model="glm", task="within", fold=fold, n_folds=scope.n_folds,
         n_train=int(train.sum()), seed=scope.seed, C=C, ps_mode=None, pretrained=None,
         image_size=None, epochs=None, null_accuracies=null, control="none",
-        wall_time_s=round(time.perf_counter() - t0, 3),
+        wall_time_s=round(time.perf_counter() - t0, 3), **extra,
     ))
     return out
+
+
+def glm_block_relabelling(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 1.0,
+                          analysis: str = "main", max_relabellings: int = 1000) -> dict:
+    """The time-respecting null of a block design: refit on whole-block relabellings.
+
+    Every other assignment of the classes to whole stimulus blocks (each block keeps its trials
+    and their drift) is decoded with the same split and folds rebuilt from the pseudo-classes;
+    the statistic is the balanced accuracy pooled over all folds. ``p_time`` =
+    (1 + #relabellings scoring at least the observed) / (1 + #relabellings): with three blocks
+    per class there are 19, so p >= 0.05 in one session (see :func:`group_time_test` for a
+    test across animals). Returns {} when labels vary within blocks (use the within-block
+    permutation of :func:`glm_within` instead).
+    """
+    sel = scope.select(ds, stimuli, analysis)
+    x, y = sel.response, sel.y
+    block, _ = _blocks(sel, "block")
+    if not labels_constant_within_blocks(y, block):
+        return {}
+    names = np.array(sel.names)
+
+    def pooled(labels: np.ndarray) -> float:
+        group = names[labels]  # pseudo-classes define the block folds
+        y_true, y_hat = [], []
+        for k in range(scope.n_folds):
+            train = scope.train_mask(sel, k, labels, group)
+            y_hat.append(_glm_fit_predict(x[train], labels[train], x[~train], C))
+            y_true.append(labels[~train])
+        return _balanced(np.concatenate(y_true), np.concatenate(y_hat), len(names))
+
+    observed = pooled(y)
+    null = [pooled(lab) for lab in block_relabellings(y, block, max_relabellings, scope.seed)]
+    return {"time_null": "block_relabelling", "n_time_null": len(null),
+            "p_time": permutation_p(observed, np.asarray(null)),
+            "time_null_observed": observed, "time_null_accuracies": null,
+            "time_null_statistic": "balanced accuracy pooled over folds"}
+
+
+def glm_session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 1.0,
+                n_permutations: int = 0, max_relabellings: int = 1000,
+                time_confound_control: bool = True) -> list[dict]:
+    """Every GLM row of one session in ``scope.split``: each fold (label-shuffle null and the
+    block-relabelling null), the top-stimulus readout of the neural images in both modes, and
+    the time-confound control. Rows carry their statistics."""
+    rows = [glm_within(ds, stimuli, k, scope, C, n_permutations=n_permutations)
+            for k in range(scope.n_folds)]
+    if max_relabellings:
+        null = glm_block_relabelling(ds, stimuli, scope, C, max_relabellings=max_relabellings)
+        for r in rows:
+            r.update(null)
+    rows = [add_statistics(r) for r in rows]
+    rows += [add_statistics(leakage_probe(ds, stimuli, k, scope, mode))
+             for mode in PS_MODES for k in range(scope.n_folds)]
+    if time_confound_control:
+        rows += [add_statistics(r) for r in time_confound(ds, stimuli, scope, C)]
+    return rows
+
+
+def time_confound(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 1.0,
+                  n_folds: int = 3) -> list[dict]:
+    """How much slow drift a decoder could read: *which block* a trial came from.
+
+    Within one stimulus (the same stimuli in every block, so only time separates the blocks),
+    every pair of blocks is decoded by the GLM with a random stratified ``n_folds`` split (as
+    a trial-split decoder would see them); predictions are pooled over pairs and folds. Chance
+    is 0.5; anything above it is time, not stimulus. One row per stimulus.
+    """
+    t0 = time.perf_counter()
+    sel = scope.select(ds, stimuli)
+    block, name = _blocks(sel, "block")
+    rows = []
+    for stim in sorted(set(name.tolist())):
+        ids = sorted(set(block[name == stim].tolist()))
+        y_true, y_hat, pairs = [], [], []
+        for a, b in itertools.combinations(ids, 2):
+            idx = np.flatnonzero(np.isin(block, [a, b]))
+            yb = (block[idx] == b).astype(int)
+            xb = sel.response[idx]
+            for k in range(n_folds):
+                train = fold_masks(yb, n_folds, k, scope.seed)
+                y_hat.append(_glm_fit_predict(xb[train], yb[train], xb[~train], C))
+                y_true.append(yb[~train])
+            pairs.append(f"{_num(a)}-{_num(b)}")
+        if not pairs:
+            continue
+        out = classification_metrics(np.concatenate(y_true), np.concatenate(y_hat),
+                                     ["earlier block", "later block"])
+        out.update(_record(
+            ds, sel, scope, model="glm", task="within", analysis=f"time-{stim}", fold=None,
+            n_folds=n_folds, n_train=None, seed=scope.seed, C=C, ps_mode=None,
+            pretrained=None, image_size=None, epochs=None, control="none", block_pairs=pairs,
+            wall_time_s=round(time.perf_counter() - t0, 3),
+        ))
+        out["split"] = "trial"  # within a pair of blocks, trials are drawn at random
+        rows.append(out)
+    return rows
+
+
+def _num(v):
+    return int(v) if float(v).is_integer() else v
 
 
 def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
@@ -97,7 +262,7 @@ def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     """
     t0 = time.perf_counter()
     sel = scope.select(ds, stimuli)
-    train = fold_masks(sel.y, scope.n_folds, fold, scope.seed)
+    train = scope.train_mask(sel, fold)
     n_stim = stimuli.sizes["stimulus"]
     w = within_animal_weights(sel.response, sel.stimulus_index, n_stim, train, mode)
     z = (w - w[train].mean(0)) / (w[train].std(0) + 1e-9)
@@ -106,7 +271,7 @@ def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     y_pred = np.searchsorted(sel.names, stim_class[top])
     out = classification_metrics(sel.y[~train], y_pred[~train], sel.names)
     out.update(_record(
-        ds, sel, model="probe", inputs="neural_image", task="within", fold=fold,
+        ds, sel, scope, model="probe", inputs="neural_image", task="within", fold=fold,
         n_folds=scope.n_folds, n_train=int(train.sum()), seed=scope.seed, ps_mode=mode,
         control="none", analysis=f"probe-{mode}", pretrained=None, image_size=None,
         epochs=None, own_stimulus_top_fraction=float(np.mean(top[~train] ==
@@ -117,12 +282,15 @@ def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
 
 
 def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mode: PSMode,
-                           analysis: str = "main", response_shuffle: bool = False) -> xr.Dataset:
+                           analysis: str = "main", response_shuffle: bool = False,
+                           relabelling: int | None = None) -> xr.Dataset:
     """``W`` of every fold of one animal, with the fold masks and labels (one file per session).
 
     ``W[fold]`` (trial, stimulus): the trials' neural images are ``W[fold] @ U``. With
     ``response_shuffle`` each unit's responses are permuted across trials first (seeded): the
     control that keeps every unit's response distribution but breaks its link to the stimulus.
+    ``relabelling=k`` replaces the labels by the k-th whole-block relabelling (the block
+    split's time-respecting null; folds follow the pseudo-classes).
     """
     sel = scope.select(ds, stimuli, analysis)
     r, idx = sel.response, sel.stimulus_index
@@ -130,20 +298,32 @@ def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mo
         rng = np.random.default_rng([scope.seed, 104729])
         r = np.stack([rng.permutation(col) for col in r.T], axis=1)
     n_stim = stimuli.sizes["stimulus"]
-    trains = np.stack([fold_masks(sel.y, scope.n_folds, k, scope.seed)
-                       for k in range(scope.n_folds)])
+    y, group = sel.y, None
+    if relabelling is not None:
+        block, _ = _blocks(sel, "block")
+        options = block_relabellings(sel.y, block, seed=scope.seed)
+        if not 0 <= relabelling < len(options):
+            raise NidecodeError(f"{ds.attrs['animal']}: block relabelling {relabelling} "
+                                f"requested, only {len(options)} exist; lower "
+                                "controls.dnn_label_shuffles")
+        # A seeded order, so label_shuffle-0..k-1 are a random sample of the relabellings.
+        order = np.random.default_rng([scope.seed, 2718]).permutation(len(options))
+        y = options[order[relabelling]]
+        group = np.array(sel.names)[y]
+    trains = np.stack([scope.train_mask(sel, k, y, group) for k in range(scope.n_folds)])
     w = np.stack([within_animal_weights(r, idx, n_stim, trains[k], mode)
                   for k in range(scope.n_folds)])
     info = {k: v for k, v in sel.info.items() if isinstance(v, str | int | float)}
     return xr.Dataset(
         {"W": (("fold", "trial", "stimulus"), w.astype(np.float32)),
          "train": (("fold", "trial"), trains),
-         "label": ("trial", sel.y)},
+         "label": ("trial", y)},
         coords={"fold": np.arange(scope.n_folds), "stimulus": np.arange(n_stim),
                 "presentation_id": ("trial", ds.presentation_id.values[sel.trial_mask]),
                 "stimulus_index": ("trial", idx)},
         attrs={"ps_mode": mode, "label_names": json.dumps(sel.names), "seed": scope.seed,
-               "n_folds": scope.n_folds, "animal": ds.attrs["animal"],
+               "n_folds": scope.n_folds, "animal": ds.attrs["animal"], "split": scope.split,
+               "relabelling": -1 if relabelling is None else relabelling,
                "source": ds.attrs["source"], "n_units": int(sel.unit_mask.sum()),
                "baseline": ds.attrs.get("baseline_method", ""),
                "control": "response_shuffle" if response_shuffle else "none", **info,
@@ -166,6 +346,8 @@ def dnn_within(weights: xr.Dataset, stimuli: xr.Dataset, fold: int, settings: DN
     y = weights.label.values
     y_train = y[train]
     control = weights.attrs.get("control", "none")
+    if int(weights.attrs.get("relabelling", -1)) >= 0:
+        control = f"label_shuffle-{int(weights.attrs['relabelling'])}"
     if label_shuffle is not None:
         y_train = np.random.default_rng([settings.seed, fold, label_shuffle]).permutation(y_train)
         control = f"label_shuffle-{label_shuffle}"
@@ -179,6 +361,9 @@ def dnn_within(weights: xr.Dataset, stimuli: xr.Dataset, fold: int, settings: DN
         analysis=attrs.get("analysis", "main"), baseline=attrs["baseline"], model="googlenet",
         inputs="neural_image", task="within", session=attrs["animal"], fold=fold,
         n_folds=int(attrs["n_folds"]), n_train=int(train.sum()), seed=settings.seed,
+        split=attrs.get("split", "trial"),
+        shuffle_kind=("block_relabelling" if int(attrs.get("relabelling", -1)) >= 0 else
+                      "trial_label_shuffle" if label_shuffle is not None else None),
         ps_mode=attrs["ps_mode"], control=control, image_size=settings.image_size,
         epochs=settings.epochs, settings=asdict(settings),
         wall_time_s=round(time.perf_counter() - t0, 3),
@@ -198,18 +383,24 @@ def raster_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
             f"{ds.attrs['animal']}: responses have no time-binned counts; set "
             "responses.time_bin_s in the config for raster images")
     sel = scope.select(ds, stimuli)
-    train = fold_masks(sel.y, scope.n_folds, fold, scope.seed)
+    train = scope.train_mask(sel, fold)
+    # z-scored counts, as the paper's grey levels: each unit's mean and SD over the training
+    # trials' bins, so test trials never inform the scaling. One image is one trial.
     x = sel.counts(ds).astype(np.float32)
+    mu = x[train].mean(axis=(0, 1))
+    sd = x[train].std(axis=(0, 1))
+    x = (x - mu) / np.where(sd > 0, sd, 1.0)
     y = sel.y
     y_pred, record = fit_predict(x[train], y[train], x[~train], len(sel.names), None, settings,
                                  workdir)
     out = classification_metrics(y[~train], y_pred, sel.names)
     out.update(record)
     out.update(_record(
-        ds, sel, model="googlenet", inputs="raster", task="within", fold=fold,
+        ds, sel, scope, model="googlenet", inputs="raster", task="within", fold=fold,
         n_folds=scope.n_folds, n_train=int(train.sum()), seed=scope.seed, ps_mode=None,
         control="none", image_size=settings.image_size, epochs=settings.epochs,
         time_bin_s=float(ds.time_bin.values[1] - ds.time_bin.values[0]),
+        raster="single trial: z-scored counts, units on y, time on x",
         settings=asdict(settings), wall_time_s=round(time.perf_counter() - t0, 3),
     ))
     return out
@@ -239,8 +430,12 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
         if sel.names != names:
             raise NidecodeError(f"test animal {ds.attrs['animal']} has labels {sel.names}, "
                                 f"training animals {names}")
-        cal = calibration_mask(sel.y, calibration_fraction, settings.seed) if mode == "train" \
-            else None
+        if mode == "train":
+            block, name = _blocks(sel, scope.split)
+            cal = calibration(scope.split, sel.y, block, name, calibration_fraction,
+                              settings.seed, ds.attrs["animal"])
+        else:
+            cal = None
         w, evaluated = cross_animal_weights(sel.response, sel.stimulus_index, n_stim, "test",
                                             mode, cal)
         xt.append(w[evaluated])
@@ -267,7 +462,7 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
         test_sessions=[d.attrs["animal"] for d in test_ds], n_train=int(len(y_train)),
         n_calibration=n_cal, calibration_fraction=calibration_fraction if mode == "train" else None,
         seed=settings.seed, ps_mode=mode, control="none", image_size=settings.image_size,
-        epochs=settings.epochs, settings=asdict(settings),
+        epochs=settings.epochs, settings=asdict(settings), split=scope.split,
         wall_time_s=round(time.perf_counter() - t0, 3),
     )
     return out, test_weights

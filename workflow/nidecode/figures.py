@@ -287,3 +287,40 @@ def embeddings_figure(test_weights: dict[str, xr.Dataset], summary: pd.DataFrame
 
 def _source_tag(df: pd.DataFrame) -> str:
     return " (SIMULATED data)" if "simulated" in set(df.get("source", [])) else ""
+
+
+def time_confound_figure(summary: pd.DataFrame, null_sessions: list[str],
+                         path: str | Path) -> None:
+    """Trial vs block split per animal (GLM, readout, GoogLeNet), and the time-confound control."""
+    main = summary[(summary.task == "within") & (summary.control == "none")
+                   & summary.accuracy.notna()].copy()
+    comp = main[(main.analysis == "main")
+                | main.analysis.astype(str).str.startswith("probe-train")]
+    comp = comp[comp.inputs.astype(str) != "raster"].copy()
+    comp["decoder"] = comp.model_label.astype(str) + ", " + comp.split.astype(str) + " split"
+    conf = main[main.analysis.astype(str).str.startswith("time-")].copy()
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    order = sorted(set(comp.session.dropna()) | set(conf.session.dropna()))
+    labels = [f"{s} (null)" if s in null_sessions else s for s in order]
+    if len(comp):
+        hue_order = sorted(comp.decoder.unique())
+        sns.barplot(comp, x="session", y="accuracy", hue="decoder", order=order,
+                    hue_order=hue_order, errorbar=None, ax=axes[0], alpha=0.85)
+        sns.stripplot(comp, x="session", y="accuracy", hue="decoder", order=order,
+                      hue_order=hue_order, dodge=True, color="k", size=2.5, legend=False,
+                      ax=axes[0])
+        axes[0].legend(title=None, frameon=False, fontsize=7, ncol=2, loc="lower left")
+    axes[0].axhline(0.5, color="grey", ls="--", lw=1)
+    axes[0].set_xticks(range(len(order)), labels)
+    axes[0].set(ylim=(0.2, 1.0), xlabel="animal", ylabel="test accuracy (bars: mean, dots: folds)",
+                title="Trial split vs block split" + _source_tag(main))
+    if len(conf):
+        conf["stimulus"] = conf.analysis.str.replace("time-", "", regex=False)
+        sns.barplot(conf, x="session", y="accuracy", hue="stimulus", order=order, errorbar=None,
+                    ax=axes[1])
+        axes[1].legend(title="blocks of", frameon=False, fontsize=7)
+    axes[1].axhline(0.5, color="grey", ls="--", lw=1)
+    axes[1].set_xticks(range(len(order)), labels, rotation=45)
+    axes[1].set(ylim=(0.2, 1.0), xlabel="animal", ylabel="accuracy: which block? (GLM)",
+                title="Time-confound control")
+    _save(fig, path)

@@ -41,6 +41,8 @@ class Selection:
     trial_mask: np.ndarray  # over the dataset's presentations
     unit_mask: np.ndarray  # over the dataset's units
     info: dict = field(default_factory=dict)
+    block: np.ndarray | None = None  # (trials,) stimulus_block, for time-aware splits
+    stimulus_name: np.ndarray | None = None  # (trials,) what each trial's block shows
 
     def counts(self, ds: xr.Dataset) -> np.ndarray:
         """Time-binned counts (trials, time_bin, units) of the selection."""
@@ -106,7 +108,7 @@ def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: str, areas: list[str],
         per_stimulus = label_maps[name]
     y, keep, names = _labels(per_stimulus, ds.stimulus_index.values, f"{animal} {analysis}")
     trial_mask = keep.copy()
-    info: dict = {"analysis": analysis, "areas_used": "+".join(use_areas)}
+    info: dict = {"analysis": analysis, "areas_used": "+".join(use_areas), "animal": animal}
     rng = np.random.default_rng(seed)
     if analysis.startswith("arousal-"):
         speed = ds.running_speed.values
@@ -144,5 +146,8 @@ def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: str, areas: list[str],
     r = ds.response.values[trial_mask][:, unit_mask]
     if len(np.unique(y)) < 2:
         raise NidecodeError(f"{animal} {analysis}: fewer than two classes among the trials")
+    block = ds.stimulus_block.values[trial_mask] if "stimulus_block" in ds else None
+    name = (ds.stimulus_name.values[trial_mask].astype(str) if "stimulus_name" in ds
+            else None)
     return Selection(r, ds.stimulus_index.values[trial_mask], y, names, trial_mask, unit_mask,
-                     info)
+                     info, block, name)

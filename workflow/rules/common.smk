@@ -19,6 +19,12 @@ SOURCE = config["source"]
 DECODING = config["decoding"]
 PS_MODES = list(DECODING["ps_modes"])
 FOLDS = list(range(DECODING["n_folds"]))
+# The split every decoder uses, then the splits it is compared with (GLM, readout, GoogLeNet).
+SPLIT = DECODING["split"]
+SPLITS = [SPLIT] + [s for s in DECODING["compare_splits"] if s != SPLIT]
+DNN_FOLDS = FOLDS if DECODING["dnn_folds"] is None else list(DECODING["dnn_folds"])
+COMPARE_DNN_SESSIONS = (SESSIONS if DECODING["compare_dnn_sessions"] is None
+                        else list(DECODING["compare_dnn_sessions"]))
 COMBOS = combos(config)
 RASTER_SESSIONS = DECODING["raster"]["sessions"] or SESSIONS
 DNN_THREADS = DECODING["dnn"]["threads"]
@@ -54,6 +60,7 @@ FIGURES = [
     "fig10_regions",
     "fig11_arousal",
     "fig12_unit_counts",
+    "fig13_time_confound",
 ]
 # Per-job needs for cluster executors; memory and time grow with each retry (attempt).
 TRAINING_RESOURCES = dict(
@@ -75,6 +82,7 @@ wildcard_constraints:
     analysis=r"[A-Za-z0-9_+\-]+",
     control="|".join(DNN_CONTROLS) or "none",
     fold="|".join(str(f) for f in FOLDS),
+    split="|".join(SPLITS),
     combo=r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*__[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*",
 
 
@@ -86,25 +94,33 @@ def combo_responses(combo):
 
 
 def decode_metrics():
-    """Every decoding job's metrics.json for the configuration."""
-    out = expand("results/decode/glm/within/{session}/fold{fold}/metrics.json",
-                 session=SESSIONS, fold=FOLDS)
-    out += expand("results/decode/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
-                  mode=PS_MODES, session=SESSIONS, fold=FOLDS)
-    out += expand("results/decode/dnn_{mode}/cross/{combo}/metrics.json", mode=PS_MODES,
-                  combo=COMBOS)
-    out += expand("results/decode/raster/within/{session}/fold{fold}/metrics.json",
-                  session=RASTER_SESSIONS, fold=FOLDS)
-    # The null animal in every mode the controls name (leakage: paper mode should fail).
-    out += expand("results/decode/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
-                  mode=CONTROLS["ps_modes"], session=CONTROLS["null_sessions"], fold=FOLDS)
-    out += expand("results/decode/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json",
-                  mode=CONTROLS["ps_modes"], control=DNN_CONTROLS, session=CONTROLS["sessions"],
-                  fold=CONTROLS["folds"])
+    """Every decoding job's metrics file for the configuration.
+
+    Everything runs in the main split; the compared splits add the GLM (with the top-stimulus
+    readout) for every session and GoogLeNet within animal for COMPARE_DNN_SESSIONS.
+    """
+    null = CONTROLS["null_sessions"]
+    out = expand("results/decode/{split}/glm/within/{session}.json", split=SPLITS,
+                 session=SESSIONS)
+    for split, sessions in [(SPLIT, SESSIONS)] + [(s, COMPARE_DNN_SESSIONS) for s in SPLITS[1:]]:
+        out += expand("results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
+                      split=split, mode=PS_MODES, session=sessions, fold=DNN_FOLDS)
+        # The null animal in every mode the controls name (leakage: paper mode should fail).
+        out += expand("results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
+                      split=split, mode=CONTROLS["ps_modes"],
+                      session=[s for s in null if s in sessions], fold=DNN_FOLDS)
+    out += expand("results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json", split=SPLIT,
+                  mode=PS_MODES, combo=COMBOS)
+    out += expand("results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
+                  split=SPLIT, session=RASTER_SESSIONS, fold=DNN_FOLDS)
+    out += expand("results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}"
+                  "/metrics.json", split=SPLIT, mode=CONTROLS["ps_modes"], control=DNN_CONTROLS,
+                  session=CONTROLS["sessions"], fold=CONTROLS["folds"])
     if ANALYSES:
-        out += expand("results/decode/glm/analyses/{session}.json", session=SESSIONS)
-    out += expand("results/decode/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
-                  analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
+        out += expand("results/decode/{split}/glm/analyses/{session}.json", split=SPLIT,
+                      session=SESSIONS)
+    out += expand("results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}"
+                  "/metrics.json", split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
                   fold=config["analyses"]["dnn"]["folds"])
     return list(dict.fromkeys(out))
 

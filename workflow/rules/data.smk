@@ -3,6 +3,7 @@
 localrules:
     download_session,
     download_scene_templates,
+    fetch_weights,
 
 
 rule simulate_session:
@@ -53,3 +54,19 @@ rule download_scene_templates:
     shell:
         "{params.python} {params.script} scene-templates"
         " --cache-dir {params.cache_dir} --out {output} > {log} 2>&1"
+
+
+rule fetch_weights:
+    """Fill TORCH_HOME's cache with GoogLeNet's ImageNet weights (needs internet)."""
+    output:
+        f"{TORCH_HOME}/hub/checkpoints/{GOOGLENET_IMAGENET_FILE}",
+    params:
+        # TORCH_HOME/hub/checkpoints/<file> -> TORCH_HOME
+        torch_home=lambda wc, output: str(Path(output[0]).parents[2]),
+    log:
+        "results/logs/fetch_weights.log",
+    conda:
+        "../../envs/main.yaml"
+    shell:
+        "TORCH_HOME={params.torch_home} python -c 'from torchvision.models import"
+        " GoogLeNet_Weights as W; W.IMAGENET1K_V1.get_state_dict(progress=False)' > {log} 2>&1"

@@ -10,6 +10,8 @@ rule aggregate:
                        caption="../report/summary.rst"),
         folds=report("results/summary_folds.csv", category="Tables",
                      caption="../report/summary_folds.rst"),
+        groups=report("results/group_tests.csv", category="Tables",
+                      caption="../report/group_tests.rst"),
     resources:
         **CPU_RESOURCES,
     log:
@@ -25,13 +27,14 @@ rule figures:
     input:
         summary="results/summary.csv",
         responses=f"results/responses/{FIGURE_SESSION}.nc",
-        weights=f"results/weights/{PS_MODES[0]}/{FIGURE_SESSION}.nc",
         stimuli="results/stimuli.nc",
-        cross=expand("results/decode/dnn_{mode}/cross/{combo}/test_weights.nc", mode=PS_MODES,
-                     combo=COMBOS),
+        cross=expand("results/decode/{split}/dnn_{mode}/cross/{combo}/test_weights.nc",
+                     split=SPLIT, mode=PS_MODES, combo=COMBOS),
     output:
         **{name: report(f"results/figures/{name}.png", category="Figures",
                         caption=f"../report/{name}.rst") for name in FIGURES},
+    params:
+        mode=PS_MODES[0],
     resources:
         **CPU_RESOURCES,
     log:

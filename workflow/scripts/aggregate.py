@@ -2,7 +2,7 @@
 
 import logging
 
-from nidecode.aggregate import accuracy_table, fold_spread, summarise
+from nidecode.aggregate import accuracy_table, fold_spread, group_time_tests, summarise
 from nidecode.scripting import run
 
 
@@ -10,6 +10,9 @@ def main(smk) -> None:
     summary = summarise(list(smk.input))
     summary.to_csv(smk.output.summary, index=False)
     fold_spread(summary).to_csv(smk.output.folds, index=False)
+    groups = group_time_tests(list(smk.input), smk.config["controls"]["null_sessions"])
+    groups.to_csv(smk.output.groups, index=False)
+    logging.info("block-relabelling tests across animals:\n%s", groups.to_string())
     logging.info("accuracy (mean over folds):\n%s", accuracy_table(summary).to_string())
 
 

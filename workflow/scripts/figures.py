@@ -3,20 +3,26 @@
 import pandas as pd
 
 from nidecode import figures as F
+from nidecode.config import decoding_scope
+from nidecode.decode import within_weights_dataset
 from nidecode.io import open_netcdf
 from nidecode.scripting import run
 
 
 def main(smk) -> None:
     out = smk.output
-    summary = pd.read_csv(smk.input.summary)
+    full = pd.read_csv(smk.input.summary)
+    # The paper's figures show the main split; fig. 13 compares the splits.
+    summary = full[full.split.isna() | (full.split == smk.config["decoding"]["split"])]
     ds = open_netcdf(smk.input.responses)
     stimuli = open_netcdf(smk.input.stimuli)
     F.raster_figure(ds, out.fig1_raster)
     F.example_units_figure(ds, out.fig2a_example_units)
     F.pca_responses_figure(ds, out.fig2b_pca_responses)
     F.preferred_stimuli_figure(ds, stimuli, out.fig3_preferred_stimuli)
-    F.neural_images_figure(open_netcdf(smk.input.weights), stimuli, out.fig5_neural_images)
+    scope = decoding_scope(smk.config, stimuli)
+    weights = within_weights_dataset(ds, stimuli, scope, smk.params.mode)
+    F.neural_images_figure(weights, stimuli, out.fig5_neural_images)
     F.within_figure(summary, out.fig6a_within)
     F.cross_figure(summary, out.fig6b_cross)
     tests = [open_netcdf(p) for p in smk.input.cross]
@@ -28,6 +34,8 @@ def main(smk) -> None:
     F.analyses_figure(summary, "arousal-", out.fig11_arousal,
                       "Running vs still (equal trial counts)")
     F.unit_count_figure(summary, out.fig12_unit_counts)
+    F.time_confound_figure(full, smk.config["controls"]["null_sessions"],
+                           out.fig13_time_confound)
 
 
 run(main, snakemake)  # noqa: F821

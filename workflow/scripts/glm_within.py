@@ -1,24 +1,27 @@
-"""Snakemake adapter: GLM baseline on one fold of one session."""
+"""Snakemake adapter: the GLM on every fold of one session in one split, with its nulls, the
+top-stimulus readout of the neural images and the time-confound control."""
 
 import logging
 
 from nidecode.config import decoding_scope
-from nidecode.decode import glm_within
+from nidecode.decode import glm_session
 from nidecode.io import open_netcdf
-from nidecode.metrics import write_metrics
+from nidecode.metrics import write_metrics_rows
 from nidecode.scripting import run
 
 
 def main(smk) -> None:
-    dec = smk.config["decoding"]
     ds, stimuli = open_netcdf(smk.input.responses), open_netcdf(smk.input.stimuli)
-    scope = decoding_scope(smk.config, stimuli)
-    # The folds share one process: a GLM fit takes less time than starting Python.
-    for fold, path in enumerate(smk.output):
-        m = glm_within(ds, stimuli, fold, scope, C=dec["glm"]["C"],
-                       n_permutations=smk.config["controls"]["glm_permutations"])
-        write_metrics(m, path)
-        logging.info("GLM %s fold %d: accuracy %.3f", smk.wildcards.session, fold, m["accuracy"])
+    scope = decoding_scope(smk.config, stimuli, split=smk.wildcards.split)
+    c = smk.config["controls"]
+    rows = glm_session(ds, stimuli, scope, C=smk.config["decoding"]["glm"]["C"],
+                       n_permutations=c["glm_permutations"],
+                       max_relabellings=c["block_relabellings"],
+                       time_confound_control=smk.wildcards.split == smk.config["decoding"]["split"])
+    write_metrics_rows(rows, smk.output[0])
+    for r in rows:
+        logging.info("%s %s fold %s (%s split): accuracy %.3f, p_time %s", r["model"],
+                     r["analysis"], r["fold"], r["split"], r["accuracy"], r.get("p_time"))
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,0 +1,61 @@
+# GoogLeNet on neural images (W @ U, built inside each job from the responses) within and
+# across animals, its controls and analyses, and the temporal raster-image variant. Every
+# training rule inherits dnn_within's params, threads, resources and script
+# (workflow/scripts/dnn_train.py), and changes only its inputs, outputs and log.
+
+
+rule dnn_within:
+    """GoogLeNet on one animal's neural images, one fold of one split."""
+    input:
+        responses="results/responses/{session}.nc",
+        stimuli="results/stimuli.nc",
+        labels=list(LABEL_FILES.values()),
+    output:
+        "results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
+    params:
+        workdir=lambda wc, output: str(Path(output[0]).parent),
+        torch_home=TORCH_HOME,
+        label_names=list(LABEL_FILES),
+    threads: DNN_THREADS
+    resources:
+        **TRAINING_RESOURCES,
+    log:
+        "results/logs/dnn_within/{split}/{mode}/{session}/fold{fold}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/dnn_train.py"
+
+
+use rule dnn_within as dnn_cross with:
+    input:
+        train=lambda wc: combo_responses(wc.combo)[0],
+        test=lambda wc: combo_responses(wc.combo)[1],
+        stimuli="results/stimuli.nc",
+        labels=list(LABEL_FILES.values()),
+    output:
+        "results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json",
+        "results/decode/{split}/dnn_{mode}/cross/{combo}/test_weights.nc",
+    log:
+        "results/logs/dnn_cross/{split}/{mode}/{combo}.log",
+
+
+use rule dnn_within as raster_within with:
+    output:
+        "results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
+    log:
+        "results/logs/raster_within/{split}/{session}/fold{fold}.log",
+
+
+use rule dnn_within as dnn_control with:
+    output:
+        "results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json",
+    log:
+        "results/logs/dnn_control/{split}/{mode}/{control}/{session}/fold{fold}.log",
+
+
+use rule dnn_within as dnn_analysis with:
+    output:
+        "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
+    log:
+        "results/logs/dnn_analysis/{split}/{analysis}/{session}/fold{fold}.log",

@@ -14,7 +14,7 @@ from nidecode.metrics import write_metrics, write_metrics_rows
 def job(**kw) -> dict:
     base = {"model": "googlenet", "inputs": "neural_image", "task": "within", "ps_mode": "train",
             "session": "M0", "fold": 0, "accuracy": 0.8, "n_test": 100, "chance_level": 0.5,
-            "control": "none", "analysis": "main"}
+            "control": "none", "analysis": "main", "split": "block", "balanced_accuracy": 0.8}
     return {**base, **kw}
 
 
@@ -25,6 +25,10 @@ def test_summary_rows_and_dnn_permutation_p(tmp_path):
         "main1": job(fold=1, accuracy=0.7),
         "shuffle0": job(control="label_shuffle-0", accuracy=0.5),
         "shuffle1": job(control="label_shuffle-1", accuracy=0.85),
+        # Whole-block relabellings: the time-respecting null, on balanced accuracy.
+        "relabel0": job(control="relabel-0", balanced_accuracy=0.4),
+        "relabel1": job(control="relabel-1", balanced_accuracy=0.6),
+        "relabel2": job(control="relabel-2", balanced_accuracy=0.9),
         "glm": job(model="glm", inputs=None, ps_mode=None, accuracy=0.75),
     }.items():
         write_metrics(m, tmp_path / f"{name}.json")
@@ -33,11 +37,14 @@ def test_summary_rows_and_dnn_permutation_p(tmp_path):
                        tmp_path / "rows.json")
     files.append(tmp_path / "rows.json")
     df = summarise(files)
-    assert len(df) == 6
+    assert len(df) == 9
     main0 = df[(df.control == "none") & (df.fold == 0) & (df.model == "googlenet")].iloc[0]
     # Null draws 0.5 and 0.85 against 0.8: p = (1 + 1) / (1 + 2).
     assert main0.p_permutation == pytest.approx(2 / 3) and main0.n_permutations == 2
     assert main0.ci95_low < 0.8 < main0.ci95_high
+    # Relabellings 0.4, 0.6 and 0.9 against 0.8: p_time = (1 + 1) / (1 + 3).
+    assert main0.p_time == pytest.approx(0.5) and main0.n_time_null == 3
+    assert main0.time_null == "block_relabelling (retrained)"
     # The fold-1 job has no shuffles of its own, so no permutation p-value.
     main1 = df[(df.control == "none") & (df.fold == 1)].iloc[0]
     assert pd.isna(main1.p_permutation)
@@ -47,3 +54,24 @@ def test_summary_rows_and_dnn_permutation_p(tmp_path):
     assert row.n_folds == 2 and row.accuracy_mean == pytest.approx(0.75)
     assert row.accuracy_min == pytest.approx(0.7) and row.accuracy_max == pytest.approx(0.8)
     assert json.loads((tmp_path / "main0.json").read_text())["n_correct"] == 80
+
+
+def test_group_time_test_across_animals(tmp_path):
+    from nidecode.aggregate import group_time_tests
+
+    files = []
+    for session, observed in (("M0", 0.9), ("M1", 0.8), ("N0", 0.5)):
+        rows = [job(model="glm", session=session, fold=k, time_null="block_relabelling",
+                    time_null_observed=observed, time_null_accuracies=[0.5] * 9)
+                for k in range(3)]
+        write_metrics_rows(rows, tmp_path / f"{session}.json")
+        files.append(tmp_path / f"{session}.json")
+    out = group_time_tests(files, null_sessions=["N0"], n_draws=20000)
+    animals = out[out.group == "animals"].iloc[0]
+    assert animals.sessions == "M0+M1" and animals.n_sessions == 2
+    # Both animals beat all 9 of their relabellings: only the draw of both observed
+    # labellings reaches the mean, probability 1/10 * 1/10.
+    assert animals.p_time_group == pytest.approx(0.01, abs=0.003)
+    assert animals.p_floor == pytest.approx(0.01)
+    null = out[out.group == "null N0"].iloc[0]
+    assert null.p_time_group == pytest.approx(1.0)  # 0.5 ties every relabelling

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from nidecode.dnn import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     DNNSettings,
+    EpochBatches,
     NeuralImageClassifier,
+    balanced_class_weights,
     build_googlenet,
     fit_predict,
     imagenet_checkpoint,
@@ -21,6 +24,9 @@ from nidecode.dnn import (
 from nidecode.weights_cache import GOOGLENET_IMAGENET_FILE
 
 SMALL = DNNSettings(image_size=32, epochs=1, batch_size=8, threads=1, pretrained=False)
+# Bit-exact resumption is promised on the CPU, where training is deterministic.
+TINY = DNNSettings(image_size=16, epochs=3, batch_size=8, threads=1, pretrained=False,
+                   accelerator="cpu")
 
 
 def toy_problem(n: int = 32, n_stim: int = 6, seed: int = 0):
@@ -68,6 +74,85 @@ def test_fit_a_few_steps_logs_checkpoints_and_resumes(tmp_path):
     # Different inputs: old checkpoints are discarded, never resumed.
     _, record3 = fit_predict(w[:24] * 2, y[:24], w[24:], 2, basis, SMALL, tmp_path)
     assert record3["resumed_from_checkpoint"] is False
+    # A checkpoint truncated by a kill while writing it is not resumed from.
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    _, record = fit_predict(w[:24] * 2, y[:24], w[24:], 2, basis, SMALL, tmp_path)
+    assert record["resumed_from_checkpoint"] is False
+    # Another loss weighting is another run too.
+    _, record4 = fit_predict(w[:24] * 2, y[:24], w[24:], 2, basis, SMALL, tmp_path,
+                             class_weight=None)
+    assert record4["resumed_from_checkpoint"] is False and record4["class_weight"] is None
+
+
+def _state(path: Path) -> dict:
+    return torch.load(path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def test_resume_after_a_kill_continues_exactly(tmp_path, monkeypatch):
+    w, y, basis = toy_problem(n=35, seed=2)
+    args = (w[:25], y[:25], w[25:], 2, basis, TINY)
+    ref, record = fit_predict(*args, tmp_path / "ref")
+    assert record["resumed_from_checkpoint"] is False
+
+    # Kill the job as epoch 1 of 3 starts: only epoch 0's checkpoint exists.
+    def kill(self):
+        if self.current_epoch == 1:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(NeuralImageClassifier, "on_train_epoch_start", kill)
+    with pytest.raises(RuntimeError, match="killed"):
+        fit_predict(*args, tmp_path / "job")
+    assert _state(tmp_path / "job").keys() == _state(tmp_path / "ref").keys()
+    monkeypatch.undo()
+    pred, record = fit_predict(*args, tmp_path / "job")
+    assert record["resumed_from_checkpoint"] is True and record["resumed_after_epochs"] == 1
+    np.testing.assert_array_equal(pred, ref)
+    # Same data order, dropout masks and optimiser state: the very same weights, bit for bit.
+    ref_state, state = _state(tmp_path / "ref"), _state(tmp_path / "job")
+    for name, value in ref_state.items():
+        torch.testing.assert_close(state[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_batch_order_depends_on_seed_and_epoch_only():
+    a, b = EpochBatches(17, 8, True, seed=3), EpochBatches(17, 8, True, seed=3)
+    assert [len(batch) for batch in a] == [8, 9] and len(a) == 2  # no batch of one
+    assert sorted(i for batch in a for i in batch) == list(range(17))
+    a.set_epoch(2)
+    first = list(a)
+    a.set_epoch(0)
+    assert list(a) == list(b) != first
+    b.set_epoch(2)
+    assert list(b) == first
+    assert list(EpochBatches(17, 8, False, seed=3)) == [list(range(8)), list(range(8, 17))]
+    assert [len(batch) for batch in EpochBatches(1, 8, True, 0)] == [1]
+
+
+def test_a_last_batch_of_one_trains(tmp_path):
+    w, y, basis = toy_problem(n=21)
+    settings = DNNSettings(image_size=16, epochs=1, batch_size=8, threads=1, pretrained=False)
+    pred, _ = fit_predict(w[:17], y[:17], w[17:], 2, basis, settings, tmp_path)  # 17 = 2*8 + 1
+    assert pred.shape == (4,)
+
+
+def test_balanced_class_weights_match_sklearn(tmp_path):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([0] * 10 + [1] * 108 + [2] * 30)
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=y)
+    np.testing.assert_allclose(balanced_class_weights(y, 3), expected)
+    # A class missing from training gets no weight; the others keep sklearn's values.
+    np.testing.assert_allclose(balanced_class_weights(y[y != 2], 3)[:2],
+                               compute_class_weight("balanced", classes=np.arange(2),
+                                                    y=y[y != 2]))
+    assert balanced_class_weights(y[y != 2], 3)[2] == 0
+    w, labels, basis = toy_problem(n=28)
+    labels = (np.arange(28) % 4 == 0).astype(int)  # 1 in 4 trials is class 1
+    _, record = fit_predict(w[:24], labels[:24], w[24:], 2, basis, SMALL, tmp_path)
+    assert record["class_weight"] == "balanced"
+    np.testing.assert_allclose(record["class_weights"], [24 / (2 * 18), 24 / (2 * 6)], rtol=1e-5)
+    with pytest.raises(ValueError, match="class_weight"):
+        fit_predict(w[:24], labels[:24], w[24:], 2, basis, SMALL, tmp_path, class_weight="auto")
 
 
 def test_same_seed_same_predictions(tmp_path):
@@ -75,6 +160,37 @@ def test_same_seed_same_predictions(tmp_path):
     a, _ = fit_predict(w[:24], y[:24], w[24:], 2, basis, SMALL, tmp_path / "a")
     b, _ = fit_predict(w[:24], y[:24], w[24:], 2, basis, SMALL, tmp_path / "b")
     np.testing.assert_array_equal(a, b)
+
+
+def _grey(module: NeuralImageClassifier, x: torch.Tensor) -> torch.Tensor:
+    """The min-max scaled grey images (B, s, s) before ImageNet normalisation."""
+    img = module.images(x)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    return (img * std + mean)[:, 0]
+
+
+def test_raster_images_put_units_on_rows_and_keep_every_unit():
+    model, _ = build_googlenet(2, pretrained=False)
+    module = NeuralImageClassifier(model, 2, None, TINY)  # 16 x 16 images
+    n_time, n_units = 10, 100
+    x = torch.zeros(2, n_time, n_units)
+    # Unit 43 falls between the taps of plain bilinear downsampling (100 -> 16 rows) ...
+    x[0, :, 43] = 3.0
+    plain = torch.nn.functional.interpolate(x[:1].transpose(1, 2)[:, None], size=(16, 16),
+                                            mode="bilinear", align_corners=False)
+    assert plain.abs().max() == 0
+    x[1, 4, :] = 3.0  # one time bin, every unit
+    grey = _grey(module, x)
+    # ... but with antialiasing its row survives: a horizontal stripe near row 43 * 16 / 100.
+    unit = grey[0]
+    assert unit.max() == 1 and unit.min() == 0
+    assert int(unit.mean(1).argmax()) in (6, 7)
+    torch.testing.assert_close(unit, unit[:, :1].expand_as(unit))  # constant along time (x)
+    # A time bin is a vertical stripe: time runs along x.
+    time_bin = grey[1]
+    assert int(time_bin.mean(0).argmax()) in (6, 7)  # bin 4 of 10 -> column ~7 of 16
+    torch.testing.assert_close(time_bin, time_bin[:1].expand_as(time_bin))
 
 
 def test_raster_inputs_go_through_the_same_model(tmp_path):
@@ -107,12 +223,36 @@ def test_pretrained_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
     torch.save(reference.state_dict(), path)
     model, record = build_googlenet(3, pretrained=True)
     assert record["pretrained"] is True and record["weights"] == str(path)
+    assert record["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     torch.testing.assert_close(model.conv1.conv.weight, reference.conv1.conv.weight)
     torch.testing.assert_close(model.inception5b.branch1.conv.weight,
                                reference.inception5b.branch1.conv.weight)
     assert model.fc.out_features == 3 and model.aux1 is None and model.transform_input
     model.eval()
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)
+
+
+def test_a_run_from_scratch_is_never_resumed_as_pretrained(tmp_path, monkeypatch):
+    from torchvision.models import googlenet
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    w, y, basis = toy_problem()
+    settings = DNNSettings(image_size=32, epochs=1, batch_size=8, threads=1, pretrained=True)
+    args = (w[:24], y[:24], w[24:], 2, basis, settings, tmp_path / "job")
+    _, record = fit_predict(*args)  # no cached weights: from scratch
+    assert record["pretrained"] is False and record["weights_sha256"] is None
+    # The weights appear (fetch_weights ran); the same job must start over, pretrained.
+    path = tmp_path / "torch" / "hub" / "checkpoints" / GOOGLENET_IMAGENET_FILE
+    path.parent.mkdir(parents=True)
+    torch.save(googlenet(weights=None, aux_logits=True, init_weights=True).state_dict(), path)
+    _, record = fit_predict(*args)
+    assert record["pretrained"] is True and record["resumed_from_checkpoint"] is False
+    _, record = fit_predict(*args)
+    assert record["pretrained"] is True and record["resumed_from_checkpoint"] is True
+    # Other weights under the same name are another initialisation.
+    torch.save(googlenet(weights=None, aux_logits=True, init_weights=True).state_dict(), path)
+    _, record = fit_predict(*args)
+    assert record["resumed_from_checkpoint"] is False
 
 
 @pytest.mark.parametrize("n_classes", [2, 6])

@@ -127,8 +127,8 @@ def test_leakage_probe_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
         coords={"stimulus_index": ("presentation", stim), "area": ("unit", ["VISp"] * 60)},
         attrs={"animal": "blind", "source": "test"},
     )
-    paper = leakage_probe(ds, small_stimuli, 0, Scope(), "paper")
-    train = leakage_probe(ds, small_stimuli, 0, Scope(), "train")
+    paper = leakage_probe(ds, small_stimuli, 0, Scope(split="trial"), "paper")
+    train = leakage_probe(ds, small_stimuli, 0, Scope(split="trial"), "train")
     # Paper mode: the trial's own stimulus tops its image far above chance (1/238)...
     assert paper["own_stimulus_top_fraction"] > 0.3
     assert paper["accuracy"] > 0.6

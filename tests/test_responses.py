@@ -133,3 +133,55 @@ def test_missing_running_speed(tmp_path, small_stimuli):
         "test",
     )
     assert np.isnan(ds.running_speed.values).all()
+
+
+# ------------------------------------------------------------- blocks and presentation ids
+
+
+def test_block_and_presentation_id_coords(hand_nwb, small_stimuli):
+    # AllenSDK numbers the concatenated *_presentations tables after sorting by start time:
+    # gratings (10.00-10.75 s) are 0-3, scenes (20.00-20.75 s) 4-7; blanks (3, 7) dropped.
+    ds = compute_responses(read_session(hand_nwb), small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.presentation_id.values.tolist() == [0, 1, 2, 4, 5, 6]
+    assert ds.nwb_row_id.values.tolist() == [0, 1, 2, 0, 1, 2]
+    assert ds.stimulus_block.values.tolist() == [2, 2, 2, 4, 4, 4]
+    for coord in ("presentation_id", "nwb_row_id", "stimulus_block"):
+        assert ds[coord].dtype == np.int64
+        assert ds[coord].dims == ("presentation",)
+
+
+def test_presentation_ids_count_every_presentations_table(hand_nwb, small_stimuli):
+    # Grey screen and other stimuli (here flashes) take AllenSDK ids too. In time order:
+    # spontaneous 0 s -> 0, gratings 10.00-10.75 -> 1-4, flashes 11.0, 11.5 -> 5, 6,
+    # spontaneous 15 s -> 7, scenes 20.00-20.75 -> 8-11.
+    from pynwb import NWBHDF5IO
+    from pynwb.epoch import TimeIntervals
+
+    with NWBHDF5IO(str(hand_nwb), "a") as io:
+        nwb = io.read()
+        spont = TimeIntervals(name="spontaneous_presentations", description="")
+        spont.add_column("stimulus_name", "")
+        for a, b in ((15.0, 19.0), (0.0, 9.5)):  # rows out of time order on purpose
+            spont.add_interval(start_time=a, stop_time=b, stimulus_name="spontaneous")
+        flashes = TimeIntervals(name="flashes_presentations", description="")
+        for a in (11.0, 11.5):
+            flashes.add_interval(start_time=a, stop_time=a + 0.25)
+        nwb.add_time_intervals(spont)
+        nwb.add_time_intervals(flashes)
+        io.write(nwb)
+    session = read_session(hand_nwb)
+    assert session.presentations.presentation_id.tolist() == [1, 2, 3, 4, 8, 9, 10, 11]
+    assert session.spontaneous.presentation_id.tolist() == [7, 0]
+    assert session.spontaneous.nwb_row_id.tolist() == [0, 1]
+    ds = compute_responses(session, small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.presentation_id.values.tolist() == [1, 2, 3, 8, 9, 10]
+
+
+def test_stimulus_block_must_be_whole_numbers(tmp_path, small_stimuli):
+    import h5py
+
+    path = write_allen_nwb(tmp_path / "blocks.nwb", {"A": ("VISp", "good", UNIT_A)})
+    with h5py.File(path, "a") as f:
+        f["intervals/static_gratings_presentations/stimulus_block"][1] = 2.5
+    with pytest.raises(NWBReadError, match="stimulus_block"):
+        read_session(path)

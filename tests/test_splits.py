@@ -96,11 +96,12 @@ def test_block_calibration_is_whole_blocks_of_each_class():
     assert len(set(BLOCK[block_calibration_mask(BLOCK, NAME, 0.1, seed=0)])) == 2  # >= 1 each
 
 
-def test_block_relabellings_are_the_19_other_assignments():
+def test_block_relabellings_are_the_9_other_partitions():
     options = block_relabellings(CLASS, BLOCK)
-    assert len(options) == 19  # C(6, 3) - 1
+    assert len(options) == 9  # C(6, 3) / 2 - 1: renaming the classes splits blocks alike
     keys = {tuple(o[::10]) for o in options}
-    assert len(keys) == 19 and tuple(CLASS[::10]) not in keys
+    assert len(keys) == 9 and tuple(CLASS[::10]) not in keys
+    assert tuple(1 - CLASS[::10]) not in keys  # the complement is the same partition
     for o in options:
         assert o.sum() == CLASS.sum()  # three blocks per class kept
         assert labels_constant_within_blocks(o, BLOCK)

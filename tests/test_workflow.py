@@ -46,15 +46,18 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     assert jobs["simulate_session"] == 10
     assert jobs["responses"] == 10
     assert jobs["render_stimuli"] == 1
-    # 10 sessions x 3 folds in train mode, plus the null animal N0 in paper mode.
-    assert jobs["dnn_within"] == 30 + 3
-    assert jobs["glm_within"] == jobs["glm_analyses"] == 10  # one job per session, all folds
-    assert jobs["neural_weights"] == 10 + 1
+    # GoogLeNet on fold 0 (the paper's single split) of 10 sessions in train mode, plus the
+    # null animal N0 in paper mode, in the block split and in the compared trial split.
+    assert jobs["dnn_within"] == 2 * (10 + 1)
+    assert jobs["glm_within"] == 2 * 10  # one job per session and split, all folds
+    assert jobs["glm_analyses"] == 10
     assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
-    assert jobs["dnn_cross"] == 5
-    assert "results/decode/dnn_paper/within/N0/fold2/metrics.json" in res.stdout
+    assert jobs["dnn_cross"] == 5 and jobs["raster_within"] == 1
+    for split in ("block", "trial"):
+        assert f"results/decode/{split}/dnn_paper/within/N0/fold0/metrics.json" in res.stdout
+        assert f"results/decode/{split}/glm/within/N0.json" in res.stdout
     for combo in ("M0+M1__M3", "M2__M3"):
-        assert f"results/decode/dnn_train/cross/{combo}/metrics.json" in res.stdout
+        assert f"results/decode/block/dnn_train/cross/{combo}/metrics.json" in res.stdout
     for s in ("S0", "S4", "M0", "M3", "N0"):
         assert f"results/responses/{s}.nc" in res.stdout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .statistics import permutation_p
@@ -57,21 +58,23 @@ def summarise(metric_files: list[str | Path]) -> pd.DataFrame:
             row["model_label"] = model_name(m)
             rows.append(row)
     df = pd.DataFrame(rows, columns=[*COLUMNS, "model_label"])
-    shuffles = df[df.control.astype(str).str.startswith("label_shuffle")]
-    for (split, session, fold, mode), null in shuffles.groupby(
-            ["split", "session", "fold", "ps_mode"]):
+    control = df.control.astype(str)
+    df["null_kind"] = np.where(control.str.startswith("label_shuffle"), "label_shuffle",
+                               np.where(control.str.startswith("relabel-"), "relabel", ""))
+    for (kind, split, session, fold, mode), null in df[df.null_kind != ""].groupby(
+            ["null_kind", "split", "session", "fold", "ps_mode"]):
         target = ((df.control == "none") & (df.analysis == "main") & (df.model == "googlenet")
                   & (df.inputs == "neural_image") & (df.session == session) & (df.fold == fold)
                   & (df.ps_mode == mode) & (df.split == split))
         for i in df.index[target]:
-            p = permutation_p(df.loc[i, "accuracy"], null.accuracy)
-            df.loc[i, "n_permutations"] = len(null)
-            # In the block split the retrainings relabel whole blocks: a null respecting time.
-            if set(null.shuffle_kind.dropna()) == {"block_relabelling"}:
+            p = permutation_p(df.loc[i, "balanced_accuracy" if kind == "relabel" else "accuracy"],
+                              null["balanced_accuracy" if kind == "relabel" else "accuracy"])
+            if kind == "relabel":  # whole blocks relabelled: the null that respects time
                 df.loc[i, ["p_time", "time_null", "n_time_null"]] = [
                     p, "block_relabelling (retrained)", len(null)]
             else:
-                df.loc[i, "p_permutation"] = p
+                df.loc[i, ["p_permutation", "n_permutations"]] = [p, len(null)]
+    df = df.drop(columns="null_kind")
     return df.sort_values(["task", "model_label", "analysis", "control", "split", "session",
                            "combo", "fold"], na_position="last").reset_index(drop=True)
 
@@ -86,8 +89,6 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
     With n animals and 20 assignments each, p can reach 20^-n instead of one session's 1/20.
     One row per split and group (the stimulus-carrying animals; each null animal alone).
     """
-    import numpy as np
-
     per: dict[tuple[str, str], tuple[float, list[float]]] = {}
     for f in metric_files:
         for m in _rows(f):

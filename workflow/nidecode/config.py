@@ -95,7 +95,9 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             raise ConfigError(f"config key 'decoding.combos': combo '{combo}' tests on a "
                               "training animal")
     sessions = set(config["sessions"])
+    compare = config["decoding"]["compare_dnn_sessions"] or []
     for key, values in (("controls.sessions", config["controls"]["sessions"]),
+                        ("decoding.compare_dnn_sessions", compare),
                         ("controls.null_sessions", config["controls"]["null_sessions"]),
                         ("analyses.dnn.sessions", config["analyses"]["dnn"]["sessions"])):
         if bad := sorted(set(values) - sessions):
@@ -111,6 +113,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         raise ConfigError(f"config key 'analyses.labels': {bad} have no label map; define "
                           f"them under labels (defined: {sorted(config['labels'])})")
     folds = range(config["decoding"]["n_folds"])
+    if bad := [f for f in config["decoding"]["dnn_folds"] or [] if f not in folds]:
+        raise ConfigError(f"config key 'decoding.dnn_folds': {bad} outside 0..{max(folds)}")
     for key in ("controls", "analyses"):
         block = config[key] if key == "controls" else config[key]["dnn"]
         if bad := [f for f in block["folds"] if f not in folds]:
@@ -132,7 +136,8 @@ def combos(config: dict) -> list[str]:
     out = list(dec["combos"])
     for gen in dec["combo_generators"]:
         make = {"leave_one_animal_out": leave_one_animal_out, "all_subsets": all_subsets}[gen]
-        out += make(list(config["sessions"]))
+        # Null animals carry no stimulus information: never train or test on them in combos.
+        out += make(list(config["sessions"]), exclude=config["controls"]["null_sessions"])
     return list(dict.fromkeys(out))
 
 
@@ -167,11 +172,30 @@ def load_config(path: str | Path) -> dict:
 
 
 def animal_spec(config: dict, session: str) -> AnimalSpec:
-    """Simulation settings of one simulated animal."""
-    from .simulate import AnimalSpec
+    """Simulation settings of one simulated animal.
 
-    spec = dict(config["simulation"]["animals"][session])
-    return AnimalSpec(name=session, **spec)
+    Slow drift: ``simulation.drift`` (``tau_s``, ``unit_sd``, ``shared_sd``) holds the
+    simulation-wide setting; an animal's ``drift`` overrides it key by key (a mapping), keeps
+    it (``true``) or turns drift off (``false``).
+    """
+    from .simulate import DRIFT_SHARED_SD, DRIFT_TAU_S, DRIFT_UNIT_SD, AnimalSpec
+
+    sim = config["simulation"]
+    spec = dict(sim["animals"][session])
+    drift = {"tau_s": DRIFT_TAU_S, "unit_sd": DRIFT_UNIT_SD, "shared_sd": DRIFT_SHARED_SD}
+    drift.update(sim.get("drift") or {})
+    own = spec.pop("drift", True)
+    if own is False:
+        drift["unit_sd"] = drift["shared_sd"] = 0.0
+    elif isinstance(own, dict):
+        drift.update(own)
+    return AnimalSpec(
+        name=session,
+        drift_tau_s=float(drift["tau_s"]),
+        drift_unit_sd=float(drift["unit_sd"]),
+        drift_shared_sd=float(drift["shared_sd"]),
+        **spec,
+    )
 
 
 def protocol(config: dict) -> Protocol:
@@ -185,7 +209,7 @@ def protocol(config: dict) -> Protocol:
         n_blocks=sim["blocks"],
         blanks_scenes=sim["blanks"],
         spontaneous_s=sim["spontaneous_s"],
-    )
+    )  # drift lives in AnimalSpec (per animal, see animal_spec)
 
 
 def simulation_canvas(config: dict) -> Canvas:
@@ -225,12 +249,17 @@ def nwb_path(config: dict, session: str) -> str:
     return config["nwb_files"][session]
 
 
-def decoding_scope(config: dict, stimuli, label_files: dict[str, str] | None = None):
-    """The :class:`nidecode.decode.Scope` of the config, with label maps read from files."""
+def decoding_scope(config: dict, stimuli, label_files: dict[str, str] | None = None,
+                   split: str | None = None):
+    """The :class:`nidecode.decode.Scope` of the config, with label maps read from files.
+
+    ``split`` overrides ``decoding.split`` (the trial- vs block-split comparison).
+    """
     from .decode import Scope
     from .variants import read_label_map
 
     maps = {name: read_label_map(path, stimuli) for name, path in (label_files or {}).items()}
     return Scope(areas=tuple(config["decoding"]["areas"]), label_maps=maps,
                  running_threshold=config["analyses"]["running_threshold_cm_s"],
-                 seed=config["decoding"]["seed"], n_folds=config["decoding"]["n_folds"])
+                 seed=config["decoding"]["seed"], n_folds=config["decoding"]["n_folds"],
+                 split=split or config["decoding"]["split"])

@@ -289,8 +289,8 @@ def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mo
     ``W[fold]`` (trial, stimulus): the trials' neural images are ``W[fold] @ U``. With
     ``response_shuffle`` each unit's responses are permuted across trials first (seeded): the
     control that keeps every unit's response distribution but breaks its link to the stimulus.
-    ``relabelling=k`` replaces the labels by the k-th whole-block relabelling (the block
-    split's time-respecting null; folds follow the pseudo-classes).
+    ``relabelling=k`` replaces the labels by the k-th whole-block relabelling in a seeded
+    order (the time-respecting null; in the block split the folds follow the pseudo-classes).
     """
     sel = scope.select(ds, stimuli, analysis)
     r, idx = sel.response, sel.stimulus_index
@@ -305,7 +305,7 @@ def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mo
         if not 0 <= relabelling < len(options):
             raise NidecodeError(f"{ds.attrs['animal']}: block relabelling {relabelling} "
                                 f"requested, only {len(options)} exist; lower "
-                                "controls.dnn_label_shuffles")
+                                "controls.dnn_block_relabellings")
         # A seeded order, so label_shuffle-0..k-1 are a random sample of the relabellings.
         order = np.random.default_rng([scope.seed, 2718]).permutation(len(options))
         y = options[order[relabelling]]
@@ -347,7 +347,7 @@ def dnn_within(weights: xr.Dataset, stimuli: xr.Dataset, fold: int, settings: DN
     y_train = y[train]
     control = weights.attrs.get("control", "none")
     if int(weights.attrs.get("relabelling", -1)) >= 0:
-        control = f"label_shuffle-{int(weights.attrs['relabelling'])}"
+        control = f"relabel-{int(weights.attrs['relabelling'])}"
     if label_shuffle is not None:
         y_train = np.random.default_rng([settings.seed, fold, label_shuffle]).permutation(y_train)
         control = f"label_shuffle-{label_shuffle}"

@@ -3,7 +3,12 @@
 Images are never materialised ahead of time: a batch holds rows of ``W`` (trials x stimuli) and
 the model synthesises ``W[batch] @ U`` on its own device, scales each image to [0, 1], repeats
 the grey channel three times and normalises for ImageNet. The raster variant feeds per-trial
-(time bin x unit) count matrices through the same path, resized to the image size.
+(time bin x unit) z-scored counts through the same path as (unit x time) images, resized to the
+image size with antialiasing.
+
+Training is resumable exactly: the data order is a function of (seed, epoch) and checkpoints carry
+the RNG states, so a run resumed from ``last.ckpt`` continues as the uninterrupted run would
+(bit for bit on the CPU, where training is deterministic).
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -60,17 +67,25 @@ def imagenet_checkpoint() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def build_googlenet(n_classes: int, pretrained: bool) -> tuple[nn.Module, dict]:
     """torchvision GoogLeNet with an ``n_classes`` head, and a record of its initialisation.
 
     With ``pretrained`` the ImageNet weights are loaded from ``$TORCH_HOME``'s cache only (no
     download: compute nodes are often offline; the ``fetch_weights`` rule fills the cache). If
     the cache lacks them the network starts from scratch and the record says
-    ``pretrained: false`` with the reason.
+    ``pretrained: false`` with the reason. ``weights_sha256`` identifies the file loaded.
     """
     from torchvision.models import googlenet
 
-    record: dict = {"pretrained": False, "weights": None,
+    record: dict = {"pretrained": False, "weights": None, "weights_sha256": None,
                     "weights_note": "pretrained: false in config"}
     model = None
     if pretrained:
@@ -83,7 +98,7 @@ def build_googlenet(n_classes: int, pretrained: bool) -> tuple[nn.Module, dict]:
             model.aux_logits = False
             model.aux1 = model.aux2 = None
             model.fc = nn.Linear(model.fc.in_features, n_classes)
-            record = {"pretrained": True, "weights": str(path),
+            record = {"pretrained": True, "weights": str(path), "weights_sha256": _sha256(path),
                       "weights_note": "ImageNet GoogLeNet_Weights.IMAGENET1K_V1 from TORCH_HOME"}
         else:
             record["weights_note"] = (
@@ -104,15 +119,19 @@ class NeuralImageClassifier(L.LightningModule):
     """GoogLeNet classifying neural images synthesised on the device.
 
     ``basis``: ``U`` (stimuli, h, w) for neural images, or None for raster inputs, which arrive
-    as (batch, time_bin, unit) and are resized to ``image_size``.
+    as (batch, time_bin, unit) and become (unit x time) images of ``image_size``.
+    ``class_weight``: per-class weights of the cross-entropy loss (None: unweighted).
     """
 
     def __init__(self, model: nn.Module, n_classes: int, basis: torch.Tensor | None,
-                 settings: DNNSettings):
+                 settings: DNNSettings, class_weight: torch.Tensor | None = None):
         super().__init__()
         self.model = model
         self.settings = settings
         self.n_classes = n_classes
+        # Not persistent: it derives from the training labels, which the fingerprint covers.
+        self.register_buffer("class_weight", None if class_weight is None
+                             else class_weight.float(), persistent=False)
         s = settings.image_size
         if basis is not None:
             # Resize U once; afterwards a batch of images costs one (B x stimuli) @ (stimuli x s^2).
@@ -130,8 +149,11 @@ class NeuralImageClassifier(L.LightningModule):
         if self.basis is not None:
             img = (x.float() @ self.basis).view(-1, 1, s, s)
         else:
-            img = F.interpolate(x[:, None].float(), size=(s, s), mode="bilinear",
-                                align_corners=False)
+            # As in the paper: units on the y axis, time on the x axis. Antialiasing averages
+            # neighbouring units when there are more units than pixels, so no unit's row is
+            # skipped by the bilinear taps.
+            img = F.interpolate(x.float().transpose(1, 2)[:, None], size=(s, s),
+                                mode="bilinear", align_corners=False, antialias=True)
         flat = img.flatten(1)
         lo = flat.min(1, keepdim=True).values
         hi = flat.max(1, keepdim=True).values
@@ -147,7 +169,7 @@ class NeuralImageClassifier(L.LightningModule):
 
     def training_step(self, batch, _):
         x, y = batch
-        loss = F.cross_entropy(self(x), y)
+        loss = F.cross_entropy(self(x), y, weight=self.class_weight)
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
@@ -182,17 +204,107 @@ class _Rows(torch.utils.data.Dataset):
         return self.x[idx_t], self.y[idx_t]
 
 
+class EpochBatches(torch.utils.data.Sampler):
+    """Batches of indices whose order depends only on (seed, epoch).
+
+    Lightning's fit loop calls ``set_epoch`` on the DataLoader's sampler before every epoch
+    (``_set_sampler_epoch``), also after resuming, so a resumed run sees exactly the batches
+    the uninterrupted run would have. A last batch of one joins the previous batch: BatchNorm
+    cannot normalise a single sample in training.
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int):
+        self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, 0
+        starts = list(range(0, n, batch_size))
+        if len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        self.bounds = list(zip(starts, [*starts[1:], n], strict=True))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __iter__(self):
+        # A generator: the order is drawn at the first batch, after Lightning's set_epoch, even
+        # though Lightning creates the first epoch's iterator before calling set_epoch.
+        order = (np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+                 if self.shuffle else np.arange(self.n))
+        for a, b in self.bounds:
+            yield order[a:b].tolist()
+
+
 def _loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int, pin: bool):
     """Batches of W rows (or rasters) and labels; pinned for asynchronous copies to a GPU."""
-    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+    from torch.utils.data import DataLoader
 
     ds = _Rows(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
                torch.from_numpy(y.astype(np.int64)))
-    order = (RandomSampler(ds, generator=torch.Generator().manual_seed(seed)) if shuffle
-             else SequentialSampler(ds))
     # batch_size=None: the sampler yields whole batches of indices; one gather per batch.
-    return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False),
-                      batch_size=None, num_workers=0, pin_memory=pin)
+    # Its own generator: creating an iterator draws a worker base seed, which would otherwise
+    # come from the global torch RNG that dropout uses, at points that differ after a resume.
+    return DataLoader(ds, sampler=EpochBatches(len(ds), batch_size, shuffle, seed),
+                      batch_size=None, num_workers=0, pin_memory=pin,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def balanced_class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """sklearn's ``class_weight="balanced"``: n_samples / (n_classes * count_c).
+
+    ``n_classes`` in the formula counts the classes present in ``y``, as sklearn does; absent
+    classes get weight 0 (they have no samples to weigh).
+    """
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights
+
+
+def _rng_states() -> dict:
+    """Every RNG training draws from, in a form ``torch.load(weights_only=True)`` accepts."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                  *(np_state[2:])],
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available() \
+            and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    name, key, *rest = states["numpy"]
+    np.random.set_state((name, key.numpy().astype(np.uint32), *rest))
+    random.setstate(states["python"])
+
+
+class RNGStateCheckpoint(L.Callback):
+    """Saves the torch (CPU, CUDA), numpy and Python RNG states in each checkpoint.
+
+    On resume they are restored at ``on_train_start``, after Lightning's setup, so the first
+    resumed epoch draws its dropout masks from the very state the uninterrupted run had after
+    the checkpointed epoch.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict | None = None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint["rng_states"] = _rng_states()
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        self.pending = checkpoint.get("rng_states")
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.pending is not None:
+            _set_rng_states(self.pending)
+            self.pending = None
 
 
 def fingerprint(*parts: object) -> str:
@@ -206,6 +318,18 @@ def fingerprint(*parts: object) -> str:
     return h.hexdigest()[:16]
 
 
+def _epochs_done(ckpt: Path) -> int | None:
+    """Epochs a checkpoint holds, or None if it does not open (a job killed while writing it)."""
+    if not ckpt.exists():
+        return None
+    try:
+        # Saved at the end of an epoch, while ``epoch`` still counts it from 0.
+        return int(torch.load(ckpt, map_location="cpu", mmap=True, weights_only=True)["epoch"]) + 1
+    except Exception as e:  # any failure means: start afresh
+        log.warning("ignoring unreadable checkpoint %s: %s", ckpt, e)
+        return None
+
+
 def fit_predict(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -214,29 +338,46 @@ def fit_predict(
     basis: np.ndarray | None,
     settings: DNNSettings,
     workdir: Path,
+    *,
+    class_weight: str | None = "balanced",
 ) -> tuple[np.ndarray, dict]:
     """Train GoogLeNet on ``x_train`` (W rows or rasters) and predict ``x_test``.
 
     Lightning writes CSV logs to ``workdir/lightning/v0`` and checkpoints to
-    ``workdir/checkpoints``; an interrupted run with the same inputs and settings resumes
-    from ``last.ckpt``. Returns predicted labels and a record for metrics.json.
+    ``workdir/checkpoints``; an interrupted run with the same inputs, settings, class weighting
+    and initial weights resumes from ``last.ckpt`` and continues exactly where it stopped.
+    ``class_weight="balanced"`` weighs the loss by n_samples / (n_classes * count_c) of the
+    training labels; None leaves it unweighted. Returns predicted labels and a record for
+    metrics.json.
     """
+    if class_weight not in ("balanced", None):
+        raise ValueError(f"class_weight must be 'balanced' or None, not {class_weight!r}")
+    if len(x_train) < 2:
+        raise ValueError("GoogLeNet's BatchNorm needs at least 2 training trials")
     torch.set_num_threads(max(1, settings.threads))
     L.seed_everything(settings.seed, workers=True, verbose=False)
+    y_train = np.asarray(y_train, dtype=np.int64)
+    weights = balanced_class_weights(y_train, n_classes) if class_weight else None
+    # Built before fingerprinting: whether ImageNet weights were actually loaded (and which
+    # file) defines the run, so a resumed job can never inherit another initialisation.
+    model, record = build_googlenet(n_classes, settings.pretrained)
     workdir = Path(workdir)
     ckpt_dir = workdir / "checkpoints"
-    fp = fingerprint(asdict(settings), x_train, y_train, basis if basis is not None else 0)
+    fp = fingerprint(asdict(settings), {"class_weight": class_weight},
+                     {k: record[k] for k in ("pretrained", "weights_sha256")},
+                     x_train, y_train, basis if basis is not None else 0)
     fp_file = ckpt_dir / "fingerprint.txt"
     if ckpt_dir.exists() and (not fp_file.exists() or fp_file.read_text() != fp):
         shutil.rmtree(ckpt_dir)  # checkpoints of another run: never resume from them
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     fp_file.write_text(fp)
     last = ckpt_dir / "last.ckpt"
-    resume = last if last.exists() else None
+    done = _epochs_done(last)
+    resume = last if done is not None else None
 
-    model, record = build_googlenet(n_classes, settings.pretrained)
     module = NeuralImageClassifier(
-        model, n_classes, None if basis is None else torch.from_numpy(basis), settings
+        model, n_classes, None if basis is None else torch.from_numpy(basis), settings,
+        None if weights is None else torch.from_numpy(weights),
     )
     if settings.channels_last:
         module = module.to(memory_format=torch.channels_last)
@@ -250,24 +391,35 @@ def fit_predict(
         precision=settings.precision,
         deterministic=not on_gpu,
         logger=CSVLogger(save_dir=str(workdir), name="lightning", version="v0"),
-        callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0)],
+        # One checkpoint, overwritten after every epoch. (save_last with save_top_k=0 would only
+        # write it when training ends, leaving a killed job nothing to resume from.)
+        callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="last", save_top_k=1,
+                                   enable_version_counter=False),
+                   RNGStateCheckpoint()],
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
     )
     t0 = time.perf_counter()
-    trainer.fit(module, _loader(x_train, y_train, settings.batch_size, True, settings.seed,
-                                on_gpu), ckpt_path=str(resume) if resume else None)
+    with warnings.catch_warnings():
+        # fingerprint.txt is meant to share the checkpoint directory.
+        warnings.filterwarnings("ignore", message="Checkpoint directory .* is not empty")
+        trainer.fit(module, _loader(x_train, y_train, settings.batch_size, True, settings.seed,
+                                    on_gpu), ckpt_path=str(resume) if resume else None)
     fit_s = time.perf_counter() - t0
     preds = trainer.predict(
         module, _loader(x_test, np.zeros(len(x_test)), 4 * settings.batch_size, False, 0, on_gpu)
     )
     y_pred = torch.cat(preds).cpu().numpy()
     record.update(
+        class_weight=class_weight,
+        class_weights=None if weights is None else [round(float(w), 6) for w in weights],
         resumed_from_checkpoint=resume is not None,
         fit_seconds=round(fit_s, 3),
         device=str(trainer.strategy.root_device),
-        train_images_per_second=round(len(x_train) * settings.epochs / max(fit_s, 1e-9), 1),
+        resumed_after_epochs=done or 0,
+        train_images_per_second=round(
+            len(x_train) * max(settings.epochs - (done or 0), 0) / max(fit_s, 1e-9), 1),
         torch=torch.__version__,
     )
     return y_pred, record

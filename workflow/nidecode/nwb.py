@@ -41,9 +41,12 @@ class AllenSession:
 
     ``units``: one row per unit (index ``unit_id``) with ``area`` and Allen's quality metrics.
     ``spike_times``: per unit (same order as ``units``), sorted spike times in seconds.
-    ``presentations``: static-grating and natural-scene presentations, with Allen's columns
-    (numeric parameters as float, NaN where Allen writes "null").
-    ``spontaneous``: start/stop of grey-screen blocks (may be empty).
+    ``presentations``: static-grating and natural-scene presentations in time order, with
+    Allen's columns (numeric parameters as float, NaN where Allen writes "null"),
+    ``stimulus_block`` as int64 (Allen's session-wide block number; -1 where the file has none),
+    ``presentation_id``: AllenSDK's ``stimulus_presentation_id`` (see
+    :func:`allen_presentation_ids`) and ``nwb_row_id``: the row's id in its NWB intervals table.
+    ``spontaneous``: start/stop of grey-screen blocks (may be empty), with the same two ids.
     ``running_t``/``running_speed``: running speed samples (None if the file has none).
     """
 
@@ -81,6 +84,49 @@ def _read_table(group: h5py.Group, columns: tuple[str, ...]) -> pd.DataFrame:
         else:
             data[col] = _numeric(group[col][:])
     return pd.DataFrame(data)
+
+
+def allen_presentation_ids(intervals: h5py.Group) -> dict[str, np.ndarray]:
+    """AllenSDK's ``stimulus_presentation_id`` of every row of every ``*_presentations`` table.
+
+    Mirrors AllenSDK's ``EcephysSession.stimulus_presentations``, i.e.
+    ``EcephysNwbSessionApi.get_stimulus_presentations`` -> ``NwbApi.get_stimulus_presentations``
+    (allensdk/brain_observatory/nwb/nwb_api.py; since AllenSDK 2.x via
+    ``Presentations.from_nwb`` in .../behavior/data_objects/stimuli/presentations.py): every
+    ``intervals/*_presentations`` table (spontaneous, gabors, flashes, ... included) is
+    concatenated in the order pynwb lists ``nwbfile.intervals`` (HDF5 name order), sorted by
+    ``start_time`` and renumbered 0..N-1 (``sort_values("start_time")`` then
+    ``reset_index(drop=True)``); the NWB row ids are discarded. Ties in ``start_time`` (none in
+    Allen's files) are broken here by that concatenation order (a stable sort); AllenSDK's
+    default quicksort leaves their order unspecified.
+
+    Returns table name -> ids in the table's row order.
+    """
+    names = sorted(k for k in intervals.keys() if k.endswith("_presentations"))
+    starts = [np.asarray(intervals[k]["start_time"][:], dtype=float) for k in names]
+    flat = np.concatenate(starts) if starts else np.zeros(0)
+    order = np.argsort(flat, kind="stable")
+    ids = np.empty(len(flat), dtype=np.int64)
+    ids[order] = np.arange(len(flat), dtype=np.int64)
+    out, i = {}, 0
+    for k, st in zip(names, starts, strict=True):
+        out[k] = ids[i : i + len(st)]
+        i += len(st)
+    return out
+
+
+def _block_numbers(values: np.ndarray, path: Path, table: str) -> np.ndarray:
+    """Allen's ``stimulus_block`` (stored as float or text) as int64; -1 where absent."""
+    missing = np.isnan(values)
+    if missing.all():
+        return np.full(len(values), -1, dtype=np.int64)
+    rounded = np.round(values[~missing])
+    if missing.any() or not np.allclose(values[~missing], rounded):
+        raise NWBReadError(
+            f"{path}: intervals/{table}_presentations has stimulus_block values that are not "
+            "whole numbers for every presentation; the file is not in Allen's layout"
+        )
+    return values.astype(np.int64)
 
 
 def read_session(path: str | Path) -> AllenSession:
@@ -158,17 +204,31 @@ def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
     units["area"] = units["area"].fillna("unknown").astype(str)
     units = units.set_index("unit_id")
 
+    allen_ids = allen_presentation_ids(f["intervals"])
     tables = []
     for b in STIMULUS_BLOCKS:
         t = _read_table(f[f"intervals/{b}_presentations"], PRESENTATION_COLUMNS)
-        t["presentation_id"] = f[f"intervals/{b}_presentations/id"][:]
         t["stimulus_name"] = b
+        t["stimulus_block"] = _block_numbers(t["stimulus_block"].to_numpy(), path, b)
+        t["presentation_id"] = allen_ids[f"{b}_presentations"]
+        t["nwb_row_id"] = f[f"intervals/{b}_presentations/id"][:].astype(np.int64)
         tables.append(t)
-    presentations = pd.concat(tables).sort_values("start_time").reset_index(drop=True)
+    presentations = (
+        pd.concat(tables).sort_values("presentation_id", kind="stable").reset_index(drop=True)
+    )
     if "intervals/spontaneous_presentations" in f:
         spontaneous = _read_table(f["intervals/spontaneous_presentations"], ())
+        spontaneous["presentation_id"] = allen_ids["spontaneous_presentations"]
+        spontaneous["nwb_row_id"] = f["intervals/spontaneous_presentations/id"][:].astype(np.int64)
     else:
-        spontaneous = pd.DataFrame({"start_time": [], "stop_time": []})
+        spontaneous = pd.DataFrame(
+            {
+                "start_time": np.zeros(0),
+                "stop_time": np.zeros(0),
+                "presentation_id": np.zeros(0, dtype=np.int64),
+                "nwb_row_id": np.zeros(0, dtype=np.int64),
+            }
+        )
 
     run_t = run_v = None
     for key in ("processing/running/running_speed", "processing/running/running_speed/"):

@@ -185,14 +185,18 @@ def compute_responses(
     if (idx < 0).any():
         j = int(np.flatnonzero(idx < 0)[0])
         raise ValueError(
-            f"{session.path}: presentation {p['presentation_id'][j]} shows a stimulus that is not "
-            "in stimuli.nc; rerun render_stimuli"
+            f"{session.path}: presentation {p['presentation_id'][j]} (stimulus_presentation_id) "
+            "shows a stimulus that is not in stimuli.nc; rerun render_stimuli"
         )
     running = running_speed_per_presentation(session, start, stop, settings.require_running_speed)
 
     coords = {
         "presentation": np.arange(len(p)),
-        "presentation_id": ("presentation", p["presentation_id"].to_numpy()),
+        # AllenSDK's stimulus_presentation_id (unique in the session; see
+        # nwb.allen_presentation_ids) and the row id in the NWB intervals table.
+        "presentation_id": ("presentation", p["presentation_id"].to_numpy().astype(np.int64)),
+        "nwb_row_id": ("presentation", p["nwb_row_id"].to_numpy().astype(np.int64)),
+        "stimulus_block": ("presentation", p["stimulus_block"].to_numpy().astype(np.int64)),
         "stimulus_name": ("presentation", p["stimulus_name"].to_numpy().astype(str)),
         "stimulus_class": (
             "presentation",

@@ -15,6 +15,9 @@ The spike model (see docs/simulation.md):
   presentation (presentations run back to back, as in Allen);
 * a gain shared across units fluctuates from trial to trial (log-normal), and running (a
   two-state bout process) multiplies the gain of running-modulated units;
+* slow drift: every unit's rate is multiplied by a slowly fluctuating gain on the session clock
+  (an Ornstein-Uhlenbeck process of log-gain per unit plus one shared by all units, time
+  constant minutes), so that responses to one stimulus differ between blocks minutes apart;
 * spikes are Poisson in 5 ms bins;
 * a "null" animal has units whose rates do not depend on the stimulus at all.
 """
@@ -35,6 +38,12 @@ DT = 0.005  # seconds per simulation bin
 PRESENTATION_S = 0.25
 KERNEL_S = 0.45
 NULL_NOTE = ", null animal: units blind to the stimulus"
+# Slow drift defaults (docs/simulation.md, "Slow drift"): a modelling choice consistent with
+# the slow rate fluctuations reported in mouse visual cortex, not a fit to any data set.
+DRIFT_TAU_S = 300.0
+DRIFT_UNIT_SD = 0.35
+DRIFT_SHARED_SD = 0.25
+DRIFT_GRID_S = 1.0  # the OU processes are drawn on this grid and interpolated to DT
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,11 @@ class AnimalSpec:
     ``n_units`` maps area -> number of units; ``gain_noise`` is the SD of the log of the shared
     trial gain; ``drive`` scales stimulus-driven rates; ``stimulus_blind`` makes every unit
     blind to the stimulus (the null animal, a leakage control).
+
+    Slow drift (see :func:`drift_log_gain`): ``drift_tau_s`` is the time constant (s) of the
+    Ornstein-Uhlenbeck log-gains, ``drift_unit_sd`` the stationary SD of each unit's own
+    log-gain and ``drift_shared_sd`` that of the log-gain shared by all units. Both SDs 0 turn
+    drift off (and the session's other random draws are the same as with drift on).
     """
 
     name: str
@@ -56,6 +70,13 @@ class AnimalSpec:
     stimulus_blind: bool = False
     running_modulation: float = 0.4
     fraction_failing_qc: float = 0.15
+    drift_tau_s: float = DRIFT_TAU_S
+    drift_unit_sd: float = DRIFT_UNIT_SD
+    drift_shared_sd: float = DRIFT_SHARED_SD
+
+    @property
+    def has_drift(self) -> bool:
+        return self.drift_unit_sd > 0 or self.drift_shared_sd > 0
 
 
 @dataclass(frozen=True)
@@ -217,6 +238,42 @@ def running_speed_trace(
     return ts, speed
 
 
+def ou_process(
+    n: int, dt: float, tau: float, sd: float, rng: np.random.Generator, size: int = 1
+) -> np.ndarray:
+    """``size`` stationary Ornstein-Uhlenbeck processes of mean 0 and SD ``sd``: (n, size).
+
+    Exact discretisation on a grid of step ``dt``: x[k+1] = a x[k] + sd sqrt(1 - a^2) e[k],
+    a = exp(-dt / tau), x[0] drawn from the stationary distribution; the autocorrelation at lag
+    L is exp(-L / tau).
+    """
+    a = math.exp(-dt / tau)
+    e = rng.standard_normal((n, size))
+    x = np.empty((n, size))
+    x[0] = sd * e[0]
+    innov = sd * math.sqrt(1.0 - a * a)
+    for k in range(1, n):
+        x[k] = a * x[k - 1] + innov * e[k]
+    return x
+
+
+def drift_log_gain(
+    animal: AnimalSpec, n_units: int, duration: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slow log-gain of every unit on a coarse grid: (grid times (m,), log-gain (m, n_units)).
+
+    log g_u(t) = s(t) + x_u(t): ``s`` shared by all units, ``x_u`` the unit's own; both are
+    stationary OU processes (time constant ``drift_tau_s``) with means -sd^2/2, so that
+    E[g_u(t)] = 1: drift moves rates around their means without changing them on average.
+    """
+    m = int(math.ceil(duration / DRIFT_GRID_S)) + 2
+    t = np.arange(m) * DRIFT_GRID_S
+    tau, su, ss = animal.drift_tau_s, animal.drift_unit_sd, animal.drift_shared_sd
+    shared = ou_process(m, DRIFT_GRID_S, tau, ss, rng) - ss**2 / 2
+    own = ou_process(m, DRIFT_GRID_S, tau, su, rng, n_units) - su**2 / 2
+    return t, shared + own
+
+
 # ------------------------------------------------------------------------------------ simulation
 
 
@@ -234,6 +291,11 @@ class SimulatedSession:
     running_speed: np.ndarray
     channel_area: dict[int, str]
     unit_channel: np.ndarray
+    # Slow drift on a coarse grid (docs/simulation.md): grid times (s) and each unit's log-gain
+    # (n_grid, n_units); rates at time t are multiplied by exp(interp(t, drift_t, drift_log_gain)).
+    # Empty (0 grid points) when the animal has no drift.
+    drift_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    drift_log_gain: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
 def _quality_metrics(n: int, frac_fail: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -313,12 +375,21 @@ def simulate_session(
         drive_impulse[b0[shown]] = (dmat[blk["condition"][shown]] * amp).astype(np.float32)
         drive_impulse[b0[shown]] *= g[shown, None].astype(np.float32)
 
-    spike_times: list[np.ndarray] = []
+    # Slow drift from its own generator, so every other draw is the same with drift on or off.
     t_bins = np.arange(nbins) * DT
+    if animal.has_drift:
+        drift_rng = np.random.default_rng([animal.seed, protocol.seed, 0xD21F7])
+        drift_t, drift_lg = drift_log_gain(animal, n_units, end, drift_rng)
+    else:
+        drift_t, drift_lg = np.zeros(0), np.zeros((0, n_units))
+
+    spike_times: list[np.ndarray] = []
     for u in range(n_units):
         kern = response_kernel(latency[u]).astype(np.float32)
         evoked = np.convolve(drive_impulse[:, u], kern)[:nbins]
         rate = (base[u] * gain + evoked) * (1 + run_mod[u] * running_bins)
+        if animal.has_drift:
+            rate = rate * np.exp(np.interp(t_bins, drift_t, drift_lg[:, u]))
         counts = rng.poisson(np.maximum(rate, 0) * DT)
         st = np.repeat(t_bins, counts) + rng.uniform(0, DT, counts.sum())
         spike_times.append(np.sort(st))
@@ -343,6 +414,8 @@ def simulate_session(
         running_speed=run_v,
         channel_area=channel_area,
         unit_channel=unit_channel,
+        drift_t=drift_t,
+        drift_log_gain=drift_lg,
     )
 
 

@@ -188,35 +188,48 @@ def block_relabellings(y: np.ndarray, block: np.ndarray, max_relabellings: int =
     """Trial labels of every other assignment of the classes to whole blocks.
 
     Block-level randomisation: each block keeps its trials (and their drift), the number of
-    blocks per class is kept, and only which blocks carry which class changes. With three
-    blocks per class that is C(6, 3) - 1 = 19 relabellings (the observed one excluded), so a
-    single session's p-value can be no smaller than 1/20; beyond ``max_relabellings`` a
-    seeded sample is drawn. Labels must be constant within blocks.
+    blocks per class is kept, and only which blocks carry which class changes. Assignments
+    that differ only by renaming the classes split the blocks the same way and decode equally
+    well, so each partition counts once: with three blocks per class that is C(6, 3) / 2 = 10
+    partitions, the observed one and 9 others, so one session's p-value can be no smaller than
+    1/10. Beyond ``max_relabellings`` a seeded sample is drawn. Labels must be constant
+    within blocks.
     """
     ids = np.unique(block)
     block_label = np.array([y[block == b][0] for b in ids])
+    observed = _canonical(block_label)
     counts = np.bincount(block_label)
     total = math.factorial(len(ids))
     for c in counts:
         total //= math.factorial(int(c))
-    if total - 1 <= max_relabellings:
-        assignments = _multiset_permutations(block_label)
+    seen = {observed}
+    assignments: list[tuple] = []
+    if total <= 20 * max_relabellings:
+        for a in sorted(set(itertools.permutations(block_label.tolist()))):
+            if (key := _canonical(np.asarray(a))) not in seen:
+                seen.add(key)
+                assignments.append(a)
+        if len(assignments) > max_relabellings:
+            pick = np.random.default_rng([seed, 31337]).choice(
+                len(assignments), max_relabellings, replace=False)
+            assignments = [assignments[i] for i in sorted(pick)]
     else:
         rng = np.random.default_rng([seed, 31337])
-        seen = {tuple(block_label)}
-        assignments = []
         while len(assignments) < max_relabellings:
-            a = tuple(rng.permutation(block_label))
-            if a not in seen:
-                seen.add(a)
+            a = tuple(rng.permutation(block_label).tolist())
+            if (key := _canonical(np.asarray(a))) not in seen:
+                seen.add(key)
                 assignments.append(a)
     pos = np.searchsorted(ids, block)
-    return [np.asarray(a)[pos] for a in assignments if tuple(a) != tuple(block_label)]
+    return [np.asarray(a)[pos] for a in assignments]
 
 
-def _multiset_permutations(values: np.ndarray) -> list[tuple]:
-    """Distinct orderings of ``values`` (small multisets only), in lexicographic order."""
-    return sorted(set(itertools.permutations(values.tolist())))
+def _canonical(block_label: np.ndarray) -> tuple:
+    """The partition of blocks an assignment makes: classes renamed by first appearance."""
+    first = {}
+    for v in block_label.tolist():
+        first.setdefault(v, len(first))
+    return tuple(first[v] for v in block_label.tolist())
 
 
 def within_block_permutation(y: np.ndarray, block: np.ndarray,

@@ -41,14 +41,13 @@ def train_job(rule: str, wildcards: Mapping[str, str], inputs: Any, outputs: Seq
         m = raster_within(ds, stimuli, fold, scope, settings, workdir)
     else:
         control = wildcards.get("control", "none")
-        shuffle = (int(control.split("-")[1]) if control.startswith("label_shuffle-") else None)
-        # A label shuffle respects time in the block split: whole blocks are relabelled.
-        relabel = shuffle if shuffle is not None and scope.split == "block" else None
+        kind, _, k = control.partition("-")
         weights = within_weights_dataset(
             ds, stimuli, scope, wildcards.get("mode", "train"),
             analysis=wildcards.get("analysis", "main"),
-            response_shuffle=control == "response_shuffle", relabelling=relabel)
+            response_shuffle=control == "response_shuffle",
+            relabelling=int(k) if kind == "relabel" else None)
         m = dnn_within(weights, stimuli, fold, settings, workdir,
-                       label_shuffle=shuffle if relabel is None else None)
+                       label_shuffle=int(k) if kind == "label_shuffle" else None)
     write_metrics(m, outputs[0])
     return m

@@ -35,7 +35,8 @@ DNN_ANALYSIS_SESSIONS = config["analyses"]["dnn"]["sessions"]
 ALL_PS_MODES = sorted(set(PS_MODES) | (set(CONTROLS["ps_modes"]) if CONTROLS["sessions"] or
                                        CONTROLS["null_sessions"] else set()))
 DNN_CONTROLS = (["response_shuffle"] if CONTROLS["dnn_response_shuffle"] else []) + [
-    f"label_shuffle-{k}" for k in range(CONTROLS["dnn_label_shuffles"])]
+    f"label_shuffle-{k}" for k in range(CONTROLS["dnn_label_shuffles"])] + [
+    f"relabel-{k}" for k in range(CONTROLS["dnn_block_relabellings"])]
 
 
 def _resolve(path):

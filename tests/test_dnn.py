@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from nidecode.constants import GOOGLENET_IMAGENET_FILE
 from nidecode.dnn import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -21,7 +22,6 @@ from nidecode.dnn import (
     fit_predict,
     imagenet_checkpoint,
 )
-from nidecode.weights_cache import GOOGLENET_IMAGENET_FILE
 
 SMALL = DNNSettings(image_size=32, epochs=1, batch_size=8, threads=1, pretrained=False)
 # Bit-exact resumption is promised on the CPU, where training is deterministic.

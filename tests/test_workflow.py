@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from nidecode.constants import FIGURES
+
 REPO = Path(__file__).resolve().parents[1]
 # Partial configs are layered on the embedded default explicitly.
 CI_CONFIG = ("--configfile", str(REPO / "config" / "config.yaml"), str(REPO / "config" / "ci.yaml"))
@@ -88,17 +90,6 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert res.returncode != 0 and "--configfile config/config.yaml YOURS.yaml" in res.stdout
 
 
-FIGURES = [
-    "fig1_raster",
-    "fig2a_example_units",
-    "fig2b_pca_responses",
-    "fig3_preferred_stimuli",
-    "fig5_neural_images",
-    "fig6a_within",
-    "fig6b_cross",
-    "fig7_embeddings",
-]
-
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -123,55 +114,78 @@ def test_tiny_end_to_end_run(tiny_run):
     summary = pd.read_csv(tiny_run / "results" / "summary.csv")
     main = summary[(summary.analysis == "main") & (summary.control == "none")]
     counts = main.groupby(["task", "model_label"]).size().to_dict()
-    # 2 sessions x 2 folds for GLM and DNN (train); the null animal N0 also in paper mode;
-    # one combo; raster for S0.
-    assert counts == {("within", "GLM"): 4, ("within", "DNN (train)"): 4,
-                      ("within", "DNN (paper)"): 2, ("within", "DNN raster"): 2,
+    # GLM: 2 sessions x 2 folds x 2 splits. GoogLeNet on fold 0 of both sessions in both splits,
+    # the null animal N0 also in paper mode; one combo; raster for S0 (block split).
+    assert counts == {("within", "GLM"): 8, ("within", "DNN (train)"): 4,
+                      ("within", "DNN (paper)"): 2, ("within", "DNN raster"): 1,
                       ("cross", "DNN (train)"): 1}
+    assert set(main.split) == {"block", "trial"}
+    assert set(main[main.task == "cross"].split) == {"block"}
     assert summary.accuracy.dropna().between(0, 1).all() and (summary.n_test.dropna() > 0).all()
     assert (summary[summary.model == "googlenet"].pretrained == False).all()  # noqa: E712
-    # Statistics on every job; permutation p-values for the GLM (20 permutations in ci.yaml).
+    # Statistics on every job.
     done = summary[summary.skipped.isna()]
     assert done.ci95_low.notna().all() and done.p_binomial.between(0, 1).all()
+    # The GLM's label-shuffle p is recomputed here from the null accuracies it was built on.
     glm = main[main.model == "glm"]
-    assert (glm.n_permutations == 20).all() and glm.p_permutation.between(0.04, 1).all()
-    # Controls: response shuffle and one label shuffle, S0 fold 0, both modes.
+    assert (glm.n_permutations == 20).all()
+    for _, row in glm.iterrows():
+        rows = json.loads((tiny_run / row.metrics_file).read_text())
+        m = next(r for r in rows if r["analysis"] == "main" and r["fold"] == row.fold
+                 and r["model"] == "glm")
+        assert len(m["null_accuracies"]) == 20
+        expected = (1 + sum(a >= m["accuracy"] - 1e-12 for a in m["null_accuracies"])) / 21
+        assert row.p_permutation == pytest.approx(expected)
+        # The time-respecting null: the 9 other whole-block partitions of 3 + 3 blocks.
+        assert row.time_null == "block_relabelling" and row.n_time_null == 9
+        assert row.p_time == pytest.approx((1 + sum(
+            a >= m["time_null_observed"] - 1e-12 for a in m["time_null_accuracies"])) / 10)
+    # The null animal: the GLM's time-respecting null does not reject, the paper-mode readout
+    # reads the leak, the train-mode readout does not.
+    n0 = summary[summary.session == "N0"]
+    n0_glm = n0[(n0.model == "glm") & (n0.analysis == "main") & (n0.split == "block")]
+    assert (n0_glm.p_time > 0.1).all()
+    readout = n0[n0.split == "block"].groupby("analysis").accuracy.mean()
+    assert readout["probe-paper"] > 0.75
+    assert 0.35 < readout["probe-train"] < 0.65
+    # Time-confound control in the main split's GLM job: one row per stimulus and session.
+    confound = summary[summary.analysis.astype(str).str.startswith("time-")]
+    assert len(confound) == 4 and set(confound.session) == {"S0", "N0"}
+    # Controls: response shuffle, one label shuffle and one block relabelling, S0 fold 0,
+    # both modes; the relabelling gives the main job a time-respecting p-value.
     controls = summary[summary.control != "none"]
-    assert sorted(controls.control.unique()) == ["label_shuffle-0", "response_shuffle"]
+    assert sorted(controls.control.unique()) == ["label_shuffle-0", "relabel-0",
+                                                 "response_shuffle"]
     assert set(controls.ps_mode) == {"train", "paper"}
-    # Future-work analyses: sub-classes (k-class), areas, arousal, unit counts.
-    analyses = set(summary.analysis)
+    s0_dnn = main[(main.session == "S0") & (main.model_label == "DNN (train)")
+                  & (main.split == "block")]
+    assert s0_dnn.n_time_null.tolist() == [1] and s0_dnn.n_permutations.tolist() == [1]
+    # Future-work analyses: sub-classes (k-class), areas, arousal, unit counts; each kind has
+    # decoded rows (not only skipped ones).
     for a in ("label-predator", "label-orientation_6way", "areas-LGd", "areas-CA1",
               "arousal-running", "arousal-still", "units-5-r0", "units-10-r0"):
-        assert a in analyses, a
+        rows = summary[summary.analysis == a]
+        assert len(rows) and rows.accuracy.notna().any(), a
     six = summary[summary.analysis == "label-orientation_6way"]
     assert np.allclose(six.chance_balanced_accuracy.dropna(), 1 / 6)
     assert len(six.chance_balanced_accuracy.dropna()) > 0
+    # Sub-classes vary within blocks: their time-respecting null permutes labels within blocks.
+    assert (six.time_null == "within_block_permutation").all()
     folds = pd.read_csv(tiny_run / "results" / "summary_folds.csv")
-    assert {"accuracy_mean", "accuracy_sd", "n_folds"} <= set(folds.columns)
+    assert {"accuracy_mean", "accuracy_sd", "n_folds", "split"} <= set(folds.columns)
+    groups = pd.read_csv(tiny_run / "results" / "group_tests.csv")
+    assert set(groups.group) == {"animals", "null N0"} and set(groups.split) == {"block", "trial"}
     for name in FIGURES:
-        assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000
-    metrics = json.loads(
-        (
-            tiny_run / "results" / "decode" / "dnn_train" / "cross" / "S0__N0" / "metrics.json"
-        ).read_text()
-    )
-    for key in (
-        "accuracy",
-        "balanced_accuracy",
-        "confusion_matrix",
-        "n_train",
-        "n_test",
-        "chance_level",
-        "pretrained",
-        "image_size",
-        "epochs",
-        "seed",
-        "ps_mode",
-        "wall_time_s",
-    ):
+        assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name
+    metrics = json.loads((tiny_run / "results" / "decode" / "block" / "dnn_train" / "cross"
+                          / "S0__N0" / "metrics.json").read_text())
+    for key in ("accuracy", "balanced_accuracy", "confusion_matrix", "n_train", "n_test",
+                "chance_level", "pretrained", "image_size", "epochs", "seed", "ps_mode",
+                "wall_time_s", "split"):
         assert key in metrics, key
     assert metrics["n_calibration"] + metrics["n_test"] == 2 * 238
+    # The calibration trials are whole blocks: 2 of 3 of each stimulus, the third evaluated.
+    assert metrics["n_test"] < metrics["n_calibration"]
     # A rerun has nothing to do.
     res = snakemake(tiny_run, "--cores", "2", *CI_CONFIG, "-n")
     assert "Nothing to be done" in res.stdout

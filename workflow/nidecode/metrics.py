@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+
+from .io import atomic_path
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
@@ -35,11 +36,8 @@ def write_metrics(metrics: dict, path: str | Path) -> None:
     from .statistics import add_statistics
 
     add_statistics(metrics)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=_default))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=_default))
 
 
 def _default(o):
@@ -52,8 +50,5 @@ def _default(o):
 
 def write_metrics_rows(rows: list[dict], path: str | Path) -> None:
     """Several jobs' metrics (already with statistics) in one JSON list, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(rows, indent=1, sort_keys=True, default=_default))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(rows, indent=1, sort_keys=True, default=_default))

@@ -27,8 +27,9 @@ from typing import Literal
 
 import numpy as np
 
+from .constants import PS_MODES
+
 PSMode = Literal["train", "paper"]
-PS_MODES: tuple[str, ...] = ("train", "paper")
 
 
 def stimulus_onehot(stimulus_index: np.ndarray, n_stimuli: int) -> np.ndarray:

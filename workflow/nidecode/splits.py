@@ -10,9 +10,10 @@ from typing import Literal
 
 import numpy as np
 
+from .constants import ANIMALS_PATTERN, SPLITS
 from .errors import NidecodeError
 
-COMBO_RE = re.compile(r"^([A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*)__([A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*)$")
+COMBO_RE = re.compile(rf"^({ANIMALS_PATTERN})__({ANIMALS_PATTERN})$")
 
 
 def fold_masks(labels: np.ndarray, n_folds: int, fold: int, seed: int) -> np.ndarray:
@@ -86,7 +87,6 @@ def all_subsets(animals: list[str], exclude: list[str] | tuple = ()) -> list[str
 # whole blocks (docs/method.md, "Splits and nulls").
 
 Split = Literal["block", "trial"]
-SPLITS: tuple[str, ...] = ("block", "trial")
 
 
 def _blocks_by_group(block: np.ndarray, group: np.ndarray) -> dict[str, list]:

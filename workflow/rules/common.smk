@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from nidecode.config import analysis_names, combos, nwb_path, validate_config
 from nidecode.errors import ConfigError
 from nidecode.splits import parse_combo
-from nidecode.weights_cache import GOOGLENET_IMAGENET_FILE
+from nidecode.constants import COMBO_PATTERN, FIGURES, GOOGLENET_IMAGENET_FILE
 
 try:
     validate_config(config)
@@ -47,22 +47,6 @@ def _resolve(path):
 
 LABEL_FILES = {name: _resolve(path) for name, path in config["labels"].items()}
 FIGURE_SESSION = config["figures"]["session"] or SESSIONS[0]
-FIGURES = [
-    "fig1_raster",
-    "fig2a_example_units",
-    "fig2b_pca_responses",
-    "fig3_preferred_stimuli",
-    "fig5_neural_images",
-    "fig6a_within",
-    "fig6b_cross",
-    "fig7_embeddings",
-    "fig8_controls",
-    "fig9_subclasses",
-    "fig10_regions",
-    "fig11_arousal",
-    "fig12_unit_counts",
-    "fig13_time_confound",
-]
 # Per-job needs for cluster executors; memory and time grow with each retry (attempt).
 TRAINING_RESOURCES = dict(
     gpu=DECODING["dnn"]["gpus"],
@@ -84,7 +68,7 @@ wildcard_constraints:
     control="|".join(DNN_CONTROLS) or "none",
     fold="|".join(str(f) for f in FOLDS),
     split="|".join(SPLITS),
-    combo=r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*__[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*",
+    combo=COMBO_PATTERN,
 
 
 def combo_responses(combo):

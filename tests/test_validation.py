@@ -1,0 +1,50 @@
+"""The tests' calibration on simulated sessions with slow drift (simulator -> NWB -> GLM).
+
+Twenty stimulus-blind sessions, each with its own seed and the simulator's default drift, and
+three sessions with stimulus information. ``benchmarks/false_positives.py`` prints the table.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nidecode.validation import false_positive_study, group_test, rejection_table
+
+
+@pytest.fixture(scope="module")
+def study():
+    return false_positive_study(n_null=20, n_informative=3, n_permutations=50)
+
+
+def rate(table, sessions, split, test, alpha="0.05"):
+    row = table[(table.sessions == sessions) & (table.split == split) & (table.test == test)]
+    return float(row[f"rejected_at_{alpha}"].iloc[0])
+
+
+@pytest.mark.slow
+def test_trial_split_with_label_shuffles_calls_drift_significant(study):
+    table = rejection_table(study)
+    # The published recipe: random trials, a null that ignores time. Drift alone is "decoded".
+    assert rate(table, "stimulus-blind", "trial", "p_label_shuffle") >= 0.5
+    assert rate(table, "stimulus-blind", "trial", "p_binomial") >= 0.5
+
+
+@pytest.mark.slow
+def test_block_split_with_the_time_respecting_null_stays_at_alpha(study):
+    for alpha in (0.05, 0.1):
+        table = rejection_table(study, alpha)
+        # One session's block-relabelling p is at least 1/10: at alpha 0.1 the test is exact.
+        assert rate(table, "stimulus-blind", "block", "p_time", f"{alpha:g}") <= 0.10
+        assert rate(table, "stimulus-blind", "trial", "p_time", f"{alpha:g}") <= 0.10
+    # Across the 20 blind sessions (drifting independently) the mean is at chance too.
+    assert group_test(study[study.stimulus_blind], "block") > 0.05
+
+
+@pytest.mark.slow
+def test_block_split_keeps_power_on_sessions_with_information(study):
+    info = study[~study.stimulus_blind]
+    block = info[info.split == "block"]
+    assert (block.accuracy > 0.6).all()  # clearly above chance in every session
+    assert (block.p_time == pytest.approx(0.1)).all()  # each beats all 9 relabellings
+    # Three sessions together: the time-respecting null rejects (floor 1/1000).
+    assert group_test(info, "block") < 0.01

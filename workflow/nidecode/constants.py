@@ -1,0 +1,33 @@
+"""Names shared by the Snakefile and the package, importable without torch or xarray (the
+Snakefile imports them at parse time, and dry runs must stay quick). One source each."""
+
+# torchvision's GoogLeNet_Weights.IMAGENET1K_V1 is cached under $TORCH_HOME/hub/checkpoints/.
+GOOGLENET_IMAGENET_FILE = "googlenet-1378be20.pth"
+
+# Preferred-stimulus modes (docs/method.md): leak-free "train", and the published "paper".
+PS_MODES: tuple[str, ...] = ("train", "paper")
+
+# Within-animal splits: whole stimulus blocks held out, or random trials (the published recipe).
+SPLITS: tuple[str, ...] = ("block", "trial")
+
+# A cross-animal combo: TRAIN+TRAIN__TEST, e.g. M0+M1__M3.
+ANIMALS_PATTERN = r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*"
+COMBO_PATTERN = rf"{ANIMALS_PATTERN}__{ANIMALS_PATTERN}"
+
+# The report's figures, in order (workflow/report/<name>.rst is each one's caption).
+FIGURES: tuple[str, ...] = (
+    "fig1_raster",
+    "fig2a_example_units",
+    "fig2b_pca_responses",
+    "fig3_preferred_stimuli",
+    "fig5_neural_images",
+    "fig6a_within",
+    "fig6b_cross",
+    "fig7_embeddings",
+    "fig8_controls",
+    "fig9_subclasses",
+    "fig10_regions",
+    "fig11_arousal",
+    "fig12_unit_counts",
+    "fig13_time_confound",
+)

@@ -29,8 +29,18 @@ def write_allen_nwb(
     gratings: bool = True,
     scenes: bool = True,
     running: bool = True,
+    invalid_times: list[tuple[float, float, list[str]]] | None = None,
+    valid_data: dict[int, bool] | None = None,
+    peak_channels: dict[str, int] | None = None,
 ) -> Path:
-    """Write a tiny Allen-layout NWB file. ``units``: name -> (area, quality, spike times)."""
+    """Write a tiny Allen-layout NWB file. ``units``: name -> (area, quality, spike times).
+
+    Electrodes: one per area (ids 1000, 1001, ... in sorted area order), each unit's peak
+    channel being its area's, unless ``peak_channels`` (unit name -> electrode id) puts a unit
+    on another electrode (created, in the unit's area, when new). ``valid_data`` (electrode id
+    -> flag) adds Allen's ``valid_data`` electrode column (True where not given).
+    ``invalid_times``: (start, stop, tags) rows of ``intervals/invalid_times``.
+    """
     from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
     from pynwb.epoch import TimeIntervals
 
@@ -43,8 +53,16 @@ def write_allen_nwb(
     dev = nwb.create_device(name="probeA")
     grp = nwb.create_electrode_group(name="probeA", description="", location="", device=dev)
     areas = sorted({a for a, _, _ in units.values()})
-    for i, area in enumerate(areas):
-        nwb.add_electrode(id=1000 + i, location=area, group=grp)
+    channel = {name: 1000 + areas.index(area) for name, (area, _, _) in units.items()}
+    channel.update(peak_channels or {})
+    electrodes = {1000 + i: area for i, area in enumerate(areas)}
+    for name, cid in channel.items():
+        electrodes.setdefault(cid, units[name][0])
+    if valid_data is not None:
+        nwb.add_electrode_column("valid_data", "channel usable")
+    for cid, area in sorted(electrodes.items()):
+        extra = {} if valid_data is None else {"valid_data": valid_data.get(cid, True)}
+        nwb.add_electrode(id=cid, location=area, group=grp, **extra)
     for col in (
         "peak_channel_id",
         "quality",
@@ -55,11 +73,11 @@ def write_allen_nwb(
         "firing_rate",
     ):
         nwb.add_unit_column(col, col)
-    for k, (area, quality, spikes) in enumerate(units.values()):
+    for k, (name, (_, quality, spikes)) in enumerate(units.items()):
         nwb.add_unit(
             id=k,
             spike_times=spikes,
-            peak_channel_id=1000 + areas.index(area),
+            peak_channel_id=channel[name],
             quality=quality,
             isi_violations=0.1,
             amplitude_cutoff=0.01,
@@ -110,6 +128,8 @@ def write_allen_nwb(
                 frame=frame,
             )
         nwb.add_time_intervals(ti)
+    for start, stop, tags in invalid_times or []:
+        nwb.add_invalid_time_interval(start_time=start, stop_time=stop, tags=list(tags))
     if running:
         mod = ProcessingModule(name="running", description="")
         mod.add(

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from conftest import UNIT_A, write_allen_nwb
 from nidecode.errors import (
     BaselineError,
+    NidecodeError,
     NWBReadError,
     RunningSpeedError,
     SessionTypeError,
     UnitSelectionError,
 )
 from nidecode.nwb import read_session
-from nidecode.responses import ResponseSettings, compute_responses
+from nidecode.responses import (
+    ResponseSettings,
+    StaleStimuliError,
+    check_stimuli,
+    compute_responses,
+)
 
 # Unit A by hand (presentations in time order, blanks dropped):
 #   window [start, start+0.25)       spikes        rate (Hz)
@@ -185,3 +193,231 @@ def test_stimulus_block_must_be_whole_numbers(tmp_path, small_stimuli):
         f["intervals/static_gratings_presentations/stimulus_block"][1] = 2.5
     with pytest.raises(NWBReadError, match="stimulus_block"):
         read_session(path)
+
+
+# ------------------------------------------------- AllenSDK's invalid times and valid channels
+
+# Presentations of the hand-made file (AllenSDK ids; each lasts 0.25 s):
+#   gratings 0: 10.00-10.25  1: 10.25-10.50  2: 10.50-10.75  3: 10.75-11.00 (blank)
+#   scenes   4: 20.00-20.25  5: 20.25-20.50  6: 20.50-20.75  7: 20.75-21.00 (blank)
+INVALID_TIMES = [
+    (10.3, 10.4, ["EcephysSession", "test", "stimulus"]),  # inside 1
+    (20.75, 21.0, ["EcephysSession", "test", "stimulus"]),  # 7, and touches 6 at 20.75
+    (20.0, 20.3, ["EcephysProbe", "7", "probeA"]),  # spikes of probeA: masks no presentation
+    (10.0, 10.2, ["EcephysSession", "test", "all_probes"]),  # spikes of every probe: neither
+    (20.3, 20.4, ["EcephysSession", "test", "optotagging"]),  # neither
+]
+
+
+def test_invalid_times_are_read_with_their_tags(tmp_path):
+    path = write_allen_nwb(
+        tmp_path / "inv.nwb", {"A": ("VISp", "good", UNIT_A)}, invalid_times=INVALID_TIMES
+    )
+    session = read_session(path)
+    inv = session.invalid_times
+    assert inv.start_time.tolist() == [t[0] for t in INVALID_TIMES]
+    assert inv.stop_time.tolist() == [t[1] for t in INVALID_TIMES]
+    assert inv.tags.tolist() == [tuple(t[2]) for t in INVALID_TIMES]
+    assert session.probe_names == ("probeA",)
+
+
+def test_presentations_overlapping_stimulus_invalid_times_are_masked(tmp_path, small_stimuli):
+    # AllenSDK (_mask_invalid_stimulus_presentations) masks only presentations overlapping an
+    # interval tagged "stimulus", endpoints included: 1 (10.3-10.4 inside it), 6 (touches
+    # 20.75) and the blank 7. Probe, all_probes and optotagging intervals mask nothing.
+    path = write_allen_nwb(
+        tmp_path / "inv.nwb", {"A": ("VISp", "good", UNIT_A)}, invalid_times=INVALID_TIMES
+    )
+    ds = compute_responses(read_session(path), small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.presentation_id.values.tolist() == [0, 2, 4, 5]
+    assert ds.attrs["n_presentations_invalid_masked"] == 3
+    assert ds.attrs["n_blank_presentations_dropped"] == 1  # 3 only: 7 is counted as masked
+    assert ds.attrs["n_spontaneous_invalid_masked"] == 0
+    assert json.loads(ds.attrs["invalid_times"])[1] == [20.75, 21.0, INVALID_TIMES[1][2]]
+    # Rates of the kept presentations (RATES without 1 and 6); pre-onset baselines of 0, 2,
+    # 4, 5: 1, 1, 2, 2 spikes in 200 ms = 5, 5, 10, 10 Hz: mean 7.5, SD sqrt(25/3).
+    np.testing.assert_allclose(ds.rate.values[:, 0], [8.0, 0.0, 12.0, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(ds.baseline_mean.values, [7.5], rtol=1e-6)
+    np.testing.assert_allclose(ds.baseline_sd.values, [np.sqrt(25 / 3)], rtol=1e-6)
+
+
+def test_invalid_time_touching_a_presentation_start_masks_it(tmp_path, small_stimuli):
+    # [9.0, 10.0] ends where presentation 0 starts: closed intervals overlap (AllenSDK _overlap).
+    path = write_allen_nwb(
+        tmp_path / "touch.nwb",
+        {"A": ("VISp", "good", UNIT_A)},
+        invalid_times=[(9.0, 10.0, ["EcephysSession", "test", "stimulus"])],
+    )
+    ds = compute_responses(read_session(path), small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.presentation_id.values.tolist() == [1, 2, 4, 5, 6]
+    assert ds.attrs["n_presentations_invalid_masked"] == 1
+
+
+def test_no_invalid_times_masks_nothing(hand_nwb, small_stimuli):
+    session = read_session(hand_nwb)
+    assert session.invalid_times.empty
+    ds = compute_responses(session, small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.attrs["n_presentations_invalid_masked"] == 0
+    assert ds.attrs["invalid_times"] == "[]"
+    assert ds.sizes["presentation"] == 6
+
+
+def test_invalid_times_mask_grey_screen_for_the_spontaneous_baseline(tmp_path, small_stimuli):
+    # Grey screen 0-9.5 s (38 windows of 250 ms) and 15-19 s (16 windows). The invalid interval
+    # 9.5-9.6 s touches the first block, so AllenSDK masks it and only 16 windows remain.
+    # Unit E spikes in them; unit A has none there (zero SD, dropped).
+    from pynwb import NWBHDF5IO
+    from pynwb.epoch import TimeIntervals
+
+    path = write_allen_nwb(
+        tmp_path / "spont.nwb",
+        {
+            "A": ("VISp", "good", UNIT_A),
+            "E": ("VISp", "good", [1.0, 10.1, 15.1, 16.1, 16.2, 20.1]),
+        },
+        invalid_times=[(9.5, 9.6, ["EcephysSession", "test", "stimulus"])],
+    )
+    with NWBHDF5IO(str(path), "a") as io:
+        nwb = io.read()
+        spont = TimeIntervals(name="spontaneous_presentations", description="")
+        spont.add_column("stimulus_name", "")
+        for a, b in ((0.0, 9.5), (15.0, 19.0)):
+            spont.add_interval(start_time=a, stop_time=b, stimulus_name="spontaneous")
+        nwb.add_time_intervals(spont)
+        io.write(nwb)
+    settings = ResponseSettings(baseline="spontaneous", zero_sd_units="drop")
+    ds = compute_responses(read_session(path), small_stimuli, settings, "T", "test")
+    assert ds.attrs["n_spontaneous_invalid_masked"] == 1
+    assert "16 consecutive 250 ms windows" in ds.attrs["baseline"]
+    assert ds.unit_id.values.tolist() == [1]
+    # E: 3 spikes in 16 windows of 0.25 s: mean 3 / 16 / 0.25 Hz.
+    np.testing.assert_allclose(ds.baseline_mean.values, [0.75], rtol=1e-6)
+
+
+def test_units_on_invalid_channels_are_dropped(tmp_path, small_stimuli):
+    # Electrodes: 1000 (CA1), 1001 (VISp), 1005 (VISp, F's peak channel). valid_data is False
+    # on 1000 and 1005, so B (CA1) and F (VISp) are left out, as AllenSDK's units table does.
+    path = write_allen_nwb(
+        tmp_path / "valid.nwb",
+        {
+            "A": ("VISp", "good", UNIT_A),
+            "F": ("VISp", "good", [9.9, 10.1, 20.1, 20.3]),
+            "B": ("CA1", "good", [10.1, 20.1]),
+        },
+        peak_channels={"F": 1005},
+        valid_data={1000: False, 1005: False},
+    )
+    session = read_session(path)
+    assert session.units.index.tolist() == [0]
+    assert session.units_invalid_channel == (1, 2)
+    assert [s.tolist() for s in session.spike_times] == [UNIT_A]
+    ds = compute_responses(session, small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.unit_id.values.tolist() == [0]
+    np.testing.assert_allclose(ds.rate.values[:, 0], RATES, rtol=1e-6)
+    assert ds.attrs["n_units_invalid_channel_dropped"] == 2
+    assert ds.attrs["units_invalid_channel_dropped"] == "[1, 2]"
+
+
+def test_valid_channels_keep_their_units(tmp_path, small_stimuli):
+    # The column present and True everywhere, or absent (hand_nwb): every unit stays.
+    path = write_allen_nwb(
+        tmp_path / "allvalid.nwb",
+        {"A": ("VISp", "good", UNIT_A), "B": ("CA1", "good", [10.1, 20.1])},
+        valid_data={},
+    )
+    session = read_session(path)
+    assert session.units.index.tolist() == [0, 1]
+    assert session.units_invalid_channel == ()
+    ds = compute_responses(session, small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.attrs["n_units_invalid_channel_dropped"] == 0
+    assert ds.attrs["units_invalid_channel_dropped"] == "[]"
+
+
+def test_no_valid_data_column_keeps_every_unit(hand_nwb):
+    session = read_session(hand_nwb)
+    assert session.units.index.tolist() == [0, 1, 2]
+    assert session.units_invalid_channel == ()
+
+
+# ------------------------------------------------------------------------- stale stimuli.nc
+
+
+def _stale_copy(stimuli, path):
+    """stimuli.nc without the natural scenes (as if rendered by another configuration)."""
+    from nidecode.io import open_netcdf, write_netcdf
+
+    write_netcdf(stimuli.isel(stimulus=slice(0, 120)), path)
+    return open_netcdf(path)
+
+
+def test_stimulus_missing_from_stimuli_file_is_a_stale_stimuli_error(
+    hand_nwb, small_stimuli, tmp_path
+):
+    stale = _stale_copy(small_stimuli, tmp_path / "stimuli.nc")
+    # Presentation 4 (first scene, frame 5) is the first whose stimulus is missing; the three
+    # scenes 4, 5, 6 of the six presentations are.
+    with pytest.raises(StaleStimuliError) as err:
+        compute_responses(read_session(hand_nwb), stale, ResponseSettings(), "T", "test")
+    msg = str(err.value)
+    assert isinstance(err.value, NidecodeError)
+    assert str(tmp_path / "stimuli.nc") in msg
+    assert "presentation 4 (stimulus_presentation_id)" in msg
+    assert "natural_scenes frame 5" in msg
+    assert "3 of 6 presentations" in msg
+    assert "rerun render_stimuli" in msg
+    assert f"rm {tmp_path / 'stimuli.nc'}" in msg
+
+
+def test_check_stimuli_against_the_config(small_stimuli, tmp_path):
+    from nidecode.stimuli import Canvas
+
+    check_stimuli(small_stimuli, "results/stimuli.nc", Canvas(12, 20), allen_scenes=False)
+    with pytest.raises(StaleStimuliError, match=r"results/stimuli.nc: stale.*12 x 20 px.*60 x 96"):
+        check_stimuli(small_stimuli, "results/stimuli.nc", Canvas(60, 96))
+    with pytest.raises(StaleStimuliError, match="needs Allen's templates.*render_stimuli"):
+        check_stimuli(small_stimuli, "results/stimuli.nc", Canvas(12, 20), allen_scenes=True)
+    stale = _stale_copy(small_stimuli, tmp_path / "stimuli.nc")
+    with pytest.raises(StaleStimuliError, match="120 static gratings and 0 natural scenes"):
+        check_stimuli(stale, tmp_path / "stimuli.nc", Canvas(12, 20))
+
+
+def test_responses_script_reports_stale_stimuli_in_one_line(hand_nwb, small_stimuli, tmp_path):
+    import logging
+    import runpy
+    from types import SimpleNamespace
+
+    from conftest import REPO
+    from nidecode.io import write_netcdf
+
+    stimuli = tmp_path / "stimuli.nc"
+    write_netcdf(small_stimuli, stimuli)  # 12 x 20 px; the config below asks for 60 x 96
+    log = tmp_path / "responses.log"
+    smk = SimpleNamespace(
+        input=SimpleNamespace(nwb=str(hand_nwb), stimuli=str(stimuli)),
+        output=[str(tmp_path / "out.nc")],
+        log=[str(log)],
+        wildcards=SimpleNamespace(session="T"),
+        config={"source": "simulated", "stimuli": {"height": 60, "width": 96}},
+    )
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            runpy.run_path(
+                str(REPO / "workflow" / "scripts" / "responses.py"),
+                init_globals={"snakemake": smk},
+            )
+    finally:
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
+                h.close()
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
+    assert exit_.value.code == 1
+    text = log.read_text()
+    assert f"{stimuli}: stale stimuli file" in text and "rerun render_stimuli" in text
+    assert "Traceback" not in text
+    assert not (tmp_path / "out.nc").exists()

@@ -2,7 +2,7 @@
 
 Each function takes labelled responses (``results/responses/{session}.nc``) and the stimulus
 table, chooses units, trials and labels through :func:`nidecode.variants.select`, and returns
-the metrics dict of one job (DESIGN §6).
+the metrics dict of one job (docs/method.md §3–6).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Preferred stimuli and neural images through the stimulus-weight algebra (DESIGN §5).
+"""Preferred stimuli and neural images through the stimulus-weight algebra (docs/method.md §2).
 
 The paper defines, for responses ``R`` (trials x units) and shown stimuli ``S`` (trials x
 pixels),

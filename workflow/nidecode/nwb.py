@@ -6,7 +6,7 @@ simulator share, which keeps the main environment free of AllenSDK's old pins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -33,6 +33,18 @@ QUALITY_COLUMNS = (
     "snr",
     "firing_rate",
 )
+# AllenSDK's invalid_times tag for "very long frames make any stimulus-locked analysis
+# invalid" (EcephysSession.get_invalid_times); the only tag that masks presentations.
+STIMULUS_INVALID_TAG = "stimulus"
+# AllenSDK's tag for gain fluctuations on every probe (spikes and LFP invalid, not stimuli).
+ALL_PROBES_INVALID_TAG = "all_probes"
+
+
+def empty_invalid_times() -> pd.DataFrame:
+    """An invalid-times table with no rows (a file without ``intervals/invalid_times``)."""
+    return pd.DataFrame(
+        {"start_time": np.zeros(0), "stop_time": np.zeros(0), "tags": pd.Series([], dtype=object)}
+    )
 
 
 @dataclass
@@ -48,6 +60,13 @@ class AllenSession:
     :func:`allen_presentation_ids`) and ``nwb_row_id``: the row's id in its NWB intervals table.
     ``spontaneous``: start/stop of grey-screen blocks (may be empty), with the same two ids.
     ``running_t``/``running_speed``: running speed samples (None if the file has none).
+    ``invalid_times``: ``intervals/invalid_times`` as start_time, stop_time and ``tags`` (a tuple
+    of strings per interval, e.g. ``("EcephysSession", "7150", "stimulus")``); no rows when the
+    file has none. Nothing is masked here: see :func:`filter_invalid_times_by_tags` and
+    :func:`overlaps_intervals`.
+    ``probe_names``: the electrode groups (Allen's probe names, e.g. "probeA").
+    ``units_invalid_channel``: ids of the units left out of ``units`` because their peak
+    channel has ``valid_data == False`` in the electrodes table (AllenSDK leaves them out too).
     """
 
     path: Path
@@ -59,6 +78,9 @@ class AllenSession:
     spontaneous: pd.DataFrame
     running_t: np.ndarray | None
     running_speed: np.ndarray | None
+    invalid_times: pd.DataFrame = field(default_factory=empty_invalid_times)
+    probe_names: tuple[str, ...] = ()
+    units_invalid_channel: tuple[int, ...] = ()
 
 
 def _decode(values: np.ndarray) -> np.ndarray:
@@ -113,6 +135,80 @@ def allen_presentation_ids(intervals: h5py.Group) -> dict[str, np.ndarray]:
         out[k] = ids[i : i + len(st)]
         i += len(st)
     return out
+
+
+def filter_invalid_times_by_tags(invalid_times: pd.DataFrame, tags) -> pd.DataFrame:
+    """The invalid intervals carrying any of ``tags`` (exact match against each tag).
+
+    Mirrors AllenSDK's ``EcephysSession._filter_invalid_times_by_tags``
+    (allensdk/brain_observatory/ecephys/ecephys_session.py): keep a row when
+    ``any(t in row_tags for t in tags)``.
+    """
+    if invalid_times.empty:
+        return invalid_times
+    wanted = list(tags)
+    keep = [any(t in row for t in wanted) for row in invalid_times["tags"]]
+    return invalid_times[np.asarray(keep, dtype=bool)]
+
+
+def overlaps_intervals(start: np.ndarray, stop: np.ndarray, intervals: pd.DataFrame) -> np.ndarray:
+    """Whether each [start, stop] window overlaps any row of ``intervals`` (bool per window).
+
+    Closed intervals, as AllenSDK's ``ecephys_session._overlap``:
+    ``max(a0, b0) <= min(a1, b1)``, so a window that merely touches an interval overlaps it.
+    """
+    start = np.asarray(start, dtype=float)
+    stop = np.asarray(stop, dtype=float)
+    out = np.zeros(len(start), dtype=bool)
+    for b0, b1 in zip(intervals["start_time"], intervals["stop_time"], strict=True):
+        out |= np.maximum(start, b0) <= np.minimum(stop, b1)
+    return out
+
+
+def _read_invalid_times(f: h5py.File, path: Path) -> pd.DataFrame:
+    """``intervals/invalid_times`` (an NWB TimeIntervals table; ``tags`` is ragged)."""
+    if "intervals/invalid_times" not in f:
+        return empty_invalid_times()
+    g = f["intervals/invalid_times"]
+    start = np.asarray(g["start_time"][:], dtype=float)
+    stop = np.asarray(g["stop_time"][:], dtype=float)
+    n = len(start)
+    if "tags" not in g:
+        tags: list[tuple[str, ...]] = [()] * n
+    else:
+        values = [str(v) for v in _decode(g["tags"][:])]
+        if "tags_index" in g:
+            ends = g["tags_index"][:].astype(np.int64)
+            if len(ends) != n or (n and (np.any(np.diff(ends) < 0) or ends[-1] > len(values))):
+                raise NWBReadError(
+                    f"{path}: intervals/invalid_times has a tags_index that does not match its "
+                    f"{n} intervals; the file is damaged. Delete it and rerun the rule that "
+                    "makes it."
+                )
+            bounds = np.concatenate([[0], ends])
+            tags = [tuple(values[bounds[k] : bounds[k + 1]]) for k in range(n)]
+        else:  # one tag per interval, not ragged
+            tags = [(v,) for v in values]
+    return pd.DataFrame(
+        {"start_time": start, "stop_time": stop, "tags": pd.Series(tags, dtype=object)}
+    )
+
+
+def _valid_flags(values: np.ndarray, path: Path) -> np.ndarray:
+    """The electrodes' ``valid_data`` column as bool (stored as bool, 0/1 or text)."""
+    if values.dtype.kind == "b":
+        return values.astype(bool)
+    if values.dtype.kind in "iuf":
+        return values != 0
+    text = np.char.lower(np.char.strip(_decode(values).astype(str)))
+    truthy, falsy = np.isin(text, ("true", "1")), np.isin(text, ("false", "0"))
+    if not (truthy | falsy).all():
+        bad = sorted(set(text[~(truthy | falsy)].tolist()))[:5]
+        raise NWBReadError(
+            f"{path}: general/extracellular_ephys/electrodes/valid_data holds {bad}, not "
+            "True/False; the file is not in Allen's layout"
+        )
+    return truthy
 
 
 def _block_numbers(values: np.ndarray, path: Path, table: str) -> np.ndarray:
@@ -202,7 +298,27 @@ def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
             f"{path}: /units lacks peak_channel_id, so units cannot be placed in brain areas"
         )
     units["area"] = units["area"].fillna("unknown").astype(str)
+    # AllenSDK's units table keeps only units whose peak channel is valid:
+    # EcephysNwbSessionApi.get_units -> Probes.get_units_table(filter_by_validity=True)
+    # (allensdk/brain_observatory/ecephys/probes.py) drops channels with valid_data == False
+    # and then every unit whose peak_channel_id is not among the remaining channels.
+    # Units whose peak channel is absent from the table stay (area "unknown"); a file
+    # without the column keeps every unit.
+    units_invalid_channel: tuple[int, ...] = ()
+    if "valid_data" in el:
+        valid = pd.Series(_valid_flags(el["valid_data"][:], path), index=el["id"][:])
+        on_invalid = (
+            valid.reindex(units["peak_channel_id"].to_numpy()).eq(False).to_numpy(dtype=bool)
+        )
+        if on_invalid.any():
+            units_invalid_channel = tuple(int(i) for i in units["unit_id"][on_invalid])
+            units = units[~on_invalid].reset_index(drop=True)
+            spike_times = [s for s, bad in zip(spike_times, on_invalid, strict=True) if not bad]
     units = units.set_index("unit_id")
+    ephys = f["general/extracellular_ephys"]
+    probe_names = tuple(
+        sorted(k for k in ephys.keys() if k != "electrodes" and isinstance(ephys[k], h5py.Group))
+    )
 
     allen_ids = allen_presentation_ids(f["intervals"])
     tables = []
@@ -251,7 +367,18 @@ def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
     )
     description = _decode(np.array([f["session_description"][()]]))[0]
     return AllenSession(
-        path, session_id, description, units, spike_times, presentations, spontaneous, run_t, run_v
+        path,
+        session_id,
+        description,
+        units,
+        spike_times,
+        presentations,
+        spontaneous,
+        run_t,
+        run_v,
+        invalid_times=_read_invalid_times(f, path),
+        probe_names=probe_names,
+        units_invalid_channel=units_invalid_channel,
     )
 
 

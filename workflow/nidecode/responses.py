@@ -7,20 +7,42 @@ presentation t and ``mu_i``, ``sigma_i`` are the mean and SD of the unit's basel
   Allen's back-to-back protocol that window lies inside the previous presentation, so it is
   not a stimulus-free baseline; the attrs say so.
 * ``spontaneous``: the rate in consecutive 250 ms windows of the grey-screen blocks.
+
+As AllenSDK does, presentations (and grey-screen blocks) that overlap an ``invalid_times``
+interval tagged "stimulus" are left out, and units on channels with ``valid_data == False`` are
+left out when the NWB file is read (:mod:`.nwb`); the counts are in the output's attrs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from . import __version__
-from .errors import BaselineError, UnitSelectionError
-from .nwb import AllenSession, running_speed_per_presentation
-from .stimuli import stimulus_index
+from .errors import BaselineError, NidecodeError, UnitSelectionError
+from .nwb import (
+    ALL_PROBES_INVALID_TAG,
+    STIMULUS_INVALID_TAG,
+    AllenSession,
+    filter_invalid_times_by_tags,
+    overlaps_intervals,
+    running_speed_per_presentation,
+)
+from .stimuli import (
+    GRATING_ORIENTATIONS,
+    GRATING_PHASES,
+    GRATING_SPATIAL_FREQUENCIES,
+    N_NATURAL_SCENES,
+    Canvas,
+    stimulus_index,
+)
+
+log = logging.getLogger(__name__)
 
 # AllenSDK's UNIT_FILTER_DEFAULTS.
 ALLEN_UNIT_FILTERS = {
@@ -29,6 +51,73 @@ ALLEN_UNIT_FILTERS = {
     "isi_violations_max": 0.5,
     "quality": "good",
 }
+
+
+class StaleStimuliError(NidecodeError):
+    """The rendered stimuli file does not match the configuration or the session's stimuli."""
+
+
+RERUN_STIMULI = (
+    "It was rendered from another stimulus configuration (or by an older version): delete it "
+    "(rm {path}) and rerun render_stimuli (snakemake --forcerun render_stimuli), then this rule."
+)
+
+
+def check_stimuli(
+    stimuli: xr.Dataset,
+    path: str | Path,
+    canvas: Canvas | None = None,
+    allen_scenes: bool | None = None,
+) -> None:
+    """Raise StaleStimuliError unless ``stimuli`` (read from ``path``) is what the config renders.
+
+    Checks the image size against ``canvas`` (config ``stimuli.height``/``width``), that all
+    120 gratings and 118 scenes are there and, when ``allen_scenes`` is given (config source
+    "allen"), that the scenes are Allen's templates (else the packaged stand-ins), as recorded
+    by render_stimuli in the ``natural_scene_source`` attribute (skipped where it is absent).
+    """
+    problems = []
+    if canvas is not None:
+        shape = (int(stimuli.sizes.get("y", -1)), int(stimuli.sizes.get("x", -1)))
+        if shape != (canvas.height, canvas.width):
+            problems.append(
+                f"its images are {shape[0]} x {shape[1]} px but the config's stimuli.height x "
+                f"stimuli.width is {canvas.height} x {canvas.width}"
+            )
+    recorded = stimuli.attrs.get("natural_scene_source")
+    if allen_scenes is not None and recorded is not None:
+        if str(recorded).startswith("allen") != allen_scenes:
+            wanted = "Allen's templates" if allen_scenes else "the packaged stand-in scenes"
+            problems.append(
+                f"its natural scenes are from {recorded!r} but the config's source needs {wanted}"
+            )
+    names = stimuli["stimulus_name"].values.astype(str) if "stimulus_name" in stimuli else []
+    n_grating, n_scene = (
+        int(np.sum(names == "static_gratings")),
+        int(np.sum(names == "natural_scenes")),
+    )
+    n_grating_expected = (
+        len(GRATING_ORIENTATIONS) * len(GRATING_SPATIAL_FREQUENCIES) * len(GRATING_PHASES)
+    )
+    if (n_grating, n_scene) != (n_grating_expected, N_NATURAL_SCENES):
+        problems.append(
+            f"it holds {n_grating} static gratings and {n_scene} natural scenes, not "
+            f"{n_grating_expected} and {N_NATURAL_SCENES}"
+        )
+    if problems:
+        raise StaleStimuliError(
+            f"{path}: stale stimuli file: {'; '.join(problems)}. " + RERUN_STIMULI.format(path=path)
+        )
+
+
+def _describe_stimulus(row) -> str:
+    if row["stimulus_name"] == "natural_scenes":
+        frame = row["frame"]
+        return f"natural_scenes frame {'null' if np.isnan(frame) else int(frame)}"
+    return (
+        f"static_gratings orientation {row['orientation']:g}, spatial_frequency "
+        f"{row['spatial_frequency']:g}, phase {row['phase']:g}"
+    )
 
 
 @dataclass(frozen=True)
@@ -97,6 +186,35 @@ def binned_counts(
     return out
 
 
+def stimulus_invalid_times(session: AllenSession):
+    """The session's invalid intervals that invalidate stimulus presentations (tag "stimulus")."""
+    return filter_invalid_times_by_tags(session.invalid_times, [STIMULUS_INVALID_TAG])
+
+
+def invalid_presentation_mask(session: AllenSession, table) -> np.ndarray:
+    """Rows of a presentations table that AllenSDK masks as "invalid_presentation".
+
+    Mirrors AllenSDK's ``EcephysSession._mask_invalid_stimulus_presentations``
+    (allensdk/brain_observatory/ecephys/ecephys_session.py): the invalid_times rows tagged
+    "stimulus" (``_filter_invalid_times_by_tags(["stimulus"])``; intervals tagged only with a
+    probe name or "all_probes" mask no presentation) and every presentation whose
+    [start_time, stop_time] overlaps one of them, endpoints included (``_overlap``). AllenSDK
+    renames such a presentation "invalid_presentation" and blanks its parameters; here it is
+    dropped (its parameters, hence its stimulus, are unknown).
+    """
+    return overlaps_intervals(
+        table["start_time"].to_numpy(),
+        table["stop_time"].to_numpy(),
+        stimulus_invalid_times(session),
+    )
+
+
+def valid_spontaneous(session: AllenSession):
+    """Grey-screen blocks that AllenSDK does not mask (see :func:`invalid_presentation_mask`)."""
+    spont = session.spontaneous
+    return spont[~invalid_presentation_mask(session, spont)]
+
+
 def baseline_rates(
     session: AllenSession, spikes: list[np.ndarray], start: np.ndarray, settings: ResponseSettings
 ) -> tuple[np.ndarray, str]:
@@ -108,7 +226,7 @@ def baseline_rates(
             "presentation when presentations run back to back)"
         )
         return spike_counts(spikes, start - w, start) / w, desc
-    spont = session.spontaneous
+    spont = valid_spontaneous(session)
     win = 0.25
     starts = (
         np.concatenate(
@@ -129,27 +247,78 @@ def baseline_rates(
     return spike_counts(spikes, starts, starts + win) / win, desc
 
 
+def _intervals_json(intervals) -> str:
+    return json.dumps(
+        [
+            [float(a), float(b), list(t)]
+            for a, b, t in zip(
+                intervals["start_time"], intervals["stop_time"], intervals["tags"], strict=True
+            )
+        ]
+    )
+
+
 def compute_responses(
     session: AllenSession,
     stimuli: xr.Dataset,
     settings: ResponseSettings,
     animal: str,
     source: str,
+    stimuli_path: str | Path | None = None,
 ) -> xr.Dataset:
     """Labelled per-trial responses of the selected units to gratings and natural scenes.
 
     Returns a Dataset with ``rate`` and ``response`` (presentation, unit) float32, optional
-    ``counts`` (presentation, time_bin, unit) and the coordinates of DESIGN §4. Blank
-    presentations are dropped (their number is in attrs).
+    ``counts`` (presentation, time_bin, unit) and the coordinates of DESIGN §4. Presentations
+    overlapping an invalid interval tagged "stimulus" are dropped first (AllenSDK masks them;
+    see :func:`invalid_presentation_mask`), then blank presentations; both numbers are in
+    attrs, with the units read_session left out for an invalid peak channel.
+
+    ``stimuli_path`` names the stimuli file in errors (default: the file ``stimuli`` was read
+    from). Raises StaleStimuliError when a presentation's stimulus is not in ``stimuli``.
     """
+    if stimuli_path is None:
+        stimuli_path = stimuli.encoding.get("source", "results/stimuli.nc")
     mask = select_units(session, settings.areas, settings.filters)
     units = session.units[mask]
     spikes = [s for s, m in zip(session.spike_times, mask, strict=True) if m]
 
     p = session.presentations
+    invalid = invalid_presentation_mask(session, p)
     blank = (p["stimulus_name"] == "natural_scenes") & (p["frame"] < 0)
     blank |= (p["stimulus_name"] == "static_gratings") & p["orientation"].isna()
-    p = p[~blank].reset_index(drop=True)
+    blank = blank.to_numpy() & ~invalid  # a masked blank counts as masked, as in AllenSDK
+    n_spont_invalid = int(len(session.spontaneous) - len(valid_spontaneous(session)))
+    n_stim_invalid_times = len(stimulus_invalid_times(session))
+    log.info(
+        "%s: %d of %d presentations overlap the %d invalid_times interval(s) tagged '%s' and are "
+        "dropped (AllenSDK masks them); %d grey-screen block(s) masked likewise",
+        session.path,
+        int(invalid.sum()),
+        len(p),
+        n_stim_invalid_times,
+        STIMULUS_INVALID_TAG,
+        n_spont_invalid,
+    )
+    spike_invalid = filter_invalid_times_by_tags(
+        session.invalid_times, [*session.probe_names, ALL_PROBES_INVALID_TAG]
+    )
+    if len(spike_invalid):  # AllenSDK's EcephysSession._warn_invalid_spike_intervals
+        log.warning(
+            "%s: %d invalid_times interval(s) tagged with a probe or '%s' (spikes in them are "
+            "invalid; presentations there are kept, as in AllenSDK): %s",
+            session.path,
+            len(spike_invalid),
+            ALL_PROBES_INVALID_TAG,
+            _intervals_json(spike_invalid),
+        )
+    if session.units_invalid_channel:
+        log.info(
+            "%s: %d unit(s) left out because their peak channel has valid_data == False",
+            session.path,
+            len(session.units_invalid_channel),
+        )
+    p = p[~invalid & ~blank].reset_index(drop=True)
     start, stop = p["start_time"].to_numpy(), p["stop_time"].to_numpy()
     duration = stop - start
 
@@ -183,10 +352,13 @@ def compute_responses(
         p["phase"].to_numpy(),
     )
     if (idx < 0).any():
-        j = int(np.flatnonzero(idx < 0)[0])
-        raise ValueError(
-            f"{session.path}: presentation {p['presentation_id'][j]} (stimulus_presentation_id) "
-            "shows a stimulus that is not in stimuli.nc; rerun render_stimuli"
+        missing = np.flatnonzero(idx < 0)
+        j = int(missing[0])
+        raise StaleStimuliError(
+            f"{stimuli_path}: stale stimuli file: presentation {int(p['presentation_id'][j])} "
+            f"(stimulus_presentation_id) of {session.path} shows {_describe_stimulus(p.iloc[j])}, "
+            f"which is not in it ({len(missing)} of {len(p)} presentations affected). "
+            + RERUN_STIMULI.format(path=stimuli_path)
         )
     running = running_speed_per_presentation(session, start, stop, settings.require_running_speed)
 
@@ -248,6 +420,12 @@ def compute_responses(
         "areas": json.dumps(list(settings.areas)),
         "zero_sd_units_dropped": json.dumps(dropped),
         "n_blank_presentations_dropped": int(blank.sum()),
+        # AllenSDK's masking of invalid presentations and of units on invalid channels.
+        "n_presentations_invalid_masked": int(invalid.sum()),
+        "n_spontaneous_invalid_masked": n_spont_invalid,
+        "invalid_times": _intervals_json(session.invalid_times),
+        "n_units_invalid_channel_dropped": len(session.units_invalid_channel),
+        "units_invalid_channel_dropped": json.dumps(list(session.units_invalid_channel)),
         "settings": json.dumps(asdict(settings)),
         "software": f"nidecode {__version__}",
     }

@@ -2,21 +2,44 @@
 
 import logging
 
-from nidecode.config import response_settings
+from nidecode.config import response_settings, stimulus_canvas
 from nidecode.io import open_netcdf, write_netcdf
 from nidecode.nwb import read_session
-from nidecode.responses import compute_responses
+from nidecode.responses import check_stimuli, compute_responses
 from nidecode.scripting import run
 
 
 def main(smk) -> None:
+    # A stimuli.nc left from another stimulus config (render_stimuli has no params, so
+    # Snakemake does not rerun it when stimuli.* changes) ends here with one clear message.
+    stimuli = open_netcdf(smk.input.stimuli)
+    check_stimuli(
+        stimuli,
+        smk.input.stimuli,
+        canvas=stimulus_canvas(smk.config),
+        allen_scenes=smk.config["source"] == "allen",
+    )
     session = read_session(smk.input.nwb)
-    ds = compute_responses(session, open_netcdf(smk.input.stimuli),
-                           response_settings(smk.config), animal=smk.wildcards.session,
-                           source=smk.config["source"])
+    ds = compute_responses(
+        session,
+        stimuli,
+        response_settings(smk.config),
+        animal=smk.wildcards.session,
+        source=smk.config["source"],
+        stimuli_path=smk.input.stimuli,
+    )
     write_netcdf(ds, smk.output[0])
-    logging.info("%s: %d presentations x %d units (%s)", smk.wildcards.session,
-                 ds.sizes["presentation"], ds.sizes["unit"], ds.attrs["baseline"])
+    logging.info(
+        "%s: %d presentations x %d units (%s); dropped: %d presentations overlapping invalid "
+        "times, %d blank presentations, %d units on invalid channels",
+        smk.wildcards.session,
+        ds.sizes["presentation"],
+        ds.sizes["unit"],
+        ds.attrs["baseline"],
+        ds.attrs["n_presentations_invalid_masked"],
+        ds.attrs["n_blank_presentations_dropped"],
+        ds.attrs["n_units_invalid_channel_dropped"],
+    )
 
 
 run(main, snakemake)  # noqa: F821

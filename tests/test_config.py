@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nidecode.config import load_config, nwb_path, response_settings, validate_config
+from nidecode.config import load_config, nwb_path, validate_config
 from nidecode.errors import ConfigError
+from nidecode.responses import ResponseSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,7 +38,7 @@ def test_defaults_are_filled_in():
     )
     assert cfg["responses"]["baseline"] == "pre_onset"
     assert cfg["responses"]["filters"]["presence_ratio_min"] == 0.95
-    assert response_settings(cfg).areas == ("VISp",)
+    assert ResponseSettings.from_config(cfg).areas == ("VISp",)
     assert nwb_path(cfg, "A") == "resources/simulated/A.nwb"
 
 

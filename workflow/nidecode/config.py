@@ -7,19 +7,13 @@ JSON-schema validation with defaults filled in, then cross-checks the schema can
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 import yaml
 
 from .errors import ConfigError
 from .splits import all_subsets, leave_one_animal_out, parse_combo
-
-if TYPE_CHECKING:  # heavy modules stay out of the Snakefile's parse (dry runs must be quick)
-    from .dnn import DNNSettings
-    from .responses import ResponseSettings
-    from .simulate import AnimalSpec, Protocol
-    from .stimuli import Canvas
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -152,15 +146,6 @@ def analysis_names(config: dict) -> list[str]:
     return names
 
 
-def dnn_settings(config: dict) -> DNNSettings:
-    """GoogLeNet settings from decoding.dnn (torch_home is handled by the workflow)."""
-    from .dnn import DNNSettings
-
-    cluster_only = ("torch_home", "gpus", "mem_mb", "runtime_min")  # the workflow's business
-    d = {k: v for k, v in config["decoding"]["dnn"].items() if k not in cluster_only}
-    return DNNSettings(seed=config["decoding"]["seed"], **d)
-
-
 def load_config(path: str | Path) -> dict:
     """Read a YAML config file and validate it."""
     path = Path(path)
@@ -171,74 +156,6 @@ def load_config(path: str | Path) -> dict:
     return validate_config(config)
 
 
-def animal_spec(config: dict, session: str) -> AnimalSpec:
-    """Simulation settings of one simulated animal.
-
-    Slow drift: ``simulation.drift`` (``tau_s``, ``unit_sd``, ``shared_sd``) holds the
-    simulation-wide setting; an animal's ``drift`` overrides it key by key (a mapping), keeps
-    it (``true``) or turns drift off (``false``).
-    """
-    from .simulate import DRIFT_SHARED_SD, DRIFT_TAU_S, DRIFT_UNIT_SD, AnimalSpec
-
-    sim = config["simulation"]
-    spec = dict(sim["animals"][session])
-    drift = {"tau_s": DRIFT_TAU_S, "unit_sd": DRIFT_UNIT_SD, "shared_sd": DRIFT_SHARED_SD}
-    drift.update(sim.get("drift") or {})
-    own = spec.pop("drift", True)
-    if own is False:
-        drift["unit_sd"] = drift["shared_sd"] = 0.0
-    elif isinstance(own, dict):
-        drift.update(own)
-    return AnimalSpec(
-        name=session,
-        drift_tau_s=float(drift["tau_s"]),
-        drift_unit_sd=float(drift["unit_sd"]),
-        drift_shared_sd=float(drift["shared_sd"]),
-        **spec,
-    )
-
-
-def protocol(config: dict) -> Protocol:
-    """The simulated stimulus protocol."""
-    from .simulate import Protocol
-
-    sim = config["simulation"]
-    return Protocol(
-        repeats=sim["repeats"],
-        blanks_gratings=sim["blanks"],
-        n_blocks=sim["blocks"],
-        blanks_scenes=sim["blanks"],
-        spontaneous_s=sim["spontaneous_s"],
-    )  # drift lives in AnimalSpec (per animal, see animal_spec)
-
-
-def simulation_canvas(config: dict) -> Canvas:
-    from .stimuli import Canvas
-
-    return Canvas(*config["simulation"]["canvas"])
-
-
-def stimulus_canvas(config: dict) -> Canvas:
-    from .stimuli import Canvas
-
-    return Canvas(config["stimuli"]["height"], config["stimuli"]["width"])
-
-
-def response_settings(config: dict) -> ResponseSettings:
-    from .responses import ResponseSettings
-
-    r = config["responses"]
-    return ResponseSettings(
-        areas=tuple(r["areas"]),
-        filters=dict(r["filters"]),
-        baseline=r["baseline"],
-        baseline_window_s=r["baseline_window_s"],
-        zero_sd_units=r["zero_sd_units"],
-        time_bin_s=r["time_bin_s"],
-        require_running_speed=r["require_running_speed"],
-    )
-
-
 def nwb_path(config: dict, session: str) -> str:
     """Where the session's NWB file lives for the configured source."""
     source = config["source"]
@@ -247,19 +164,3 @@ def nwb_path(config: dict, session: str) -> str:
     if source == "allen":
         return f"resources/allen/sessions/{session}.nwb"
     return config["nwb_files"][session]
-
-
-def decoding_scope(config: dict, stimuli, label_files: dict[str, str] | None = None,
-                   split: str | None = None):
-    """The :class:`nidecode.decode.Scope` of the config, with label maps read from files.
-
-    ``split`` overrides ``decoding.split`` (the trial- vs block-split comparison).
-    """
-    from .decode import Scope
-    from .variants import read_label_map
-
-    maps = {name: read_label_map(path, stimuli) for name, path in (label_files or {}).items()}
-    return Scope(areas=tuple(config["decoding"]["areas"]), label_maps=maps,
-                 running_threshold=config["analyses"]["running_threshold_cm_s"],
-                 seed=config["decoding"]["seed"], n_folds=config["decoding"]["n_folds"],
-                 split=split or config["decoding"]["split"])

@@ -51,6 +51,19 @@ class Scope:
     n_folds: int = 3
     split: Split = "block"
 
+    @classmethod
+    def from_config(cls, config: dict, stimuli: xr.Dataset,
+                    label_files: dict[str, str] | None = None, split: str | None = None) -> Scope:
+        """The config's scope, with label maps read from files; ``split`` overrides
+        ``decoding.split`` (the trial- vs block-split comparison)."""
+        from .variants import read_label_map
+
+        maps = {name: read_label_map(path, stimuli) for name, path in (label_files or {}).items()}
+        d = config["decoding"]
+        return cls(areas=tuple(d["areas"]), label_maps=maps,
+                   running_threshold=config["analyses"]["running_threshold_cm_s"],
+                   seed=d["seed"], n_folds=d["n_folds"], split=split or d["split"])
+
     def select(self, ds: xr.Dataset, stimuli: xr.Dataset, analysis: str = "main") -> Selection:
         return select(ds, stimuli, analysis, list(self.areas), self.label_maps,
                       self.running_threshold, self.seed)

@@ -55,6 +55,13 @@ class DNNSettings:
     threads: int = 1
     seed: int = 0
 
+    @classmethod
+    def from_config(cls, config: dict) -> DNNSettings:
+        """From ``decoding.dnn`` (cluster keys are the workflow's business) and its seed."""
+        cluster_only = ("torch_home", "gpus", "mem_mb", "runtime_min")
+        d = {k: v for k, v in config["decoding"]["dnn"].items() if k not in cluster_only}
+        return cls(seed=config["decoding"]["seed"], **d)
+
 
 # ----------------------------------------------------------------------------- model building
 

@@ -132,6 +132,14 @@ class ResponseSettings:
     time_bin_s: float | None = None  # keep per-bin counts for raster images when set
     require_running_speed: bool = True
 
+    @classmethod
+    def from_config(cls, config: dict) -> ResponseSettings:
+        """From the ``responses`` section."""
+        r = config["responses"]
+        return cls(areas=tuple(r["areas"]), filters=dict(r["filters"]), baseline=r["baseline"],
+                   baseline_window_s=r["baseline_window_s"], zero_sd_units=r["zero_sd_units"],
+                   time_bin_s=r["time_bin_s"], require_running_speed=r["require_running_speed"])
+
 
 def select_units(session: AllenSession, areas: tuple[str, ...], filters: dict) -> np.ndarray:
     """Boolean mask over ``session.units``: in ``areas`` and passing Allen's quality filters."""
@@ -269,10 +277,11 @@ def compute_responses(
     """Labelled per-trial responses of the selected units to gratings and natural scenes.
 
     Returns a Dataset with ``rate`` and ``response`` (presentation, unit) float32, optional
-    ``counts`` (presentation, time_bin, unit) and the coordinates of DESIGN §4. Presentations
-    overlapping an invalid interval tagged "stimulus" are dropped first (AllenSDK masks them;
-    see :func:`invalid_presentation_mask`), then blank presentations; both numbers are in
-    attrs, with the units read_session left out for an invalid peak channel.
+    ``counts`` (presentation, time_bin, unit) and the coordinates of docs/method.md §1.
+    Presentations overlapping an invalid interval tagged "stimulus" are dropped first
+    (AllenSDK masks them; see :func:`invalid_presentation_mask`), then blank presentations;
+    both numbers are in attrs, with the units read_session left out for an invalid peak
+    channel.
 
     ``stimuli_path`` names the stimuli file in errors (default: the file ``stimuli`` was read
     from). Raises StaleStimuliError when a presentation's stimulus is not in ``stimuli``.

@@ -74,6 +74,27 @@ class AnimalSpec:
     drift_unit_sd: float = DRIFT_UNIT_SD
     drift_shared_sd: float = DRIFT_SHARED_SD
 
+    @classmethod
+    def from_config(cls, config: dict, session: str) -> AnimalSpec:
+        """Simulation settings of one animal from ``simulation.animals.<session>``.
+
+        Slow drift: ``simulation.drift`` (``tau_s``, ``unit_sd``, ``shared_sd``) holds the
+        simulation-wide setting; an animal's ``drift`` overrides it key by key (a mapping),
+        keeps it (``true``) or turns drift off (``false``).
+        """
+        sim = config["simulation"]
+        spec = dict(sim["animals"][session])
+        drift = {"tau_s": DRIFT_TAU_S, "unit_sd": DRIFT_UNIT_SD, "shared_sd": DRIFT_SHARED_SD}
+        drift.update(sim.get("drift") or {})
+        own = spec.pop("drift", True)
+        if own is False:
+            drift["unit_sd"] = drift["shared_sd"] = 0.0
+        elif isinstance(own, dict):
+            drift.update(own)
+        return cls(name=session, drift_tau_s=float(drift["tau_s"]),
+                   drift_unit_sd=float(drift["unit_sd"]),
+                   drift_shared_sd=float(drift["shared_sd"]), **spec)
+
     @property
     def has_drift(self) -> bool:
         return self.drift_unit_sd > 0 or self.drift_shared_sd > 0
@@ -90,6 +111,14 @@ class Protocol:
     spontaneous_s: float = 30.0
     n_blocks: int = 3
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: dict) -> Protocol:
+        """From the ``simulation`` section (drift is per animal: :meth:`AnimalSpec.from_config`)."""
+        sim = config["simulation"]
+        return cls(repeats=sim["repeats"], blanks_gratings=sim["blanks"],
+                   blanks_scenes=sim["blanks"], spontaneous_s=sim["spontaneous_s"],
+                   n_blocks=sim["blocks"])
 
 
 # ----------------------------------------------------------------------------- stimulus schedule

@@ -54,6 +54,13 @@ class Canvas:
     height: int
     width: int
 
+    @classmethod
+    def from_config(cls, config: dict, section: str = "stimuli") -> Canvas:
+        """The rendered stimuli's grid (``stimuli``) or the simulator's (``simulation``)."""
+        if section == "simulation":
+            return cls(*config["simulation"]["canvas"])
+        return cls(config["stimuli"]["height"], config["stimuli"]["width"])
+
     @property
     def screen_deg(self) -> tuple[float, float]:
         """Visual angle (height, width) in degrees subtended by the whole monitor."""

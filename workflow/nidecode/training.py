@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .config import decoding_scope, dnn_settings
-from .decode import dnn_cross, dnn_within, raster_within, within_weights_dataset
+from .decode import Scope, dnn_cross, dnn_within, raster_within, within_weights_dataset
+from .dnn import DNNSettings
 from .errors import NidecodeError
 from .io import open_netcdf, write_netcdf
 from .metrics import write_metrics
@@ -25,8 +25,8 @@ def train_job(rule: str, wildcards: Mapping[str, str], inputs: Any, outputs: Seq
     if rule not in TRAINING_RULES:
         raise NidecodeError(f"rule {rule!r} is not a training rule ({TRAINING_RULES})")
     stimuli = open_netcdf(inputs.stimuli)
-    scope = decoding_scope(config, stimuli, label_files, split=wildcards["split"])
-    settings = dnn_settings(config)
+    scope = Scope.from_config(config, stimuli, label_files, split=wildcards["split"])
+    settings = DNNSettings.from_config(config)
     if rule == "dnn_cross":
         m, test_weights = dnn_cross(
             [open_netcdf(p) for p in inputs.train], [open_netcdf(p) for p in inputs.test],

@@ -3,8 +3,7 @@
 import pandas as pd
 
 from nidecode import figures as F
-from nidecode.config import decoding_scope
-from nidecode.decode import within_weights_dataset
+from nidecode.decode import Scope, within_weights_dataset
 from nidecode.io import open_netcdf
 from nidecode.scripting import run
 
@@ -20,7 +19,7 @@ def main(smk) -> None:
     F.example_units_figure(ds, out.fig2a_example_units)
     F.pca_responses_figure(ds, out.fig2b_pca_responses)
     F.preferred_stimuli_figure(ds, stimuli, out.fig3_preferred_stimuli)
-    scope = decoding_scope(smk.config, stimuli)
+    scope = Scope.from_config(smk.config, stimuli)
     weights = within_weights_dataset(ds, stimuli, scope, smk.params.mode)
     F.neural_images_figure(weights, stimuli, out.fig5_neural_images)
     F.within_figure(summary, out.fig6a_within)

@@ -2,8 +2,7 @@
 
 import logging
 
-from nidecode.config import decoding_scope
-from nidecode.decode import glm_within
+from nidecode.decode import Scope, glm_within
 from nidecode.errors import NidecodeError
 from nidecode.io import open_netcdf
 from nidecode.metrics import write_metrics_rows
@@ -14,7 +13,7 @@ from nidecode.statistics import add_statistics
 def main(smk) -> None:
     ds, stimuli = open_netcdf(smk.input.responses), open_netcdf(smk.input.stimuli)
     labels = dict(zip(smk.params.label_names, smk.input.labels, strict=True))
-    scope = decoding_scope(smk.config, stimuli, labels, split=smk.wildcards.split)
+    scope = Scope.from_config(smk.config, stimuli, labels, split=smk.wildcards.split)
     n_within = smk.config["controls"]["within_block_permutations"]
     rows = []
     for analysis in smk.params.analyses:

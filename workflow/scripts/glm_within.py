@@ -3,8 +3,7 @@ top-stimulus readout of the neural images and the time-confound control."""
 
 import logging
 
-from nidecode.config import decoding_scope
-from nidecode.decode import glm_session
+from nidecode.decode import Scope, glm_session
 from nidecode.io import open_netcdf
 from nidecode.metrics import write_metrics_rows
 from nidecode.scripting import run
@@ -12,7 +11,7 @@ from nidecode.scripting import run
 
 def main(smk) -> None:
     ds, stimuli = open_netcdf(smk.input.responses), open_netcdf(smk.input.stimuli)
-    scope = decoding_scope(smk.config, stimuli, split=smk.wildcards.split)
+    scope = Scope.from_config(smk.config, stimuli, split=smk.wildcards.split)
     c = smk.config["controls"]
     rows = glm_session(ds, stimuli, scope, C=smk.config["decoding"]["glm"]["C"],
                        n_permutations=c["glm_permutations"],

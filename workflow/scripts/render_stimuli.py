@@ -4,17 +4,16 @@ import logging
 
 import numpy as np
 
-from nidecode.config import stimulus_canvas
 from nidecode.io import write_netcdf
 from nidecode.scripting import run
-from nidecode.stimuli import render_stimuli
+from nidecode.stimuli import Canvas, render_stimuli
 
 
 def main(smk) -> None:
     templates = None
     if smk.input.templates:
         templates = np.load(smk.input.templates[0])["templates"]
-    ds = render_stimuli(stimulus_canvas(smk.config), templates)
+    ds = render_stimuli(Canvas.from_config(smk.config), templates)
     ds.attrs["source"] = smk.config["source"]
     write_netcdf(ds, smk.output[0])
     logging.info(

@@ -2,11 +2,11 @@
 
 import logging
 
-from nidecode.config import response_settings, stimulus_canvas
 from nidecode.io import open_netcdf, write_netcdf
 from nidecode.nwb import read_session
-from nidecode.responses import check_stimuli, compute_responses
+from nidecode.responses import ResponseSettings, check_stimuli, compute_responses
 from nidecode.scripting import run
+from nidecode.stimuli import Canvas
 
 
 def main(smk) -> None:
@@ -16,14 +16,14 @@ def main(smk) -> None:
     check_stimuli(
         stimuli,
         smk.input.stimuli,
-        canvas=stimulus_canvas(smk.config),
+        canvas=Canvas.from_config(smk.config),
         allen_scenes=smk.config["source"] == "allen",
     )
     session = read_session(smk.input.nwb)
     ds = compute_responses(
         session,
         stimuli,
-        response_settings(smk.config),
+        ResponseSettings.from_config(smk.config),
         animal=smk.wildcards.session,
         source=smk.config["source"],
         stimuli_path=smk.input.stimuli,

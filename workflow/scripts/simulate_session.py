@@ -2,14 +2,15 @@
 
 import logging
 
-from nidecode.config import animal_spec, protocol, simulation_canvas
 from nidecode.scripting import run
-from nidecode.simulate import simulate_session, write_nwb
+from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.stimuli import Canvas
 
 
 def main(smk) -> None:
-    spec = animal_spec(smk.config, smk.wildcards.session)
-    sim = simulate_session(spec, protocol(smk.config), simulation_canvas(smk.config))
+    spec = AnimalSpec.from_config(smk.config, smk.wildcards.session)
+    sim = simulate_session(spec, Protocol.from_config(smk.config),
+                           Canvas.from_config(smk.config, "simulation"))
     write_nwb(sim, smk.output[0])
     logging.info(
         "simulated %s: %d units, %d spikes -> %s",

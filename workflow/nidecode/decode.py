@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .dnn import DNNSettings, fit_predict
 from .errors import NidecodeError
-from .metrics import classification_metrics
+from .metrics import JobRecord, classification_metrics
 from .neural_images import PS_MODES, PSMode, cross_animal_weights, within_animal_weights
 from .splits import (
     Split,
@@ -93,18 +93,22 @@ def _blocks(sel: Selection, split: str) -> tuple[np.ndarray, np.ndarray]:
     return sel.block, sel.stimulus_name
 
 
-def _record(ds: xr.Dataset, sel: Selection, scope: Scope, **extra) -> dict:
-    return {
-        "source": ds.attrs["source"],
-        "n_units": [int(sel.unit_mask.sum())],
-        "areas": sel.info.get("areas_used"),
-        "baseline": ds.attrs.get("baseline_method"),
-        "session": ds.attrs["animal"],
-        "split": scope.split,
-        "n_blocks": None if sel.block is None else int(len(np.unique(sel.block))),
-        **sel.info,
-        **extra,
-    }
+def _record(ds: xr.Dataset, sel: Selection, scope: Scope, t0: float, **fields) -> dict:
+    """The :class:`JobRecord` of a within-animal job on selection ``sel``, as a dict, with the
+    selection's own details (analysis, arousal counts, ...) and the blocks it spans."""
+    fields.setdefault("split", scope.split)
+    fields.setdefault("seed", scope.seed)
+    info = {k: v for k, v in sel.info.items() if k not in ("animal", "areas_used", "analysis")}
+    record = JobRecord(
+        task="within", source=ds.attrs["source"], session=ds.attrs["animal"],
+        analysis=fields.pop("analysis", sel.info.get("analysis", "main")),
+        n_units=[int(sel.unit_mask.sum())], areas_used=sel.info.get("areas_used"),
+        baseline=ds.attrs.get("baseline_method"),
+        wall_time_s=round(time.perf_counter() - t0, 3),
+        **{k: v for k, v in fields.items() if k in JobRecord.__dataclass_fields__})
+    extra = {k: v for k, v in fields.items() if k not in JobRecord.__dataclass_fields__}
+    n_blocks = None if sel.block is None else int(len(np.unique(sel.block)))
+    return {**record.asdict(), "n_blocks": n_blocks, **info, **extra}
 
 
 def _glm_fit_predict(x_train, y_train, x_test, C: float) -> np.ndarray:
@@ -153,12 +157,8 @@ def glm_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, C: 
         extra = {"time_null": "within_block_permutation", "n_time_null": n_within_block,
                  "p_time": permutation_p(obs, np.asarray(time_null)),
                  "time_null_statistic": "balanced accuracy of the fold"}
-    out.update(_record(
-        ds, sel, scope, model="glm", task="within", fold=fold, n_folds=scope.n_folds,
-        n_train=int(train.sum()), seed=scope.seed, C=C, ps_mode=None, pretrained=None,
-        image_size=None, epochs=None, null_accuracies=null, control="none",
-        wall_time_s=round(time.perf_counter() - t0, 3), **extra,
-    ))
+    out.update(_record(ds, sel, scope, t0, model="glm", fold=fold, n_folds=scope.n_folds,
+                       n_train=int(train.sum()), C=C, null_accuracies=null, **extra))
     return out
 
 
@@ -247,13 +247,9 @@ def time_confound(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 
             continue
         out = classification_metrics(np.concatenate(y_true), np.concatenate(y_hat),
                                      ["earlier block", "later block"])
-        out.update(_record(
-            ds, sel, scope, model="glm", task="within", analysis=f"time-{stim}", fold=None,
-            n_folds=n_folds, n_train=None, seed=scope.seed, C=C, ps_mode=None,
-            pretrained=None, image_size=None, epochs=None, control="none", block_pairs=pairs,
-            wall_time_s=round(time.perf_counter() - t0, 3),
-        ))
-        out["split"] = "trial"  # within a pair of blocks, trials are drawn at random
+        # Within a pair of blocks the trials are drawn at random: a trial split.
+        out.update(_record(ds, sel, scope, t0, model="glm", analysis=f"time-{stim}",
+                           split="trial", n_folds=n_folds, C=C, block_pairs=pairs))
         rows.append(out)
     return rows
 
@@ -284,13 +280,10 @@ def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     y_pred = np.searchsorted(sel.names, stim_class[top])
     out = classification_metrics(sel.y[~train], y_pred[~train], sel.names)
     out.update(_record(
-        ds, sel, scope, model="probe", inputs="neural_image", task="within", fold=fold,
-        n_folds=scope.n_folds, n_train=int(train.sum()), seed=scope.seed, ps_mode=mode,
-        control="none", analysis=f"probe-{mode}", pretrained=None, image_size=None,
-        epochs=None, own_stimulus_top_fraction=float(np.mean(top[~train] ==
-                                                            sel.stimulus_index[~train])),
-        own_stimulus_top_chance=1.0 / n_stim, wall_time_s=round(time.perf_counter() - t0, 3),
-    ))
+        ds, sel, scope, t0, model="probe", inputs="neural_image", fold=fold,
+        n_folds=scope.n_folds, n_train=int(train.sum()), ps_mode=mode, analysis=f"probe-{mode}",
+        own_stimulus_top_fraction=float(np.mean(top[~train] == sel.stimulus_index[~train])),
+        own_stimulus_top_chance=1.0 / n_stim))
     return out
 
 
@@ -367,20 +360,20 @@ def dnn_within(weights: xr.Dataset, stimuli: xr.Dataset, fold: int, settings: DN
     y_pred, record = fit_predict(w[train], y_train, w[~train], len(names),
                                  stimuli.image.values, settings, workdir)
     out = classification_metrics(y[~train], y_pred, names)
-    out.update(record)
     attrs = weights.attrs
-    out.update(
-        source=attrs["source"], n_units=[int(attrs["n_units"])], areas=attrs.get("areas_used"),
-        analysis=attrs.get("analysis", "main"), baseline=attrs["baseline"], model="googlenet",
-        inputs="neural_image", task="within", session=attrs["animal"], fold=fold,
-        n_folds=int(attrs["n_folds"]), n_train=int(train.sum()), seed=settings.seed,
-        split=attrs.get("split", "trial"),
-        shuffle_kind=("block_relabelling" if int(attrs.get("relabelling", -1)) >= 0 else
-                      "trial_label_shuffle" if label_shuffle is not None else None),
-        ps_mode=attrs["ps_mode"], control=control, image_size=settings.image_size,
-        epochs=settings.epochs, settings=asdict(settings),
-        wall_time_s=round(time.perf_counter() - t0, 3),
-    )
+    job = JobRecord(
+        model="googlenet", task="within", source=attrs["source"], split=attrs["split"],
+        inputs="neural_image", analysis=attrs.get("analysis", "main"), session=attrs["animal"],
+        fold=fold, n_folds=int(attrs["n_folds"]), n_train=int(train.sum()),
+        n_units=[int(attrs["n_units"])], areas_used=attrs.get("areas_used"),
+        baseline=attrs["baseline"], ps_mode=attrs["ps_mode"], control=control,
+        seed=settings.seed, image_size=settings.image_size, epochs=settings.epochs,
+        wall_time_s=round(time.perf_counter() - t0, 3))
+    shuffle_kind = ("block_relabelling" if int(attrs.get("relabelling", -1)) >= 0 else
+                    "trial_label_shuffle" if label_shuffle is not None else None)
+    out.update(record)  # the training record: pretrained, device, fit time, ...
+    out.update(job.asdict(), pretrained=record["pretrained"], shuffle_kind=shuffle_kind,
+               settings=asdict(settings))
     return out
 
 
@@ -409,13 +402,12 @@ def raster_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     out = classification_metrics(y[~train], y_pred, sel.names)
     out.update(record)
     out.update(_record(
-        ds, sel, scope, model="googlenet", inputs="raster", task="within", fold=fold,
-        n_folds=scope.n_folds, n_train=int(train.sum()), seed=scope.seed, ps_mode=None,
-        control="none", image_size=settings.image_size, epochs=settings.epochs,
+        ds, sel, scope, t0, model="googlenet", inputs="raster", fold=fold,
+        n_folds=scope.n_folds, n_train=int(train.sum()), seed=settings.seed,
+        pretrained=record["pretrained"], image_size=settings.image_size, epochs=settings.epochs,
         time_bin_s=float(ds.time_bin.values[1] - ds.time_bin.values[0]),
         raster="single trial: z-scored counts, units on y, time on x",
-        settings=asdict(settings), wall_time_s=round(time.perf_counter() - t0, 3),
-    ))
+        settings=asdict(settings)))
     return out
 
 
@@ -465,17 +457,18 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
                "description": "evaluated test trials; neural images are W @ U"},
     )
     out = classification_metrics(y_test, y_pred, names)
-    out.update(record)
-    out.update(
-        source=",".join(sorted({d.attrs["source"] for d in train_ds + test_ds})),
-        n_units=[int(scope.select(d, stimuli).unit_mask.sum()) for d in train_ds + test_ds],
-        areas="+".join(scope.areas), baseline=train_ds[0].attrs.get("baseline_method"),
-        model="googlenet", inputs="neural_image", task="cross", combo=combo, analysis="main",
-        train_sessions=[d.attrs["animal"] for d in train_ds],
+    job = JobRecord(
+        model="googlenet", task="cross", source=",".join(sorted(
+            {d.attrs["source"] for d in train_ds + test_ds})), split=scope.split,
+        inputs="neural_image", combo=combo, train_sessions=[d.attrs["animal"] for d in train_ds],
         test_sessions=[d.attrs["animal"] for d in test_ds], n_train=int(len(y_train)),
-        n_calibration=n_cal, calibration_fraction=calibration_fraction if mode == "train" else None,
-        seed=settings.seed, ps_mode=mode, control="none", image_size=settings.image_size,
-        epochs=settings.epochs, settings=asdict(settings), split=scope.split,
-        wall_time_s=round(time.perf_counter() - t0, 3),
-    )
+        n_units=[int(scope.select(d, stimuli).unit_mask.sum()) for d in train_ds + test_ds],
+        areas_used="+".join(scope.areas), baseline=train_ds[0].attrs.get("baseline_method"),
+        ps_mode=mode, seed=settings.seed, pretrained=record["pretrained"],
+        image_size=settings.image_size, epochs=settings.epochs,
+        wall_time_s=round(time.perf_counter() - t0, 3))
+    out.update(record)
+    out.update(job.asdict(), n_calibration=n_cal,
+               calibration_fraction=calibration_fraction if mode == "train" else None,
+               settings=asdict(settings))
     return out, test_weights

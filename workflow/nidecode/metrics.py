@@ -3,12 +3,51 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
 
 from .io import atomic_path
+
+
+@dataclass
+class JobRecord:
+    """What every decoding job records beside its metrics, under one naming scheme.
+
+    ``model``: glm | googlenet | probe (the top-stimulus readout); ``inputs``: responses |
+    neural_image | raster; ``baseline``: the responses' baseline method; ``control``: none,
+    response_shuffle, label_shuffle-k or relabel-k. Extra, job-specific keys (nulls, settings,
+    the training record) are added beside these by the decoders.
+    """
+
+    model: str
+    task: str
+    source: str
+    split: str
+    inputs: str = "responses"
+    analysis: str = "main"
+    session: str | None = None
+    combo: str | None = None
+    train_sessions: list[str] | None = None
+    test_sessions: list[str] | None = None
+    fold: int | None = None
+    n_folds: int | None = None
+    n_train: int | None = None
+    n_units: list[int] = field(default_factory=list)
+    areas_used: str | None = None
+    baseline: str | None = None
+    ps_mode: str | None = None
+    control: str = "none"
+    seed: int = 0
+    pretrained: bool | None = None
+    image_size: int | None = None
+    epochs: int | None = None
+    wall_time_s: float | None = None
+
+    def asdict(self) -> dict:
+        return asdict(self)
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,

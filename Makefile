@@ -4,7 +4,11 @@ VENV ?= .venv
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint env allensdk-env clean-results
+.PHONY: help demo test lint env allensdk-env clean-results
+
+## help: list these commands, one line each
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /make /'
 
 # The environment is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -13,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -c "import nidecode, torch, torchvision, snakemake"
 	touch $@
 
+## env: create .venv and install the package, its pinned dependencies and the dev tools
 env: $(VENV)/.installed
 
 ## demo: install, then run the main job on the embedded default (simulated sessions)
@@ -24,6 +29,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
+## lint: ruff on the package and tests, and snakemake --lint on the workflow
 lint: $(VENV)/.installed
 	$(BIN)/ruff check workflow tests
 	$(BIN)/snakemake --lint
@@ -33,5 +39,6 @@ allensdk-env:
 	test -x .venv-allensdk/bin/python || $(PYTHON) -m venv .venv-allensdk
 	.venv-allensdk/bin/pip install --quiet -r envs/allensdk-requirements.txt
 
+## clean-results: delete results/ and Snakemake's metadata (resources/ caches stay)
 clean-results:
 	rm -rf results/* .snakemake

@@ -98,14 +98,14 @@ def decode_metrics():
                   mode=PS_MODES, combo=COMBOS)
     out += expand("results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
                   split=SPLIT, session=RASTER_SESSIONS, fold=DNN_FOLDS)
-    out += expand("results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}"
-                  "/metrics.json", split=SPLIT, mode=CONTROLS["ps_modes"], control=DNN_CONTROLS,
+    control = "results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json"
+    out += expand(control, split=SPLIT, mode=CONTROLS["ps_modes"], control=DNN_CONTROLS,
                   session=CONTROLS["sessions"], fold=CONTROLS["folds"])
     if ANALYSES:
         out += expand("results/decode/{split}/glm/analyses/{session}.json", split=SPLIT,
                       session=SESSIONS)
-    out += expand("results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}"
-                  "/metrics.json", split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
+    analysis = "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json"
+    out += expand(analysis, split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
                   fold=config["analyses"]["dnn"]["folds"])
     return list(dict.fromkeys(out))
 

@@ -31,7 +31,7 @@ test: $(VENV)/.installed
 
 ## lint: ruff on the package and tests, and snakemake --lint on the workflow
 lint: $(VENV)/.installed
-	$(BIN)/ruff check workflow tests
+	$(BIN)/ruff check workflow tests benchmarks
 	$(BIN)/snakemake --lint
 
 ## allensdk-env: the separate AllenSDK environment used by the download rules

@@ -175,6 +175,13 @@ def test_tiny_end_to_end_run(tiny_run):
     assert {"accuracy_mean", "accuracy_sd", "n_folds", "split"} <= set(folds.columns)
     groups = pd.read_csv(tiny_run / "results" / "group_tests.csv")
     assert set(groups.group) == {"animals", "null N0"} and set(groups.split) == {"block", "trial"}
+    # Every job aggregate depends on has its benchmark row (time and peak memory).
+    bench = pd.read_csv(tiny_run / "results" / "benchmarks.csv")
+    assert set(bench.rule) == {"simulate_session", "render_stimuli", "responses", "glm_within",
+                               "glm_analyses", "dnn_within", "dnn_cross", "raster_within",
+                               "dnn_control"}
+    assert len(bench) == len(main[main.model != "glm"]) + len(controls) + 2 + 2 + 1 + 2 * 2 + 2
+    assert (bench.s > 0).all() and (bench.max_rss_mb > 0).all()
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name
     metrics = json.loads((tiny_run / "results" / "decode" / "block" / "dnn_train" / "cross"

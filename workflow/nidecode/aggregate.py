@@ -152,3 +152,24 @@ def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
     within.index = [f"within {s}" for s in within.index]
     cross.index = [f"cross {c}" for c in cross.index]
     return pd.concat([within, cross]).round(3)
+
+
+def benchmark_table(files: list[str | Path]) -> pd.DataFrame:
+    """Snakemake's per-job benchmark files (``benchmark:`` of every rule) as one table.
+
+    One row per job: ``rule`` and ``job`` (the file's path below results/benchmarks/<rule>/),
+    wall seconds ``s``, peak resident memory ``max_rss_mb``, ``cpu_time`` (s) and
+    ``mean_load`` (%). Files of jobs that did not run in this invocation keep their old rows.
+    """
+    rows = []
+    for f in files:
+        path = Path(f)
+        parts = path.parts
+        k = parts.index("benchmarks")
+        t = pd.read_csv(path, sep="\t")
+        for _, r in t.iterrows():
+            rows.append({"rule": parts[k + 1], "job": "/".join(parts[k + 2:])[:-len(".tsv")],
+                         "s": float(r["s"]), "max_rss_mb": float(r.get("max_rss", float("nan"))),
+                         "cpu_time": float(r.get("cpu_time", float("nan"))),
+                         "mean_load": float(r.get("mean_load", float("nan")))})
+    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss_mb", "cpu_time", "mean_load"])

@@ -30,4 +30,5 @@ FIGURES: tuple[str, ...] = (
     "fig11_arousal",
     "fig12_unit_counts",
     "fig13_time_confound",
+    "fig14_rule_benchmarks",
 )

@@ -1,14 +1,19 @@
-"""GoogLeNet on neural images (or temporal raster images) with PyTorch Lightning.
+"""GoogLeNet (or EfficientNet-Lite0, ResNet-18) on neural images or raster images, with Lightning.
 
 Images are never materialised ahead of time: a batch holds rows of ``W`` (trials x stimuli) and
 the model synthesises ``W[batch] @ U`` on its own device, scales each image to [0, 1], repeats
-the grey channel three times and normalises for ImageNet. The raster variant feeds per-trial
+the grey channel three times and normalises it as the backbone's ImageNet training did
+(:data:`nidecode.backbones.NORMALISATION`). The raster variant feeds per-trial
 (time bin x unit) z-scored counts through the same path as (unit x time) images, resized to the
 image size with antialiasing.
 
 Training is resumable exactly: the data order is a function of (seed, epoch) and checkpoints carry
 the RNG states, so a run resumed from ``last.ckpt`` continues as the uninterrupted run would
 (bit for bit on the CPU, where training is deterministic).
+
+``finetune: all`` fine-tunes the whole network; ``finetune: head`` trains only a new linear head
+on frozen features (their BatchNorm layers stay in eval mode): a linear probe of ImageNet
+features.
 """
 
 from __future__ import annotations
@@ -31,10 +36,20 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
-log = logging.getLogger(__name__)
+# IMAGENET_MEAN, IMAGENET_STD and imagenet_checkpoint are re-exported: callers import them here.
+from .backbones import (
+    ARCHS,
+    FINETUNE,
+    NORMALISATION,
+    build_backbone,
+    freeze_features,
+    set_probe_mode,
+)
+from .backbones import IMAGENET_MEAN as IMAGENET_MEAN
+from .backbones import IMAGENET_STD as IMAGENET_STD
+from .backbones import imagenet_checkpoint as imagenet_checkpoint
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,14 @@ class DNNSettings:
     accelerator: str = "auto"
     threads: int = 1
     seed: int = 0
+    arch: str = "googlenet"  # or "efficientnet_lite0", "resnet18"
+    finetune: str = "all"  # or "head": frozen features, a new linear head (linear probe)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
+        if self.finetune not in FINETUNE:
+            raise ValueError(f"finetune must be one of {FINETUNE}, not {self.finetune!r}")
 
     @classmethod
     def from_config(cls, config: dict) -> DNNSettings:
@@ -66,68 +89,26 @@ class DNNSettings:
 # ----------------------------------------------------------------------------- model building
 
 
-def imagenet_checkpoint() -> Path:
-    """Where torchvision caches GoogLeNet's ImageNet weights under ``$TORCH_HOME``."""
-    from torchvision.models import GoogLeNet_Weights
-
-    url = GoogLeNet_Weights.IMAGENET1K_V1.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def build_googlenet(n_classes: int, pretrained: bool) -> tuple[nn.Module, dict]:
-    """torchvision GoogLeNet with an ``n_classes`` head, and a record of its initialisation.
+    """torchvision GoogLeNet with an ``n_classes`` head: ``build_backbone("googlenet", ...)``.
 
     With ``pretrained`` the ImageNet weights are loaded from ``$TORCH_HOME``'s cache only (no
-    download: compute nodes are often offline; the ``fetch_weights`` rule fills the cache). If
-    the cache lacks them the network starts from scratch and the record says
-    ``pretrained: false`` with the reason. ``weights_sha256`` identifies the file loaded.
+    download); without them the record says ``pretrained: false`` with the reason.
     """
-    from torchvision.models import googlenet
-
-    record: dict = {"pretrained": False, "weights": None, "weights_sha256": None,
-                    "weights_note": "pretrained: false in config"}
-    model = None
-    if pretrained:
-        path = imagenet_checkpoint()
-        if path.exists():
-            # As torchvision does for IMAGENET1K_V1: 1000 classes, aux heads, transform_input.
-            model = googlenet(weights=None, aux_logits=True, init_weights=False,
-                              transform_input=True, num_classes=1000)
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            model.aux_logits = False
-            model.aux1 = model.aux2 = None
-            model.fc = nn.Linear(model.fc.in_features, n_classes)
-            record = {"pretrained": True, "weights": str(path), "weights_sha256": _sha256(path),
-                      "weights_note": "ImageNet GoogLeNet_Weights.IMAGENET1K_V1 from TORCH_HOME"}
-        else:
-            record["weights_note"] = (
-                f"ImageNet weights not found at {path} (TORCH_HOME cache); trained from scratch. "
-                "Run `snakemake fetch_weights` on a machine with internet to fill the cache."
-            )
-            log.warning("%s", record["weights_note"])
-    if model is None:
-        model = googlenet(weights=None, aux_logits=False, init_weights=True,
-                          transform_input=False, num_classes=n_classes)
-    return model, record
+    return build_backbone("googlenet", n_classes, pretrained)
 
 
 # ------------------------------------------------------------------------------ Lightning module
 
 
 class NeuralImageClassifier(L.LightningModule):
-    """GoogLeNet classifying neural images synthesised on the device.
+    """A ``settings.arch`` network classifying neural images synthesised on the device.
 
-    ``basis``: ``U`` (stimuli, h, w) for neural images, or None for raster inputs, which arrive
-    as (batch, time_bin, unit) and become (unit x time) images of ``image_size``.
-    ``class_weight``: per-class weights of the cross-entropy loss (None: unweighted).
+    ``model``: from :func:`build_backbone` for ``settings.arch``. ``basis``: ``U`` (stimuli, h, w)
+    for neural images, or None for raster inputs, which arrive as (batch, time_bin, unit) and
+    become (unit x time) images of ``image_size``. ``class_weight``: per-class weights of the
+    cross-entropy loss (None: unweighted). With ``settings.finetune == "head"`` only the head
+    trains, and the features stay in eval mode (frozen BatchNorm statistics).
     """
 
     def __init__(self, model: nn.Module, n_classes: int, basis: torch.Tensor | None,
@@ -147,8 +128,19 @@ class NeuralImageClassifier(L.LightningModule):
             self.register_buffer("basis", u.reshape(len(basis), s * s).contiguous())
         else:
             self.basis = None
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        mean, std = NORMALISATION[settings.arch]
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        if settings.finetune == "head":
+            freeze_features(self.model, settings.arch)
+        # Lightning keeps the modes modules have when fitting starts (it calls no train()).
+        self.train()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.settings.finetune == "head":
+            set_probe_mode(self.model, self.settings.arch, mode)
+        return self
 
     def images(self, x: torch.Tensor) -> torch.Tensor:
         """Network input (B, 3, s, s) from W rows (B, stimuli) or rasters (B, T, N)."""
@@ -184,7 +176,8 @@ class NeuralImageClassifier(L.LightningModule):
         return self(batch[0]).argmax(1)
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.settings.lr,
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.settings.lr,
                                 weight_decay=self.settings.weight_decay)
         if self.settings.schedule == "constant":
             return opt
@@ -348,7 +341,7 @@ def fit_predict(
     *,
     class_weight: str | None = "balanced",
 ) -> tuple[np.ndarray, dict]:
-    """Train GoogLeNet on ``x_train`` (W rows or rasters) and predict ``x_test``.
+    """Train ``settings.arch`` on ``x_train`` (W rows or rasters) and predict ``x_test``.
 
     Lightning writes CSV logs to ``workdir/lightning/v0`` and checkpoints to
     ``workdir/checkpoints``; an interrupted run with the same inputs, settings, class weighting
@@ -360,18 +353,24 @@ def fit_predict(
     if class_weight not in ("balanced", None):
         raise ValueError(f"class_weight must be 'balanced' or None, not {class_weight!r}")
     if len(x_train) < 2:
-        raise ValueError("GoogLeNet's BatchNorm needs at least 2 training trials")
+        raise ValueError("BatchNorm needs at least 2 training trials")
     torch.set_num_threads(max(1, settings.threads))
     L.seed_everything(settings.seed, workers=True, verbose=False)
     y_train = np.asarray(y_train, dtype=np.int64)
     weights = balanced_class_weights(y_train, n_classes) if class_weight else None
     # Built before fingerprinting: whether ImageNet weights were actually loaded (and which
     # file) defines the run, so a resumed job can never inherit another initialisation.
-    model, record = build_googlenet(n_classes, settings.pretrained)
+    model, record = build_backbone(settings.arch, n_classes, settings.pretrained)
+    record["finetune"] = settings.finetune
+    if settings.finetune == "head" and not record["pretrained"]:
+        log.warning("finetune: head on %s without ImageNet weights: a linear probe of random "
+                    "features", settings.arch)
     workdir = Path(workdir)
     ckpt_dir = workdir / "checkpoints"
+    # asdict(settings) holds arch and finetune too; named again so that the fingerprint keeps
+    # them whatever becomes of the settings' fields.
     fp = fingerprint(asdict(settings), {"class_weight": class_weight},
-                     {k: record[k] for k in ("pretrained", "weights_sha256")},
+                     {k: record[k] for k in ("arch", "finetune", "pretrained", "weights_sha256")},
                      x_train, y_train, basis if basis is not None else 0)
     fp_file = ckpt_dir / "fingerprint.txt"
     if ckpt_dir.exists() and (not fp_file.exists() or fp_file.read_text() != fp):
@@ -411,6 +410,8 @@ def fit_predict(
     with warnings.catch_warnings():
         # fingerprint.txt is meant to share the checkpoint directory.
         warnings.filterwarnings("ignore", message="Checkpoint directory .* is not empty")
+        if settings.finetune == "head":  # the frozen features, on purpose
+            warnings.filterwarnings("ignore", message="Found .* module.* in eval mode")
         trainer.fit(module, _loader(x_train, y_train, settings.batch_size, True, settings.seed,
                                     on_gpu), ckpt_path=str(resume) if resume else None)
     fit_s = time.perf_counter() - t0
@@ -427,6 +428,7 @@ def fit_predict(
         resumed_after_epochs=done or 0,
         train_images_per_second=round(
             len(x_train) * max(settings.epochs - (done or 0), 0) / max(fit_s, 1e-9), 1),
+        trainable_parameters=sum(p.numel() for p in module.parameters() if p.requires_grad),
         torch=torch.__version__,
     )
     return y_pred, record

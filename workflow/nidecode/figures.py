@@ -324,3 +324,20 @@ def time_confound_figure(summary: pd.DataFrame, null_sessions: list[str],
     axes[1].set(ylim=(0.2, 1.0), xlabel="animal", ylabel="accuracy: which block? (GLM)",
                 title="Time-confound control")
     _save(fig, path)
+
+
+def benchmarks_figure(bench: pd.DataFrame, path: str | Path) -> None:
+    """Wall time (sum over jobs) and peak memory (largest job) per rule."""
+    per_rule = bench.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"),
+                                         peak_mb=("max_rss_mb", "max"))
+    per_rule = per_rule.sort_values("total_s")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.35 * max(len(per_rule), 4) + 1.2),
+                             sharey=True)
+    axes[0].barh(per_rule.index, per_rule.total_s, color="#264653")
+    for y, (t, n) in enumerate(zip(per_rule.total_s, per_rule.jobs, strict=True)):
+        axes[0].text(t, y, f" {n} job{'s' if n > 1 else ''}", va="center", fontsize=8)
+    axes[0].set(xlabel="wall seconds, summed over the rule's jobs",
+                title=f"Time per rule ({per_rule.total_s.sum():.0f} job-seconds in all)")
+    axes[1].barh(per_rule.index, per_rule.peak_mb, color="#e76f51")
+    axes[1].set(xlabel="peak resident memory of its largest job (MB)", title="Peak memory")
+    _save(fig, path)

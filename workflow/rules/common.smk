@@ -1,5 +1,6 @@
 # Configuration checks and helpers shared by every rule file.
 import os
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -108,6 +109,35 @@ def decode_metrics():
     out += expand(analysis, split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
                   fold=config["analyses"]["dnn"]["folds"])
     return list(dict.fromkeys(out))
+
+
+def bench(rule, output):
+    """Benchmark file of ``rule``'s job that writes ``output`` (a pattern or a path):
+    results/benchmarks/<rule>/<the output's path below results/...>.tsv."""
+    tail = re.sub(r"^(results|resources)/(decode/)?", "", output)
+    tail = re.sub(r"(/metrics)?\.(json|nc|nwb|png|csv|pth)$", "", tail)
+    return f"results/benchmarks/{rule}/{tail}.tsv"
+
+
+def rule_of(path):
+    """The rule that makes a decoding output (paths of decode_metrics())."""
+    for part, rule in (("glm/within/", "glm_within"), ("glm/analyses/", "glm_analyses"),
+                       ("raster/within/", "raster_within"), ("control/", "dnn_control"),
+                       ("analysis/", "dnn_analysis"), ("cross/", "dnn_cross"),
+                       ("within/", "dnn_within")):
+        if part in path:
+            return rule
+    raise ValueError(f"no rule makes {path}")
+
+
+def job_benchmarks():
+    """Benchmark files of every job aggregate depends on (results/benchmarks.csv)."""
+    out = [bench(rule_of(p), p) for p in decode_metrics()]
+    out += [bench("responses", f"results/responses/{s}.nc") for s in SESSIONS]
+    out.append(bench("render_stimuli", "results/stimuli.nc"))
+    if SOURCE == "simulated":
+        out += [bench("simulate_session", f"resources/simulated/{s}.nwb") for s in SESSIONS]
+    return out
 
 
 def session_nwb(wildcards):

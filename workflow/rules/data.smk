@@ -12,6 +12,8 @@ rule simulate_session:
         "resources/simulated/{session}.nwb",
     resources:
         **CPU_RESOURCES,
+    benchmark:
+        bench("simulate_session", "resources/simulated/{session}.nwb")
     log:
         "results/logs/simulate_session/{session}.log",
     conda:
@@ -29,6 +31,8 @@ rule download_session:
         session_id=lambda wc: config["allen"]["session_ids"][wc.session],
         cache_dir=config["allen"]["cache_dir"],
         script=f"{workflow.basedir}/workflow/scripts/download_allen.py",
+    benchmark:
+        bench("download_session", "resources/allen/sessions/{session}.nwb")
     log:
         "results/logs/download_session/{session}.log",
     conda:
@@ -47,6 +51,8 @@ rule download_scene_templates:
         python=config["allen"]["python"],
         cache_dir=config["allen"]["cache_dir"],
         script=f"{workflow.basedir}/workflow/scripts/download_allen.py",
+    benchmark:
+        bench("download_scene_templates", "resources/allen/natural_scene_templates.npz")
     log:
         "results/logs/download_scene_templates.log",
     conda:
@@ -63,6 +69,8 @@ rule fetch_weights:
     params:
         # TORCH_HOME/hub/checkpoints/<file> -> TORCH_HOME
         torch_home=lambda wc, output: str(Path(output[0]).parents[2]),
+    benchmark:
+        bench("fetch_weights", "results/fetch_weights.pth")
     log:
         "results/logs/fetch_weights.log",
     conda:

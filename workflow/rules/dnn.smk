@@ -19,6 +19,8 @@ rule dnn_within:
     threads: DNN_THREADS
     resources:
         **TRAINING_RESOURCES,
+    benchmark:
+        bench("dnn_within", "results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json")
     log:
         "results/logs/dnn_within/{split}/{mode}/{session}/fold{fold}.log",
     conda:
@@ -36,6 +38,8 @@ use rule dnn_within as dnn_cross with:
     output:
         "results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json",
         "results/decode/{split}/dnn_{mode}/cross/{combo}/test_weights.nc",
+    benchmark:
+        bench("dnn_cross", "results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json")
     log:
         "results/logs/dnn_cross/{split}/{mode}/{combo}.log",
 
@@ -43,6 +47,8 @@ use rule dnn_within as dnn_cross with:
 use rule dnn_within as raster_within with:
     output:
         "results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
+    benchmark:
+        bench("raster_within", "results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json")
     log:
         "results/logs/raster_within/{split}/{session}/fold{fold}.log",
 
@@ -50,6 +56,8 @@ use rule dnn_within as raster_within with:
 use rule dnn_within as dnn_control with:
     output:
         "results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json",
+    benchmark:
+        bench("dnn_control", "results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json")
     log:
         "results/logs/dnn_control/{split}/{mode}/{control}/{session}/fold{fold}.log",
 
@@ -57,5 +65,7 @@ use rule dnn_within as dnn_control with:
 use rule dnn_within as dnn_analysis with:
     output:
         "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
+    benchmark:
+        bench("dnn_analysis", "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json")
     log:
         "results/logs/dnn_analysis/{split}/{analysis}/{session}/fold{fold}.log",

@@ -11,6 +11,8 @@ rule glm_within:
         "results/decode/{split}/glm/within/{session}.json",
     resources:
         **CPU_RESOURCES,
+    benchmark:
+        bench("glm_within", "results/decode/{split}/glm/within/{session}.json")
     log:
         "results/logs/glm_within/{split}/{session}.log",
     conda:
@@ -32,6 +34,8 @@ rule glm_analyses:
         label_names=list(LABEL_FILES),
     resources:
         **CPU_RESOURCES,
+    benchmark:
+        bench("glm_analyses", "results/decode/{split}/glm/analyses/{session}.json")
     log:
         "results/logs/glm_analyses/{split}/{session}.log",
     conda:

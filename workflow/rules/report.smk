@@ -4,7 +4,8 @@
 rule aggregate:
     """One row per decoding job."""
     input:
-        decode_metrics(),
+        metrics=decode_metrics(),
+        benchmarks=job_benchmarks(),
     output:
         summary=report("results/summary.csv", category="Tables",
                        caption="../report/summary.rst"),
@@ -12,8 +13,12 @@ rule aggregate:
                      caption="../report/summary_folds.rst"),
         groups=report("results/group_tests.csv", category="Tables",
                       caption="../report/group_tests.rst"),
+        benchmarks=report("results/benchmarks.csv", category="Tables",
+                          caption="../report/benchmarks.rst"),
     resources:
         **CPU_RESOURCES,
+    benchmark:
+        bench("aggregate", "results/summary.csv")
     log:
         "results/logs/aggregate.log",
     conda:
@@ -26,6 +31,7 @@ rule figures:
     """The paper's figures from the results."""
     input:
         summary="results/summary.csv",
+        benchmarks="results/benchmarks.csv",
         responses=f"results/responses/{FIGURE_SESSION}.nc",
         stimuli="results/stimuli.nc",
         cross=expand("results/decode/{split}/dnn_{mode}/cross/{combo}/test_weights.nc",
@@ -37,6 +43,8 @@ rule figures:
         mode=PS_MODES[0],
     resources:
         **CPU_RESOURCES,
+    benchmark:
+        bench("figures", "results/figures.png")
     log:
         "results/logs/figures.log",
     conda:

@@ -10,6 +10,8 @@ rule responses:
         "results/responses/{session}.nc",
     resources:
         **CPU_RESOURCES,
+    benchmark:
+        bench("responses", "results/responses/{session}.nc")
     log:
         "results/logs/responses/{session}.log",
     conda:

@@ -11,6 +11,8 @@ rule render_stimuli:
         "results/stimuli.nc",
     resources:
         **CPU_RESOURCES,
+    benchmark:
+        bench("render_stimuli", "results/stimuli.nc")
     log:
         "results/logs/render_stimuli.log",
     conda:

@@ -2,17 +2,28 @@
 
 import logging
 
-from nidecode.aggregate import accuracy_table, fold_spread, group_time_tests, summarise
+from nidecode.aggregate import (
+    accuracy_table,
+    benchmark_table,
+    fold_spread,
+    group_time_tests,
+    summarise,
+)
 from nidecode.scripting import run
 
 
 def main(smk) -> None:
-    summary = summarise(list(smk.input))
+    summary = summarise(list(smk.input.metrics))
     summary.to_csv(smk.output.summary, index=False)
     fold_spread(summary).to_csv(smk.output.folds, index=False)
-    groups = group_time_tests(list(smk.input), smk.config["controls"]["null_sessions"])
+    groups = group_time_tests(list(smk.input.metrics), smk.config["controls"]["null_sessions"])
     groups.to_csv(smk.output.groups, index=False)
     logging.info("block-relabelling tests across animals:\n%s", groups.to_string())
+    bench = benchmark_table(list(smk.input.benchmarks))
+    bench.to_csv(smk.output.benchmarks, index=False)
+    per_rule = bench.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"),
+                                         peak_rss_mb=("max_rss_mb", "max"))
+    logging.info("time per rule:\n%s", per_rule.sort_values("total_s").to_string())
     logging.info("accuracy (mean over folds):\n%s", accuracy_table(summary).to_string())
 
 

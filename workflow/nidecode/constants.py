@@ -31,4 +31,5 @@ FIGURES: tuple[str, ...] = (
     "fig12_unit_counts",
     "fig13_time_confound",
     "fig14_rule_benchmarks",
+    "fig15_transfer",
 )

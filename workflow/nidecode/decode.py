@@ -362,7 +362,7 @@ def dnn_within(weights: xr.Dataset, stimuli: xr.Dataset, fold: int, settings: DN
     out = classification_metrics(y[~train], y_pred, names)
     attrs = weights.attrs
     job = JobRecord(
-        model="googlenet", task="within", source=attrs["source"], split=attrs["split"],
+        model=settings.arch, task="within", source=attrs["source"], split=attrs["split"],
         inputs="neural_image", analysis=attrs.get("analysis", "main"), session=attrs["animal"],
         fold=fold, n_folds=int(attrs["n_folds"]), n_train=int(train.sum()),
         n_units=[int(attrs["n_units"])], areas_used=attrs.get("areas_used"),
@@ -402,7 +402,7 @@ def raster_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     out = classification_metrics(y[~train], y_pred, sel.names)
     out.update(record)
     out.update(_record(
-        ds, sel, scope, t0, model="googlenet", inputs="raster", fold=fold,
+        ds, sel, scope, t0, model=settings.arch, inputs="raster", fold=fold,
         n_folds=scope.n_folds, n_train=int(train.sum()), seed=settings.seed,
         pretrained=record["pretrained"], image_size=settings.image_size, epochs=settings.epochs,
         time_bin_s=float(ds.time_bin.values[1] - ds.time_bin.values[0]),
@@ -458,7 +458,7 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
     )
     out = classification_metrics(y_test, y_pred, names)
     job = JobRecord(
-        model="googlenet", task="cross", source=",".join(sorted(
+        model=settings.arch, task="cross", source=",".join(sorted(
             {d.attrs["source"] for d in train_ds + test_ds})), split=scope.split,
         inputs="neural_image", combo=combo, train_sessions=[d.attrs["animal"] for d in train_ds],
         test_sessions=[d.attrs["animal"] for d in test_ds], n_train=int(len(y_train)),

@@ -81,7 +81,7 @@ class DNNSettings:
     @classmethod
     def from_config(cls, config: dict) -> DNNSettings:
         """From ``decoding.dnn`` (cluster keys are the workflow's business) and its seed."""
-        cluster_only = ("torch_home", "gpus", "mem_mb", "runtime_min")
+        cluster_only = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds")
         d = {k: v for k, v in config["decoding"]["dnn"].items() if k not in cluster_only}
         return cls(seed=config["decoding"]["seed"], **d)
 

@@ -341,3 +341,33 @@ def benchmarks_figure(bench: pd.DataFrame, path: str | Path) -> None:
     axes[1].barh(per_rule.index, per_rule.peak_mb, color="#e76f51")
     axes[1].set(xlabel="peak resident memory of its largest job (MB)", title="Peak memory")
     _save(fig, path)
+
+
+def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path) -> None:
+    """Does ImageNet pretraining help? Each transfer variant beside GoogLeNet, the GLM and the
+    top-stimulus readout, per animal (main split; bars: mean, error bars: SD over seeds)."""
+    df = summary[(summary.task == "within") & (summary.control == "none")
+                 & summary.session.isin(sessions) & summary.accuracy.notna()].copy()
+    keep = (df.analysis.astype(str).str.startswith("transfer-") | (df.analysis == "probe-train")
+            | ((df.analysis == "main") & (df.inputs.astype(str) != "raster")))
+    df = df[keep]
+    fig, ax = plt.subplots(figsize=(max(7, 2.6 * len(sessions)), 4.5))
+    if len(df):
+        order = [s for s in sessions if s in set(df.session)]
+        hue_order = sorted(df.model_label.unique(), key=lambda m: (not m.startswith("GLM"),
+                                                                   "readout" not in m, m))
+        sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order,
+                    hue_order=hue_order, errorbar=None, ax=ax, alpha=0.85)
+        sd = df.groupby(["session", "model_label"]).seed_accuracy_sd.mean()
+        mean = df.groupby(["session", "model_label"]).accuracy.mean()
+        for bars, label in zip(ax.containers, hue_order, strict=False):
+            for bar, session in zip(bars, order, strict=False):
+                key = (session, label)
+                if key in sd.index and pd.notna(sd[key]):
+                    x = bar.get_x() + bar.get_width() / 2
+                    ax.errorbar(x, mean[key], yerr=sd[key], color="k", lw=1, capsize=2)
+        ax.legend(title=None, frameon=False, fontsize=7, ncol=2, loc="lower left")
+    ax.axhline(0.5, color="grey", ls="--", lw=1)
+    ax.set(ylim=(0.2, 1.0), xlabel="animal", ylabel="test accuracy (error bars: SD over seeds)",
+           title="Transfer learning: ImageNet weights vs from scratch" + _source_tag(df))
+    _save(fig, path)

@@ -8,7 +8,11 @@ for within-animal jobs, :func:`nidecode.neural_images.cross_animal_weights` acro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .decode import Scope, dnn_cross, dnn_within, raster_within, within_weights_dataset
 from .dnn import DNNSettings
@@ -16,38 +20,89 @@ from .errors import NidecodeError
 from .io import open_netcdf, write_netcdf
 from .metrics import write_metrics
 
-TRAINING_RULES = ("dnn_within", "dnn_cross", "dnn_control", "dnn_analysis", "raster_within")
+TRAINING_RULES = ("dnn_within", "dnn_cross", "dnn_control", "dnn_analysis", "raster_within",
+                  "dnn_transfer")
 
 
 def train_job(rule: str, wildcards: Mapping[str, str], inputs: Any, outputs: Sequence[str],
               config: dict, label_files: dict[str, str], workdir: str) -> dict:
-    """Run the training job of ``rule`` and write its outputs; return its metrics."""
+    """Run the training job of ``rule`` over every seed of ``decoding.dnn.seeds`` and write its
+    outputs; return its metrics (:func:`combine_seeds`)."""
     if rule not in TRAINING_RULES:
         raise NidecodeError(f"rule {rule!r} is not a training rule ({TRAINING_RULES})")
     stimuli = open_netcdf(inputs.stimuli)
     scope = Scope.from_config(config, stimuli, label_files, split=wildcards["split"])
-    settings = DNNSettings.from_config(config)
+    base = DNNSettings.from_config(config)
+    overrides = transfer_overrides(config, wildcards.get("variant"))
+    seeds = list(config["decoding"]["dnn"]["seeds"] or [base.seed])
+    runs, test_weights = [], None
+    for seed in seeds:
+        settings = replace(base, seed=seed, **overrides)
+        # One checkpoint folder per seed when there are several: each resumes on its own.
+        seed_dir = Path(workdir) / f"seed{seed}" if len(seeds) > 1 else Path(workdir)
+        if rule == "dnn_cross":
+            m, w = dnn_cross(
+                [open_netcdf(p) for p in inputs.train], [open_netcdf(p) for p in inputs.test],
+                stimuli, wildcards["mode"], settings, seed_dir,
+                config["decoding"]["calibration_fraction"], scope, combo=wildcards["combo"])
+            test_weights = test_weights or w  # the first seed's predictions go to the figures
+        elif rule == "raster_within":
+            m = raster_within(open_netcdf(inputs.responses), stimuli, int(wildcards["fold"]),
+                              scope, settings, seed_dir)
+        else:
+            m = _within(wildcards, inputs, stimuli, scope, settings, seed_dir)
+        runs.append(m)
+    m = combine_seeds(runs)
     if rule == "dnn_cross":
-        m, test_weights = dnn_cross(
-            [open_netcdf(p) for p in inputs.train], [open_netcdf(p) for p in inputs.test],
-            stimuli, wildcards["mode"], settings, workdir,
-            config["decoding"]["calibration_fraction"], scope, combo=wildcards["combo"])
         write_netcdf(test_weights, outputs[1])
-        write_metrics(m, outputs[0])
-        return m
-    ds = open_netcdf(inputs.responses)
-    fold = int(wildcards["fold"])
-    if rule == "raster_within":
-        m = raster_within(ds, stimuli, fold, scope, settings, workdir)
-    else:
-        control = wildcards.get("control", "none")
-        kind, _, k = control.partition("-")
-        weights = within_weights_dataset(
-            ds, stimuli, scope, wildcards.get("mode", "train"),
-            analysis=wildcards.get("analysis", "main"),
-            response_shuffle=control == "response_shuffle",
-            relabelling=int(k) if kind == "relabel" else None)
-        m = dnn_within(weights, stimuli, fold, settings, workdir,
-                       label_shuffle=int(k) if kind == "label_shuffle" else None)
     write_metrics(m, outputs[0])
     return m
+
+
+def _within(wildcards: Mapping[str, str], inputs: Any, stimuli, scope: Scope,
+            settings: DNNSettings, workdir: Path) -> dict:
+    control = wildcards.get("control", "none")
+    kind, _, k = control.partition("-")
+    weights = within_weights_dataset(
+        open_netcdf(inputs.responses), stimuli, scope, wildcards.get("mode", "train"),
+        analysis=wildcards.get("analysis", "main"),
+        response_shuffle=control == "response_shuffle",
+        relabelling=int(k) if kind == "relabel" else None)
+    m = dnn_within(weights, stimuli, int(wildcards["fold"]), settings, workdir,
+                   label_shuffle=int(k) if kind == "label_shuffle" else None)
+    if wildcards.get("variant"):
+        m["analysis"] = f"transfer-{wildcards['variant']}"
+    return m
+
+
+def transfer_overrides(config: dict, variant: str | None) -> dict:
+    """DNN settings of one transfer-learning variant (``decoding.transfer``), or none."""
+    if not variant:
+        return {}
+    t = config["decoding"]["transfer"]
+    shared = {k: t[k] for k in ("image_size", "epochs", "lr", "batch_size") if t.get(k)}
+    return {**shared, **t["variants"][variant]}
+
+
+def combine_seeds(runs: list[dict]) -> dict:
+    """One record of a job trained with several seeds: the mean accuracy over seeds, their SD
+    and each seed's accuracy; the confusion matrix summed over seeds. Intervals and binomial
+    p-values are then those of one run of ``n_test`` trials at the mean accuracy."""
+    if len(runs) == 1:
+        return {**runs[0], "seeds": [runs[0]["seed"]], "n_seeds": 1, "seed_accuracy_sd": None,
+                "seed_accuracies": [runs[0]["accuracy"]]}
+    out = dict(runs[0])
+    acc = np.array([r["accuracy"] for r in runs])
+    bal = np.array([r["balanced_accuracy"] for r in runs])
+    out.update(
+        accuracy=float(acc.mean()), balanced_accuracy=float(bal.mean()),
+        confusion_matrix=np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist(),
+        seeds=[r["seed"] for r in runs], n_seeds=len(runs),
+        seed_accuracies=acc.tolist(), seed_accuracy_sd=float(acc.std(ddof=1)),
+        seed_balanced_accuracies=bal.tolist(),
+        fit_seconds=float(sum(r.get("fit_seconds", 0.0) for r in runs)),
+        wall_time_s=float(sum(r.get("wall_time_s", 0.0) for r in runs)),
+        resumed_from_checkpoint=any(r.get("resumed_from_checkpoint") for r in runs),
+        seed=None,
+    )
+    return out

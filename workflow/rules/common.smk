@@ -69,6 +69,7 @@ wildcard_constraints:
     control="|".join(DNN_CONTROLS) or "none",
     fold="|".join(str(f) for f in FOLDS),
     split="|".join(SPLITS),
+    variant="|".join(DECODING["transfer"]["variants"]) or "none",
     combo=COMBO_PATTERN,
 
 
@@ -105,6 +106,10 @@ def decode_metrics():
     if ANALYSES:
         out += expand("results/decode/{split}/glm/analyses/{session}.json", split=SPLIT,
                       session=SESSIONS)
+    transfer = DECODING["transfer"]
+    out += expand("results/decode/{split}/transfer/{variant}/{mode}/{session}/fold{fold}/metrics.json",
+                  split=SPLIT, variant=list(transfer["variants"]), mode=PS_MODES,
+                  session=transfer["sessions"], fold=DNN_FOLDS)
     analysis = "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json"
     out += expand(analysis, split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
                   fold=config["analyses"]["dnn"]["folds"])
@@ -122,6 +127,7 @@ def bench(rule, output):
 def rule_of(path):
     """The rule that makes a decoding output (paths of decode_metrics())."""
     for part, rule in (("glm/within/", "glm_within"), ("glm/analyses/", "glm_analyses"),
+                       ("transfer/", "dnn_transfer"),
                        ("raster/within/", "raster_within"), ("control/", "dnn_control"),
                        ("analysis/", "dnn_analysis"), ("cross/", "dnn_cross"),
                        ("within/", "dnn_within")):

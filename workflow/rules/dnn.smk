@@ -69,3 +69,12 @@ use rule dnn_within as dnn_analysis with:
         bench("dnn_analysis", "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json")
     log:
         "results/logs/dnn_analysis/{split}/{analysis}/{session}/fold{fold}.log",
+
+
+use rule dnn_within as dnn_transfer with:
+    output:
+        "results/decode/{split}/transfer/{variant}/{mode}/{session}/fold{fold}/metrics.json",
+    benchmark:
+        bench("dnn_transfer", "results/decode/{split}/transfer/{variant}/{mode}/{session}/fold{fold}/metrics.json")
+    log:
+        "results/logs/dnn_transfer/{split}/{variant}/{mode}/{session}/fold{fold}.log",

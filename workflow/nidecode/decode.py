@@ -12,13 +12,13 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from .dnn import DNNSettings, fit_predict
 from .errors import NidecodeError
 from .metrics import JobRecord, classification_metrics
 from .neural_images import PS_MODES, PSMode, cross_animal_weights, within_animal_weights
@@ -34,6 +34,9 @@ from .splits import (
 )
 from .statistics import add_statistics, permutation_p
 from .variants import Selection, select
+
+if TYPE_CHECKING:  # torch loads only in the jobs that train (GLM jobs start faster)
+    from .dnn import DNNSettings
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,8 @@ def dnn_within(weights: xr.Dataset, stimuli: xr.Dataset, fold: int, settings: DN
     if label_shuffle is not None:
         y_train = np.random.default_rng([settings.seed, fold, label_shuffle]).permutation(y_train)
         control = f"label_shuffle-{label_shuffle}"
+    from .dnn import fit_predict
+
     y_pred, record = fit_predict(w[train], y_train, w[~train], len(names),
                                  stimuli.image.values, settings, workdir)
     out = classification_metrics(y[~train], y_pred, names)
@@ -397,6 +402,8 @@ def raster_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     sd = x[train].std(axis=(0, 1))
     x = (x - mu) / np.where(sd > 0, sd, 1.0)
     y = sel.y
+    from .dnn import fit_predict
+
     y_pred, record = fit_predict(x[train], y[train], x[~train], len(sel.names), None, settings,
                                  workdir)
     out = classification_metrics(y[~train], y_pred, sel.names)
@@ -448,6 +455,8 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
         n_cal += 0 if cal is None else int(cal.sum())
     x_train, y_train = np.concatenate(xs), np.concatenate(ys)
     x_test, y_test = np.concatenate(xt), np.concatenate(yt)
+    from .dnn import fit_predict
+
     y_pred, record = fit_predict(x_train, y_train, x_test, len(names), stimuli.image.values,
                                  settings, workdir)
     test_weights = xr.Dataset(

@@ -40,9 +40,12 @@ from torch import nn
 from .backbones import (
     ARCHS,
     FINETUNE,
+    HEAD,
     NORMALISATION,
+    PROBE_TRAIN_MODULES,
     build_backbone,
     freeze_features,
+    head,
     set_probe_mode,
 )
 from .backbones import IMAGENET_MEAN as IMAGENET_MEAN
@@ -117,6 +120,9 @@ class NeuralImageClassifier(L.LightningModule):
         self.model = model
         self.settings = settings
         self.n_classes = n_classes
+        # Linear probe: batches are the frozen network's features, computed once (see
+        # extract_features), and only the dropout and head in front of them run per step.
+        self.from_features = False
         # Not persistent: it derives from the training labels, which the fingerprint covers.
         self.register_buffer("class_weight", None if class_weight is None
                              else class_weight.float(), persistent=False)
@@ -163,8 +169,37 @@ class NeuralImageClassifier(L.LightningModule):
         return img
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.from_features:
+            for name in PROBE_TRAIN_MODULES[self.settings.arch]:
+                x = getattr(self.model, name)(x)
+            return head(self.model, self.settings.arch)(x)
         out = self.model(self.images(x))
         return out.logits if hasattr(out, "logits") else out
+
+    @torch.no_grad()
+    def extract_features(self, x: np.ndarray, device: str = "cpu",
+                         batch_size: int = 256) -> np.ndarray:
+        """The frozen network's input to its head (eval mode: BatchNorm statistics and
+        dropout fixed) for every row of ``x``: (n, features) float32.
+
+        With ``finetune: head`` the features never change during training, so they are
+        computed once instead of once per epoch: the probe's epochs then cost almost nothing.
+        """
+        was_training = self.training
+        name = HEAD[self.settings.arch]
+        fc = getattr(self.model, name)
+        self.to(device).eval()
+        setattr(self.model, name, nn.Identity())
+        try:
+            out = []
+            for i in range(0, len(x), batch_size):
+                xb = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], np.float32))
+                f = self.model(self.images(xb.to(device)))
+                out.append((f.logits if hasattr(f, "logits") else f).float().cpu())
+        finally:
+            setattr(self.model, name, fc)
+            self.to("cpu").train(was_training)
+        return torch.cat(out).numpy()
 
     def training_step(self, batch, _):
         x, y = batch
@@ -387,9 +422,15 @@ def fit_predict(
     )
     if settings.channels_last:
         module = module.to(memory_format=torch.channels_last)
-    if settings.compile:
-        module.model = torch.compile(module.model)
     on_gpu = torch.cuda.is_available() and settings.accelerator in ("auto", "gpu", "cuda")
+    if settings.finetune == "head":  # a linear probe: the frozen features, computed once
+        t_features = time.perf_counter()
+        x_train = module.extract_features(x_train, "cuda" if on_gpu else "cpu")
+        x_test = module.extract_features(x_test, "cuda" if on_gpu else "cpu")
+        module.from_features = True
+        record["feature_seconds"] = round(time.perf_counter() - t_features, 3)
+    elif settings.compile:
+        module.model = torch.compile(module.model)
     trainer = L.Trainer(
         max_epochs=settings.epochs,
         accelerator=settings.accelerator,

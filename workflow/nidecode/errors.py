@@ -6,7 +6,12 @@ class NidecodeError(Exception):
 
 
 class NWBReadError(NidecodeError):
-    """An NWB file is missing, truncated, corrupt or not in Allen's layout."""
+    """An NWB file is missing, truncated, corrupt or not in Allen's layout.
+
+    The message says what to do given where the file came from (``read_session``'s
+    ``provenance``): files the workflow made may be deleted and made again; a user's own files
+    are never called deletable.
+    """
 
 
 class SessionTypeError(NidecodeError):
@@ -27,3 +32,7 @@ class RunningSpeedError(NidecodeError):
 
 class ConfigError(NidecodeError):
     """The workflow configuration is invalid."""
+
+
+class DownloadError(NidecodeError):
+    """Fetching a session from an archive failed (unreachable, not found, incomplete)."""

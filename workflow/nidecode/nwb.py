@@ -182,8 +182,7 @@ def _read_invalid_times(f: h5py.File, path: Path) -> pd.DataFrame:
             if len(ends) != n or (n and (np.any(np.diff(ends) < 0) or ends[-1] > len(values))):
                 raise NWBReadError(
                     f"{path}: intervals/invalid_times has a tags_index that does not match its "
-                    f"{n} intervals; the file is damaged. Delete it and rerun the rule that "
-                    "makes it."
+                    f"{n} intervals; the file is damaged"
                 )
             bounds = np.concatenate([[0], ends])
             tags = [tuple(values[bounds[k] : bounds[k + 1]]) for k in range(n)]
@@ -225,39 +224,132 @@ def _block_numbers(values: np.ndarray, path: Path, table: str) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def read_session(path: str | Path) -> AllenSession:
+# Where a session file came from decides what an error may advise: only files a rule of this
+# workflow made may be deleted and made again. A user's own file (config nwb_files or nwb_dir) is
+# never called deletable. "own" is the safe default.
+PROVENANCES = ("simulated", "allen", "dandi", "own")
+# The config's source -> the provenance of its session files.
+SOURCE_PROVENANCE = {"simulated": "simulated", "allen": "allen", "dandi": "dandi", "nwb": "own"}
+# Provenance -> (the rule that makes such a file, a note on running it).
+MADE_BY = {
+    "simulated": ("simulate_session", ""),
+    "allen": ("download_session", " (a localrule: it needs internet, e.g. on a login node)"),
+    "dandi": ("download_dandi", " (a localrule: it needs internet, e.g. on a login node)"),
+}
+OWN_FILE = "your own file (config nwb_files or nwb_dir), not one this workflow made"
+ALLEN_SESSION_FILES = (
+    "an Allen Visual Coding - Neuropixels brain_observatory_1.1 session file (DANDI 000021's "
+    "sub-<subject>/sub-<subject>_ses-<session>.nwb or AllenSDK's "
+    "session_<id>/session_<id>.nwb; not a per-probe LFP file)"
+)
+
+
+def provenance_of(source_or_provenance: str) -> str:
+    """The provenance of a config ``source`` (``nwb`` -> ``own``); provenances pass through."""
+    if source_or_provenance in PROVENANCES:
+        return source_or_provenance
+    if source_or_provenance in SOURCE_PROVENANCE:
+        return SOURCE_PROVENANCE[source_or_provenance]
+    raise ValueError(
+        f"provenance {source_or_provenance!r} is not one of {PROVENANCES} "
+        f"(or a config source: {sorted(SOURCE_PROVENANCE)})"
+    )
+
+
+def _remake(path: Path, provenance: str) -> str:
+    """Advice for a damaged file that a rule made: delete it and rerun that rule."""
+    rule, note = MADE_BY[provenance]
+    return (
+        f"The {rule} rule made this file: delete it (rm {path}) and rerun the workflow, "
+        f"which runs {rule} again{note}."
+    )
+
+
+def missing_file_message(path: Path, provenance: str) -> str:
+    if provenance == "own":
+        return (
+            f"{path}: no such file. It is {OWN_FILE}, so no rule makes it: fix its path in the "
+            "config (nwb_files, or nwb_dir.path and nwb_dir.glob)."
+        )
+    rule, note = MADE_BY[provenance]
+    return f"{path}: no such NWB file; run the {rule} rule that makes it{note}."
+
+
+def unreadable_message(path: Path, provenance: str, err: BaseException) -> str:
+    """``path`` is not an HDF5 file h5py can open."""
+    head = f"{path}: not a readable NWB (HDF5) file ({err})."
+    if provenance == "own":
+        return (
+            f"{head} This is {OWN_FILE}: it may be truncated or corrupt (an interrupted copy or "
+            "download) or not an NWB file at all. Check it (h5ls or h5dump -H on it), replace "
+            "it with a complete copy, or fix its path in the config (nwb_files, nwb_dir); the "
+            "workflow does not remake it."
+        )
+    return f"{head} The file is truncated or corrupt. {_remake(path, provenance)}"
+
+
+def layout_message(fact: str, path: Path, provenance: str) -> str:
+    """``fact`` (a sentence starting with the path) plus what to do about a file whose tables
+    are missing or malformed."""
+    fact = fact.rstrip(". ")
+    if provenance == "own":
+        return (
+            f"{fact}. This is {OWN_FILE}: check that it is {ALLEN_SESSION_FILES}, replace it, or "
+            "fix its path in the config (nwb_files, nwb_dir)."
+        )
+    return f"{fact}. {_remake(path, provenance)}"
+
+
+def session_type_advice(provenance: str) -> str:
+    """What to do about a session without static gratings or natural scenes."""
+    return {
+        "simulated": "The simulator always writes both blocks: delete the file and rerun "
+        "simulate_session.",
+        "allen": "Choose a brain_observatory_1.1 session id in allen.session_ids.",
+        "dandi": "Choose a brain_observatory_1.1 session id in dandi.session_ids (dandiset "
+        "000021 holds those).",
+        "own": "Point nwb_files (or nwb_dir) at a brain_observatory_1.1 session file instead.",
+    }[provenance]
+
+
+def read_session(path: str | Path, provenance: str = "own") -> AllenSession:
     """Read an Allen brain_observatory_1.1 NWB file (or the simulator's copy of its layout).
 
-    Raises NWBReadError for unreadable files or missing tables, SessionTypeError when the
-    static-gratings or natural-scenes presentations are absent (functional_connectivity).
+    ``provenance`` says where the file came from: ``"simulated"`` (simulate_session),
+    ``"allen"`` (download_session), ``"dandi"`` (download_dandi) or ``"own"`` (the user's file,
+    config nwb_files or nwb_dir; the default). A config ``source`` is accepted too (``"nwb"``
+    means ``"own"``). Error messages advise deleting and remaking only files a rule made.
+
+    Raises NWBReadError for missing or unreadable files and missing or malformed tables,
+    SessionTypeError when the static-gratings or natural-scenes presentations are absent
+    (functional_connectivity).
     """
     path = Path(path)
+    provenance = provenance_of(provenance)
     if not path.exists():
-        raise NWBReadError(
-            f"{path}: no such NWB file; run the simulate_session or "
-            "download_session rule that makes it"
-        )
+        raise NWBReadError(missing_file_message(path, provenance))
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise NWBReadError(
-            f"{path}: not a readable NWB (HDF5) file ({err}). The file is truncated or corrupt: "
-            "delete it and rerun the rule that makes it (download_session for Allen data, "
-            "simulate_session for the embedded default)."
-        ) from None
+        raise NWBReadError(unreadable_message(path, provenance, err)) from None
     try:
         with f:
-            return _read_open_file(path, f)
+            return _read_open_file(path, f, provenance)
+    except SessionTypeError:
+        raise
+    except NWBReadError as err:
+        raise NWBReadError(layout_message(str(err), path, provenance)) from None
     except (KeyError, OSError, ValueError) as err:
-        if isinstance(err, SessionTypeError | NWBReadError):
-            raise
         raise NWBReadError(
-            f"{path}: not in the Allen Visual Coding Neuropixels NWB layout or damaged ({err}). "
-            "Delete it and rerun the rule that makes it."
+            layout_message(
+                f"{path}: not in the Allen Visual Coding Neuropixels NWB layout or damaged ({err})",
+                path,
+                provenance,
+            )
         ) from None
 
 
-def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
+def _read_open_file(path: Path, f: h5py.File, provenance: str = "own") -> AllenSession:
     missing = [
         f"intervals/{b}_presentations"
         for b in STIMULUS_BLOCKS
@@ -268,8 +360,8 @@ def _read_open_file(path: Path, f: h5py.File) -> AllenSession:
         raise SessionTypeError(
             f"{path}: has no {', '.join(missing)}; only Allen brain_observatory_1.1 sessions "
             f"show static gratings and natural scenes (this file has: {present or 'no intervals'}"
-            "; functional_connectivity sessions look like this). Choose a brain_observatory_1.1 "
-            "session id in the config's sessions."
+            "; functional_connectivity sessions look like this). "
+            + session_type_advice(provenance)
         )
     if "units" not in f or "spike_times" not in f["units"]:
         raise NWBReadError(

@@ -25,9 +25,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CI_CONFIG = ("--configfile", str(REPO / "config" / "config.yaml"), str(REPO / "config" / "ci.yaml"))
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-EPOCHS = 8  # about 0.7 s each here: the kill lands seconds before training ends
-JOB = Path("results/decode/block/dnn_train/within/S0/fold0")
+EPOCHS = 8  # about 0.8 s each here: the kill lands seconds before training ends
+# The trial split (compared with the default block split): there the tiny run's GoogLeNet
+# predicts both classes, so equal confusion matrices say something; in the block split it
+# predicts one class after a few epochs.
+JOB = Path("results/decode/trial/dnn_train/within/S0/fold0")
 TARGET = str(JOB / "metrics.json")
+# Beside metrics.json, or in the job's per-seed folder (one seed here).
+CHECKPOINT, CSV_LOG = "checkpoints/last.ckpt", "lightning/v0/metrics.csv"
 # Inputs built once (reference workdir) and copied, timestamps kept, to the interrupted one.
 INPUTS = ("resources", "results/stimuli.nc", "results/responses")
 # Differ between runs by nature: timings, throughput and the resume record itself.
@@ -57,9 +62,9 @@ def rules_run(out: str) -> list[str]:
             if line.startswith(("rule ", "localrule "))]
 
 
-def epochs_logged(metrics_csv: Path) -> int:
+def epochs_logged(metrics_csv: Path | None) -> int:
     """Finished epochs in Lightning's CSV log (one row with train_loss per epoch)."""
-    if not metrics_csv.exists():
+    if metrics_csv is None or not metrics_csv.exists():
         return 0
     try:
         with metrics_csv.open(newline="") as f:
@@ -68,9 +73,16 @@ def epochs_logged(metrics_csv: Path) -> int:
         return 0
 
 
+def _one(workdir: Path, pattern: str) -> Path | None:
+    """The job's file matching ``pattern`` (at the job's top or in a per-seed folder)."""
+    found = sorted((workdir / JOB).glob(f"**/{pattern}"))
+    assert len(found) <= 1, f"one training run expected, found {found}"
+    return found[0] if found else None
+
+
 def epoch_losses(workdir: Path) -> dict[str, str]:
     """Epoch -> train_loss as Lightning's CSV log wrote it (a resumed run's last write wins)."""
-    with (workdir / JOB / "lightning" / "v0" / "metrics.csv").open(newline="") as f:
+    with _one(workdir, CSV_LOG).open(newline="") as f:
         return {row["epoch"]: row["train_loss"] for row in csv.DictReader(f)
                 if row.get("train_loss")}
 
@@ -79,7 +91,7 @@ def final_weights_equal(a: Path, b: Path) -> bool:
     """Whether two final checkpoints hold bit-identical model weights."""
     import torch
 
-    wa, wb = (torch.load(p / JOB / "checkpoints" / "last.ckpt", map_location="cpu",
+    wa, wb = (torch.load(_one(p, CHECKPOINT), map_location="cpu",
                          weights_only=True)["state_dict"] for p in (a, b))
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
@@ -99,8 +111,6 @@ def _kill_leftovers(workdir: Path) -> None:
 
 def kill_after_first_epoch(workdir: Path, config: Path) -> str:
     """Start the job, SIGKILL Snakemake's process group after a checkpointed epoch."""
-    ckpt = workdir / JOB / "checkpoints" / "last.ckpt"
-    metrics_csv = workdir / JOB / "lightning" / "v0" / "metrics.csv"
     log = workdir / "interrupted.log"
     with log.open("w") as out:
         proc = subprocess.Popen(_command(workdir, config), stdout=out, stderr=subprocess.STDOUT,
@@ -115,7 +125,7 @@ def kill_after_first_epoch(workdir: Path, config: Path) -> str:
                     log.read_text()[-3000:]
                 # Lightning writes the checkpoint atomically (temporary file, then a move) at the
                 # end of an epoch, and the CSV row of that epoch with it.
-                if ckpt.exists() and epochs_logged(metrics_csv) >= 1:
+                if _one(workdir, CHECKPOINT) and epochs_logged(_one(workdir, CSV_LOG)) >= 1:
                     break
                 time.sleep(0.05)
         finally:
@@ -137,6 +147,9 @@ def test_killed_training_job_resumes_to_the_uninterrupted_result(tmp_path):
     assert res.returncode == 0, res.stdout[-5000:]
     reference = json.loads((ref / TARGET).read_text())
     assert reference["epochs"] == EPOCHS and reference["resumed_from_checkpoint"] is False
+    # Both classes predicted: equal results below are not those of a constant classifier.
+    assert all(sum(col) > 0 for col in zip(*reference["confusion_matrix"], strict=True)), \
+        reference["confusion_matrix"]
 
     # The same inputs for the second workdir, timestamps kept: only the training job is due.
     for name in INPUTS:

@@ -49,12 +49,14 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     assert jobs["responses"] == 10
     assert jobs["render_stimuli"] == 1
     # GoogLeNet on fold 0 (the paper's single split) of 10 sessions in train mode, plus the
-    # null animal N0 in paper mode, in the block split and in the compared trial split.
-    assert jobs["dnn_within"] == 2 * (10 + 1)
+    # null animal N0 in paper mode, in the block split; M0, S0 and N0 (both modes) in the
+    # compared trial split.
+    assert jobs["dnn_within"] == (10 + 1) + (3 + 1)
+    assert jobs["dnn_transfer"] == 3 * 2  # M0, S0, N0 x ImageNet / random-weight probes
     assert jobs["glm_within"] == 2 * 10  # one job per session and split, all folds
     assert jobs["glm_analyses"] == 10
     assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
-    assert jobs["dnn_cross"] == 5 and jobs["raster_within"] == 1
+    assert jobs["dnn_cross"] == 2 and jobs["raster_within"] == 1
     for split in ("block", "trial"):
         assert f"results/decode/{split}/dnn_paper/within/N0/fold0/metrics.json" in res.stdout
         assert f"results/decode/{split}/glm/within/N0.json" in res.stdout
@@ -123,6 +125,7 @@ def test_tiny_end_to_end_run(tiny_run):
     assert set(main[main.task == "cross"].split) == {"block"}
     assert summary.accuracy.dropna().between(0, 1).all() and (summary.n_test.dropna() > 0).all()
     assert (summary[summary.model == "googlenet"].pretrained == False).all()  # noqa: E712
+    assert set(summary[summary.model == "googlenet"].arch) == {"googlenet"}
     # Statistics on every job.
     done = summary[summary.skipped.isna()]
     assert done.ci95_low.notna().all() and done.p_binomial.between(0, 1).all()
@@ -160,6 +163,16 @@ def test_tiny_end_to_end_run(tiny_run):
     s0_dnn = main[(main.session == "S0") & (main.model_label == "DNN (train)")
                   & (main.split == "block")]
     assert s0_dnn.n_time_null.tolist() == [1] and s0_dnn.n_permutations.tolist() == [1]
+    # Every network trains with both seeds of ci.yaml: the mean and the SD over seeds.
+    nets = summary[summary.model.isin(["googlenet", "efficientnet_lite0"])]
+    assert (nets.n_seeds == 2).all() and nets.seed_accuracy_sd.notna().all()
+    # The transfer comparison: EfficientNet-Lite0's packaged ImageNet weights vs random ones.
+    transfer = summary[summary.analysis.astype(str).str.startswith("transfer-")]
+    assert len(transfer) == 2 and set(transfer.session) == {"S0"}
+    assert dict(zip(transfer.analysis, transfer.pretrained, strict=True)) == {
+        "transfer-efficientnet_lite0-imagenet-probe": True,
+        "transfer-efficientnet_lite0-random-probe": False}
+    assert (transfer.finetune == "head").all() and (transfer.arch == "efficientnet_lite0").all()
     # Future-work analyses: sub-classes (k-class), areas, arousal, unit counts; each kind has
     # decoded rows (not only skipped ones).
     for a in ("label-predator", "label-orientation_6way", "areas-LGd", "areas-CA1",
@@ -179,8 +192,9 @@ def test_tiny_end_to_end_run(tiny_run):
     bench = pd.read_csv(tiny_run / "results" / "benchmarks.csv")
     assert set(bench.rule) == {"simulate_session", "render_stimuli", "responses", "glm_within",
                                "glm_analyses", "dnn_within", "dnn_cross", "raster_within",
-                               "dnn_control"}
-    assert len(bench) == len(main[main.model != "glm"]) + len(controls) + 2 + 2 + 1 + 2 * 2 + 2
+                               "dnn_control", "dnn_transfer"}
+    assert len(bench) == (len(main[main.model != "glm"]) + len(controls) + len(transfer)
+                          + 2 + 2 + 1 + 2 * 2 + 2)
     assert (bench.s > 0).all() and (bench.max_rss_mb > 0).all()
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name

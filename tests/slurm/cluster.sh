@@ -3,6 +3,7 @@
 #   tests/slurm/cluster.sh install          apt-get install slurm-wlm munge (needs root)
 #   tests/slurm/cluster.sh start STATE_DIR  write slurm.conf, start munged, slurmctld, slurmd
 #   tests/slurm/cluster.sh stop STATE_DIR   stop the daemons by the PIDs in their pid files
+#                                           (munged only if start started it)
 # The node advertises two generic "gpu" resources (no devices behind them) so that jobs asking
 # for --gpus=1 are scheduled as on a GPU cluster; the jobs themselves run on the CPU.
 set -euo pipefail
@@ -29,6 +30,8 @@ start)
     chmod 400 /etc/munge/munge.key
     if ! pgrep -x munged >/dev/null; then
         runuser -u munge -- /usr/sbin/munged
+        # Ours to stop (stop reads the PID munged wrote); a munged already running is left be.
+        echo /run/munge/munged.pid > "$state/munged.pidfile"
     fi
     cpus=$(nproc)
     mem=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
@@ -80,10 +83,28 @@ CONF
     exit 1
     ;;
 stop)
-    for pidfile in "$state/slurmd.pid" "$state/slurmctld.pid"; do
+    pidfiles=("$state/slurmd.pid" "$state/slurmctld.pid")
+    if [ -s "$state/munged.pidfile" ]; then
+        pidfiles+=("$(cat "$state/munged.pidfile")")
+    fi
+    pids=()
+    for pidfile in "${pidfiles[@]}"; do
         if [ -s "$pidfile" ]; then
-            kill "$(cat "$pidfile")" 2>/dev/null || true
+            pids+=("$(cat "$pidfile")")
+            kill "${pids[-1]}" 2>/dev/null || true
         fi
+    done
+    # Wait (up to 15 s) until they are gone, so that a next start finds the ports free.
+    for _ in $(seq 30); do
+        alive=0
+        for pid in "${pids[@]}"; do
+            if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
+            then
+                alive=1
+            fi
+        done
+        [ "$alive" = 0 ] && break
+        sleep 0.5
     done
     ;;
 *)

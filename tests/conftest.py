@@ -164,3 +164,42 @@ def small_stimuli():
     from nidecode.stimuli import Canvas, render_stimuli
 
     return render_stimuli(Canvas(12, 20))
+
+
+# --- Session files as a user's folder holds them (tests/test_sources.py) ---------------------
+
+
+@pytest.fixture(scope="session")
+def small_simulated_session():
+    """One small simulated session (10 VISp units, 1 repeat, one block; a few seconds)."""
+    from nidecode.simulate import AnimalSpec, Protocol, simulate_session
+    from nidecode.stimuli import Canvas
+
+    return simulate_session(
+        AnimalSpec(name="M1", seed=1, n_units={"VISp": 10}),
+        Protocol(repeats=1, blanks_gratings=1, blanks_scenes=1, spontaneous_s=5.0, n_blocks=1),
+        Canvas(12, 20),
+    )
+
+
+@pytest.fixture
+def write_session_file(small_simulated_session):
+    """``write(path, session_id, subject=None)``: the small simulated session written as an NWB
+    file whose general/session_id (and general/subject/subject_id) are those of an Allen file."""
+    import h5py
+
+    from nidecode.simulate import write_nwb
+
+    def write(path: Path, session_id: str, subject: str | None = None) -> Path:
+        write_nwb(small_simulated_session, path)
+        with h5py.File(path, "a") as f:
+            del f["general/session_id"]
+            f["general/session_id"] = str(session_id)
+            if subject is not None:
+                g = f.require_group("general/subject")
+                g.attrs["neurodata_type"] = "Subject"
+                g.attrs["namespace"] = "core"
+                g["subject_id"] = str(subject)
+        return path
+
+    return write

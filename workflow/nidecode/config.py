@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
+from .sources import dandi_session_file, resolve_sessions
 from .splits import all_subsets, leave_one_animal_out, parse_combo
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -61,22 +62,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     if errors:
         lines = "\n  ".join(_describe(e) for e in errors[:10])
         raise ConfigError(f"invalid configuration:\n  {lines}")
-    source = config["source"]
-    known = {
-        "simulated": set(config["simulation"]["animals"]),
-        "allen": set(config["allen"]["session_ids"]),
-        "nwb": set(config["nwb_files"]),
-    }[source]
-    where = {"simulated": "simulation.animals", "allen": "allen.session_ids", "nwb": "nwb_files"}[
-        source
-    ]
-    unknown = [s for s in config["sessions"] if s not in known]
-    if unknown:
-        raise ConfigError(
-            f"config key 'sessions': unknown sessions {unknown} for source '{source}'; "
-            f"sessions defined in {where}: {sorted(known)}. Add them to {where} or remove them "
-            "from sessions."
-        )
+    # Sessions against the source; `sessions: [all]` and nwb_dir's sessions filled in here.
+    resolve_sessions(config)
     for combo in combos(config):
         train, test = parse_combo(combo)
         missing = sorted({a for a in train + test if a not in config["sessions"]})
@@ -158,10 +145,13 @@ def load_config(path: str | Path) -> dict:
 
 
 def nwb_path(config: dict, session: str) -> str:
-    """Where the session's NWB file lives for the configured source."""
+    """Where the session's NWB file lives for the configured source (nwb_dir's sessions are in
+    nwb_files once the config is validated)."""
     source = config["source"]
     if source == "simulated":
         return f"resources/simulated/{session}.nwb"
     if source == "allen":
         return f"resources/allen/sessions/{session}.nwb"
+    if source == "dandi":
+        return dandi_session_file(config, session)
     return config["nwb_files"][session]

@@ -74,6 +74,7 @@ class DNNSettings:
     seed: int = 0
     arch: str = "googlenet"  # or "efficientnet_lite0", "resnet18"
     finetune: str = "all"  # or "head": frozen features, a new linear head (linear probe)
+    standardise_weights: bool = True  # z-score each stimulus's weight with training trials
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -365,6 +366,22 @@ def _epochs_done(ckpt: Path) -> int | None:
         return None
 
 
+def standardise_weights(w_train: np.ndarray, w_test: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Each stimulus's weight z-scored with the training trials' mean and SD.
+
+    A neural image ``W_t @ U`` is dominated by the part every trial shares (the population's
+    mean response to each stimulus, mostly mean grey); what tells trials apart is how a trial
+    weighs each stimulus *relative to the other trials*. Standardising ``W`` column by column
+    (training statistics only, so test trials never inform it) makes the synthesised image
+    ``Z_t @ U`` show that: the top-stimulus readout's normalisation, applied to the image.
+    """
+    mu = w_train.mean(axis=0)
+    sd = w_train.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    return ((w_train - mu) / sd).astype(np.float32), ((w_test - mu) / sd).astype(np.float32)
+
+
 def fit_predict(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -407,6 +424,8 @@ def fit_predict(
     fp = fingerprint(asdict(settings), {"class_weight": class_weight},
                      {k: record[k] for k in ("arch", "finetune", "pretrained", "weights_sha256")},
                      x_train, y_train, basis if basis is not None else 0)
+    if basis is not None and settings.standardise_weights:
+        x_train, x_test = standardise_weights(x_train, x_test)
     fp_file = ckpt_dir / "fingerprint.txt"
     if ckpt_dir.exists() and (not fp_file.exists() or fp_file.read_text() != fp):
         shutil.rmtree(ckpt_dir)  # checkpoints of another run: never resume from them

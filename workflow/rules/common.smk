@@ -17,6 +17,12 @@ except ConfigError as err:
 
 SESSIONS = list(config["sessions"])
 SOURCE = config["source"]
+# download_dandi's output pattern (source dandi), and whether render_stimuli needs Allen's
+# natural-scene templates (download_scene_templates, AllenSDK): sources allen and dandi.
+from nidecode.sources import dandi_session_file, uses_allen_scenes
+
+DANDI_SESSION_FILE = dandi_session_file(config, "{session}")
+ALLEN_SCENES = uses_allen_scenes(SOURCE)
 DECODING = config["decoding"]
 PS_MODES = list(DECODING["ps_modes"])
 FOLDS = list(range(DECODING["n_folds"]))

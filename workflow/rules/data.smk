@@ -1,7 +1,9 @@
-# Session NWB files: simulated (embedded default) or downloaded from the Allen Institute.
+# Session NWB files: simulated (embedded default), downloaded from the Allen Institute (AllenSDK)
+# or from the DANDI archive (dandiset 000021). Own files (source nwb) need no rule.
 
 localrules:
     download_session,
+    download_dandi,
     download_scene_templates,
     fetch_weights,
 
@@ -41,6 +43,29 @@ rule download_session:
         "{params.python} {params.script} session"
         " --session-id {params.session_id} --cache-dir {params.cache_dir} --out {output}"
         " > {log} 2>&1"
+
+
+rule download_dandi:
+    """Download one Allen session NWB from the DANDI archive (dandi client; needs internet).
+
+    The file is sub-<subject>/sub-<subject>_ses-<session id>.nwb of dandi.dandiset; without
+    dandi.subjects.<session> the rule finds it by listing the dandiset's *_ses-<id>.nwb assets.
+    """
+    output:
+        DANDI_SESSION_FILE,
+    params:
+        dandiset=config["dandi"]["dandiset"],
+        version=config["dandi"]["version"],
+        session_id=lambda wc: config["dandi"]["session_ids"][wc.session],
+        subject=lambda wc: config["dandi"]["subjects"].get(wc.session),
+    benchmark:
+        bench("download_dandi", DANDI_SESSION_FILE)
+    log:
+        "results/logs/download_dandi/{session}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/download_dandi.py"
 
 
 rule download_scene_templates:

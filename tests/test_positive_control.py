@@ -1,0 +1,69 @@
+"""Positive control: do the networks see their images?
+
+The null animal N0 with 800 VISp units in ``paper`` mode: each trial's own stimulus enters its
+own neural image with weight ||R_t||^2, so the images do show the stimulus class (the
+training-free top-stimulus readout reads it), although the units know nothing. A decoder that
+cannot tell a grating from a photograph there cannot test the paper's claim. The default DNN
+settings (config/config.yaml) and the default transfer probe must be clearly above chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import yaml
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from conftest import REPO
+from nidecode.config import validate_config
+from nidecode.decode import Scope, leakage_probe, within_weights_dataset
+from nidecode.dnn import DNNSettings, fit_predict, standardise_weights
+from nidecode.simulate import AnimalSpec, Protocol
+from nidecode.statistics import binomial_p
+from nidecode.stimuli import Canvas, render_stimuli
+from nidecode.training import transfer_overrides
+from nidecode.validation import simulated_responses
+
+
+def test_standardise_weights_uses_training_statistics_only():
+    train = np.array([[1.0, 10.0], [3.0, 10.0]])
+    test = np.array([[5.0, 12.0]])
+    z_train, z_test = standardise_weights(train, test)
+    np.testing.assert_allclose(z_train, [[-1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(z_test, [[3.0, 2.0]])  # constant column: SD taken as 1
+
+
+@pytest.mark.slow
+def test_networks_see_the_stimulus_in_leaky_images(tmp_path):
+    config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    stimuli = render_stimuli(Canvas(60, 96))
+    spec = AnimalSpec(name="N0", seed=109, n_units={"VISp": 800}, stimulus_blind=True,
+                      fraction_failing_qc=0.0)
+    ds = simulated_responses(spec, Protocol(), stimuli, tmp_path, Canvas(30, 48))
+    scope = Scope(split="block")
+    weights = within_weights_dataset(ds, stimuli, scope, "paper")
+    y = weights.label.values
+    default = replace(DNNSettings.from_config(config), accelerator="cpu")
+    probe = replace(default, **transfer_overrides(config, "efficientnet_lite0-imagenet-probe"))
+    correct = {"readout": 0, "glm_on_w": 0, "default DNN": 0, "ImageNet probe": 0}
+    n = 0
+    for k in range(scope.n_folds):
+        w, train = weights.W.values[k], weights.train.values[k]
+        correct["readout"] += round(leakage_probe(ds, stimuli, k, scope, "paper")["accuracy"]
+                                    * (~train).sum())
+        s = StandardScaler().fit(w[train])
+        glm = LogisticRegression(max_iter=5000).fit(s.transform(w[train]), y[train])
+        correct["glm_on_w"] += int((glm.predict(s.transform(w[~train])) == y[~train]).sum())
+        for name, settings in (("default DNN", default), ("ImageNet probe", probe)):
+            pred, _ = fit_predict(w[train], y[train], w[~train], 2, stimuli.image.values,
+                                  settings, tmp_path / name.replace(" ", "_") / str(k))
+            correct[name] += int((pred == y[~train]).sum())
+        n += int((~train).sum())
+    acc = {k: v / n for k, v in correct.items()}
+    print({k: round(v, 3) for k, v in acc.items()}, n)
+    assert acc["readout"] > 0.8  # the images carry the class
+    for name in ("default DNN", "ImageNet probe"):
+        assert binomial_p(correct[name], n, 0.5) < 0.001, (name, acc[name])

@@ -4,7 +4,7 @@ The null animal N0 with 800 VISp units in ``paper`` mode: each trial's own stimu
 own neural image with weight ||R_t||^2, so the images do show the stimulus class (the
 training-free top-stimulus readout reads it), although the units know nothing. A decoder that
 cannot tell a grating from a photograph there cannot test the paper's claim. The default DNN
-settings (config/config.yaml) and the default transfer probe must be clearly above chance.
+settings (config/config.yaml) must be clearly above chance.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def test_networks_see_the_stimulus_in_leaky_images(tmp_path):
     weights = within_weights_dataset(ds, stimuli, scope, "paper")
     y = weights.label.values
     default = replace(DNNSettings.from_config(config), accelerator="cpu")
-    probe = replace(default, **transfer_overrides(config, "efficientnet_lite0-imagenet-probe"))
-    correct = {"readout": 0, "glm_on_w": 0, "default DNN": 0, "ImageNet probe": 0}
+    scratch = replace(default, **transfer_overrides(config, "googlenet-scratch"))
+    correct = {"readout": 0, "glm_on_w": 0, "default DNN": 0, "GoogLeNet scratch": 0}
     n = 0
     for k in range(scope.n_folds):
         w, train = weights.W.values[k], weights.train.values[k]
@@ -57,7 +57,7 @@ def test_networks_see_the_stimulus_in_leaky_images(tmp_path):
         s = StandardScaler().fit(w[train])
         glm = LogisticRegression(max_iter=5000).fit(s.transform(w[train]), y[train])
         correct["glm_on_w"] += int((glm.predict(s.transform(w[~train])) == y[~train]).sum())
-        for name, settings in (("default DNN", default), ("ImageNet probe", probe)):
+        for name, settings in (("default DNN", default), ("GoogLeNet scratch", scratch)):
             pred, _ = fit_predict(w[train], y[train], w[~train], 2, stimuli.image.values,
                                   settings, tmp_path / name.replace(" ", "_") / str(k))
             correct[name] += int((pred == y[~train]).sum())
@@ -65,5 +65,7 @@ def test_networks_see_the_stimulus_in_leaky_images(tmp_path):
     acc = {k: v / n for k, v in correct.items()}
     print({k: round(v, 3) for k, v in acc.items()}, n)
     assert acc["readout"] > 0.8  # the images carry the class
-    for name in ("default DNN", "ImageNet probe"):
-        assert binomial_p(correct[name], n, 0.5) < 0.001, (name, acc[name])
+    # The default network (EfficientNet-Lite0's ImageNet features, a linear probe) sees them.
+    # GoogLeNet from scratch at 32² (measured: 0.48) is printed, not required: it is why the
+    # CPU default uses the ImageNet probe.
+    assert binomial_p(correct["default DNN"], n, 0.5) < 0.001, acc["default DNN"]

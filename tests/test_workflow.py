@@ -48,15 +48,14 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     assert jobs["simulate_session"] == 10
     assert jobs["responses"] == 10
     assert jobs["render_stimuli"] == 1
-    # GoogLeNet on fold 0 (the paper's single split) of 10 sessions in train mode, plus the
-    # null animal N0 in paper mode, in the block split; M0, S0 and N0 (both modes) in the
-    # compared trial split.
-    assert jobs["dnn_within"] == (10 + 1) + (3 + 1)
-    assert jobs["dnn_transfer"] == 3 * 2  # M0, S0, N0 x ImageNet / random-weight probes
+    # The network on fold 0 (the paper's single split) of 10 sessions in train mode, plus the
+    # null animal N0 in paper mode, in the block split and in the compared trial split.
+    assert jobs["dnn_within"] == 2 * (10 + 1)
+    assert jobs["dnn_transfer"] == 3 * 3  # M0, S0, N0 x ImageNet / random probes, GoogLeNet
     assert jobs["glm_within"] == 2 * 10  # one job per session and split, all folds
     assert jobs["glm_analyses"] == 10
     assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
-    assert jobs["dnn_cross"] == 2 and jobs["raster_within"] == 1
+    assert jobs["dnn_cross"] == 5 and jobs["raster_within"] == 1
     for split in ("block", "trial"):
         assert f"results/decode/{split}/dnn_paper/within/N0/fold0/metrics.json" in res.stdout
         assert f"results/decode/{split}/glm/within/N0.json" in res.stdout
@@ -168,11 +167,13 @@ def test_tiny_end_to_end_run(tiny_run):
     assert (nets.n_seeds == 2).all() and nets.seed_accuracy_sd.notna().all()
     # The transfer comparison: EfficientNet-Lite0's packaged ImageNet weights vs random ones.
     transfer = summary[summary.analysis.astype(str).str.startswith("transfer-")]
-    assert len(transfer) == 2 and set(transfer.session) == {"S0"}
+    assert len(transfer) == 3 and set(transfer.session) == {"S0"}
     assert dict(zip(transfer.analysis, transfer.pretrained, strict=True)) == {
         "transfer-efficientnet_lite0-imagenet-probe": True,
-        "transfer-efficientnet_lite0-random-probe": False}
-    assert (transfer.finetune == "head").all() and (transfer.arch == "efficientnet_lite0").all()
+        "transfer-efficientnet_lite0-random-probe": False,
+        "transfer-googlenet-scratch": False}
+    probes = transfer[transfer.arch == "efficientnet_lite0"]
+    assert len(probes) == 2 and (probes.finetune == "head").all()
     # Future-work analyses: sub-classes (k-class), areas, arousal, unit counts; each kind has
     # decoded rows (not only skipped ones).
     for a in ("label-predator", "label-orientation_6way", "areas-LGd", "areas-CA1",

@@ -29,7 +29,8 @@ def simulated_responses(animal: AnimalSpec, protocol: Protocol, stimuli: xr.Data
     path = Path(workdir) / f"{animal.name}.nwb"
     write_nwb(simulate_session(animal, protocol, canvas or Canvas(20, 32)), path)
     settings = ResponseSettings(areas=("VISp",), time_bin_s=None)
-    return compute_responses(read_session(path), stimuli, settings, animal.name, "simulated")
+    return compute_responses(read_session(path, provenance="simulated"), stimuli, settings,
+                             animal.name, "simulated")
 
 
 def session_tests(ds: xr.Dataset, stimuli: xr.Dataset, n_permutations: int = 100,

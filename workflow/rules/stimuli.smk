@@ -5,7 +5,7 @@ rule render_stimuli:
     """Render the 120 static gratings and 118 natural scenes into results/stimuli.nc."""
     input:
         templates=(
-            ["resources/allen/natural_scene_templates.npz"] if SOURCE == "allen" else []
+            ["resources/allen/natural_scene_templates.npz"] if ALLEN_SCENES else []
         ),
     output:
         "results/stimuli.nc",

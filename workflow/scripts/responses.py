@@ -17,9 +17,11 @@ def main(smk) -> None:
         stimuli,
         smk.input.stimuli,
         canvas=Canvas.from_config(smk.config),
-        allen_scenes=smk.config["source"] == "allen",
+        allen_scenes=smk.config["source"] in ("allen", "dandi"),
     )
-    session = read_session(smk.input.nwb)
+    # Where the file came from decides what an error may advise (only files a rule made are
+    # ever called deletable).
+    session = read_session(smk.input.nwb, provenance=smk.config["source"])
     ds = compute_responses(
         session,
         stimuli,

@@ -1,0 +1,75 @@
+"""Markdown tables of a finished run (results/summary.csv, benchmarks.csv, group_tests.csv),
+as the README and docs/how-to-read-results.md quote them.
+
+    .venv/bin/python benchmarks/readme_tables.py [results]
+"""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def spread(g: pd.DataFrame) -> str:
+    """Mean over folds (and seeds), with the SD over folds or, for one fold, over seeds."""
+    m = g.accuracy.mean()
+    if len(g) > 1:
+        return f"{m:.3f} ± {g.accuracy.std(ddof=1):.3f}"
+    sd = g.seed_accuracy_sd.iloc[0]
+    return f"{m:.3f} ± {sd:.3f}" if pd.notna(sd) else f"{m:.3f}"
+
+
+def main(results: Path) -> None:
+    s = pd.read_csv(results / "summary.csv")
+    w = s[(s.task == "within") & (s.control == "none")]
+    cols = [("GLM", "main", "block"), ("GLM", "main", "trial"),
+            ("DNN (train)", "main", "block"), ("DNN (train)", "main", "trial"),
+            ("DNN (paper)", "main", "block"), ("DNN (paper)", "main", "trial"),
+            ("top-stimulus readout (train)", "probe-train", "block"),
+            ("top-stimulus readout (paper)", "probe-paper", "block")]
+    print("| animal | " + " | ".join(f"{m} {a.split('-')[0] if a != 'main' else ''} {sp}"
+                                     .replace("  ", " ") for m, a, sp in cols)
+          + " | which block? (GLM) | p_time (GLM, block) |")
+    print("|" + " --- |" * (len(cols) + 3))
+    for session in sorted(w.session.dropna().unique()):
+        cells = []
+        for m, a, sp in cols:
+            g = w[(w.session == session) & (w.model_label == m) & (w.analysis == a)
+                  & (w.split == sp) & (w.inputs.astype(str) != "raster")]
+            cells.append(spread(g) if len(g) else "")
+        conf = w[(w.session == session) & w.analysis.astype(str).str.startswith("time-")]
+        glm = w[(w.session == session) & (w.model == "glm") & (w.analysis == "main")
+                & (w.split == "block")]
+        print(f"| {session} | " + " | ".join(cells)
+              + f" | {conf.accuracy.mean():.3f} | {glm.p_time.iloc[0]:.1f} |")
+    print()
+    c = s[(s.task == "cross") & (s.control == "none")]
+    print("| combo | DNN (train), block calibration | n_test |\n| --- | --- | --- |")
+    for _, r in c.iterrows():
+        sd = f" ± {r.seed_accuracy_sd:.3f}" if pd.notna(r.seed_accuracy_sd) else ""
+        print(f"| {r.combo} | {r.accuracy:.3f}{sd} | {int(r.n_test)} |")
+    print()
+    t = w[w.analysis.astype(str).str.startswith("transfer-")]
+    if len(t):
+        print("| animal | " + " | ".join(sorted(t.model_label.unique())) + " |")
+        print("|" + " --- |" * (len(t.model_label.unique()) + 1))
+        for session in sorted(t.session.unique()):
+            cells = [spread(t[(t.session == session) & (t.model_label == m)])
+                     for m in sorted(t.model_label.unique())]
+            print(f"| {session} | " + " | ".join(cells) + " |")
+        print()
+    g = pd.read_csv(results / "group_tests.csv")
+    print(g.to_markdown(index=False) if hasattr(g, "to_markdown") else g.to_string(index=False))
+    print()
+    b = pd.read_csv(results / "benchmarks.csv")
+    per = b.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"),
+                                mean_s=("s", "mean"), peak_mb=("max_rss_mb", "max"))
+    per = per.sort_values("total_s", ascending=False).round(1)
+    print("| rule | jobs | total s | mean s | peak MB |\n| --- | --- | --- | --- | --- |")
+    for rule, r in per.iterrows():
+        print(f"| {rule} | {int(r.jobs)} | {r.total_s:,.0f} | {r.mean_s:.1f} | {r.peak_mb:,.0f} |")
+    print(f"| all | {int(per.jobs.sum())} | {per.total_s.sum():,.0f} | | |")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "results"))

@@ -441,3 +441,26 @@ def test_resnet18_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
     assert record["pretrained"] is True and record["weights"] == str(path)
     torch.testing.assert_close(model.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
     assert model.fc.out_features == 4
+
+
+def test_probe_reuses_frozen_imagenet_features_across_seeds(tmp_path, caplog):
+    import logging
+
+    from nidecode import dnn
+
+    w, y, basis = toy_problem(seed=5)
+    probe = DNNSettings(image_size=32, epochs=2, batch_size=8, threads=1, accelerator="cpu",
+                        arch="efficientnet_lite0", pretrained=True, finetune="head")
+    dnn._FEATURES.clear()
+    with caplog.at_level(logging.INFO, logger="nidecode.dnn"):
+        a, rec_a = fit_predict(w[:24], y[:24], w[24:], 2, basis, probe, tmp_path / "a")
+    assert "features_reused" not in rec_a
+    # One line per epoch in the job's log: epoch, loss, images/s, ETA.
+    lines = [r.getMessage() for r in caplog.records if ": epoch " in r.getMessage()]
+    assert len(lines) == 2 and "epoch 2/2: loss" in lines[1] and "images/s, ETA" in lines[1]
+    b, rec_b = fit_predict(w[:24], y[:24], w[24:], 2, basis, probe, tmp_path / "b")
+    assert rec_b["features_reused"] is True
+    np.testing.assert_array_equal(a, b)  # the same features and seed: the same probe
+    dnn._FEATURES.clear()
+    c, _ = fit_predict(w[:24], y[:24], w[24:], 2, basis, probe, tmp_path / "c")
+    np.testing.assert_array_equal(a, c)  # recomputed features: identical

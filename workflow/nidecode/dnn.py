@@ -343,6 +343,30 @@ class RNGStateCheckpoint(L.Callback):
             self.pending = None
 
 
+class EpochProgress(L.Callback):
+    """One log line per epoch (the rule's log): epoch, mean training loss, images/s and an ETA,
+    so that a slow job can be told from a stuck one without a progress bar in CI logs."""
+
+    def __init__(self, n_images: int, label: str = "") -> None:
+        self.n_images, self.label, self.t0 = n_images, label, 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        dt = max(time.perf_counter() - self.t0, 1e-9)
+        loss = trainer.callback_metrics.get("train_loss")
+        left = trainer.max_epochs - trainer.current_epoch - 1
+        log.info("%sepoch %d/%d: loss %s, %.0f images/s, ETA %.0f s", self.label,
+                 trainer.current_epoch + 1, trainer.max_epochs,
+                 "n/a" if loss is None else f"{float(loss):.4f}", self.n_images / dt, left * dt)
+
+
+# Frozen ImageNet features of the same images are the same for every seed of a job: computed
+# once per process (a job trains its seeds in turn), keyed by everything they depend on.
+_FEATURES: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def fingerprint(*parts: object) -> str:
     """Hash of everything that defines a training run, to refuse resuming a different one."""
     h = hashlib.sha256()
@@ -444,8 +468,19 @@ def fit_predict(
     on_gpu = torch.cuda.is_available() and settings.accelerator in ("auto", "gpu", "cuda")
     if settings.finetune == "head":  # a linear probe: the frozen features, computed once
         t_features = time.perf_counter()
-        x_train = module.extract_features(x_train, "cuda" if on_gpu else "cpu")
-        x_test = module.extract_features(x_test, "cuda" if on_gpu else "cpu")
+        # Random initial weights differ by seed; loaded ImageNet weights do not.
+        key = fingerprint(settings.arch, settings.image_size, settings.channels_last,
+                          record["weights_sha256"], x_train, x_test,
+                          basis if basis is not None else 0) if record["pretrained"] else None
+        if key is not None and key in _FEATURES:
+            x_train, x_test = _FEATURES[key]
+            record["features_reused"] = True
+        else:
+            x_train = module.extract_features(x_train, "cuda" if on_gpu else "cpu")
+            x_test = module.extract_features(x_test, "cuda" if on_gpu else "cpu")
+            if key is not None:
+                _FEATURES.clear()  # one job's features at a time
+                _FEATURES[key] = (x_train, x_test)
         module.from_features = True
         record["feature_seconds"] = round(time.perf_counter() - t_features, 3)
     elif settings.compile:
@@ -461,7 +496,8 @@ def fit_predict(
         # write it when training ends, leaving a killed job nothing to resume from.)
         callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="last", save_top_k=1,
                                    enable_version_counter=False),
-                   RNGStateCheckpoint()],
+                   RNGStateCheckpoint(),
+                   EpochProgress(len(x_train), f"{settings.arch} seed {settings.seed}: ")],
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,

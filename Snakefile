@@ -3,6 +3,8 @@
 #   snakemake --cores all                                   embedded default (simulated)
 #   snakemake --cores all --configfile config/allen.yaml    real Allen data
 #   snakemake --report results/report.html                  HTML report with every figure
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -15,7 +17,11 @@ if not workflow.overwrite_configfiles:
     configfile: f"{workflow.basedir}/config/config.yaml"
 
 
-report: "workflow/report/workflow.rst"
+# The report's front page is generated from the results (rule front_page) once they exist.
+FRONT_PAGE = "results/front_page.rst"
+
+
+report: os.path.abspath(FRONT_PAGE) if os.path.exists(FRONT_PAGE) else "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -37,4 +43,5 @@ rule all:
         expand("results/responses/{session}.nc", session=SESSIONS),
         "results/summary.csv",
         expand("results/figures/{name}.png", name=FIGURES),
+        FRONT_PAGE,
     default_target: True

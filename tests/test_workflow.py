@@ -220,9 +220,22 @@ def test_report_holds_every_figure(tiny_run):
     assert res.returncode == 0, res.stdout[-3000:]
     with zipfile.ZipFile(report) as z:
         names = "\n".join(z.namelist())
+        html = "\n".join(z.read(n).decode(errors="ignore") for n in z.namelist()
+                         if n.endswith((".html", ".js")))
     for name in FIGURES:
         assert f"{name}.png" in names, name
-    assert "summary.csv" in names
+    for table in ("summary.csv", "group_tests.csv", "benchmarks.csv"):
+        assert table in names, table
+    # The front page is generated from this run's summary: headline numbers, the null
+    # animal and the caveats of the run.
+    front = (tiny_run / "results" / "front_page.rst").read_text()
+    summary = pd.read_csv(tiny_run / "results" / "summary.csv")
+    glm = summary[(summary.model == "glm") & (summary.analysis == "main")
+                  & (summary.split == "block") & (summary.session == "S0")]
+    assert f"mean **{glm.accuracy.mean():.2f}** over 1" in front
+    assert "Null animal N0" in front and "**simulated data**" in front
+    assert "pretrained: false" in front  # GoogLeNet from scratch in ci.yaml
+    assert "Null animal N0" in html and "Caveats of this run" in html
 
 
 @pytest.mark.slow

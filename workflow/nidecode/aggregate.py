@@ -180,3 +180,80 @@ def benchmark_table(files: list[str | Path]) -> pd.DataFrame:
                          "cpu_time": float(r.get("cpu_time", float("nan"))),
                          "mean_load": float(r.get("mean_load", float("nan")))})
     return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss_mb", "cpu_time", "mean_load"])
+
+
+def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str:
+    """The report's landing text (reStructuredText), generated from the run's tables: what was
+    decoded, how well (with 95 % intervals), the null animal, and the caveats of this run."""
+    split = config["decoding"]["split"]
+    mode = config["decoding"]["ps_modes"][0]
+    null = list(config["controls"]["null_sessions"])
+    main = summary[(summary.analysis == "main") & (summary.control == "none")
+                   & (summary.split == split)]
+    within = main[(main.task == "within") & ~main.session.isin(null)]
+
+    def line(df: pd.DataFrame, what: str) -> str:
+        if not len(df):
+            return f"* {what}: not run"
+        per = df.groupby("session" if "session" in df and df.session.notna().any() else "combo")
+        acc = per.accuracy.mean()
+        lo, hi = per.ci95_low.mean(), per.ci95_high.mean()
+        best, worst = acc.idxmax(), acc.idxmin()
+        return (f"* {what}: mean **{acc.mean():.2f}** over {len(acc)}; from {acc[worst]:.2f} "
+                f"({worst}, 95 % CI {lo[worst]:.2f}-{hi[worst]:.2f}) to {acc[best]:.2f} "
+                f"({best}, {lo[best]:.2f}-{hi[best]:.2f})")
+
+    glm = within[within.model == "glm"]
+    net = within[(within.model != "glm") & (within.inputs == "neural_image")
+                 & (within.ps_mode == mode)]
+    cross = main[(main.task == "cross") & (main.ps_mode == mode)]
+    arch = ", ".join(sorted(set(net.arch.dropna().astype(str)))) or "the network"
+    pretrained = sorted({str(v).lower() for v in net.pretrained.dropna()})
+    source = config["source"]
+    lines = [
+        "Decoding natural vs artificial stimuli from mouse visual cortex through neural images "
+        "(Iqbal et al., IJCNN 2019), run by nidecode.",
+        "",
+        f"**Data**: source ``{source}`` ({config.get('results_label', '')}), sessions "
+        f"{', '.join(config['sessions'])}.",
+        "",
+        f"**Headline** ({split} split, preferred stimuli in ``{mode}`` mode, accuracy with "
+        "chance 0.5; every number below comes from results/summary.csv):",
+        "",
+        line(glm, "GLM within animal (mean of folds)"),
+        line(net, f"{arch} within animal (pretrained: {'/'.join(pretrained) or 'n/a'})"),
+        line(cross, f"{arch} across animals (train on some animals, test on another)"),
+    ]
+    for s in null:
+        n = summary[(summary.session == s) & (summary.control == "none")]
+        g = n[(n.model == "glm") & (n.analysis == "main")]
+        r = n[n.analysis == "probe-paper"]
+        row = groups[(groups.group == f"null {s}") & (groups.split == split)]
+        p = f", block-relabelling p = {row.p_time_group.iloc[0]:.2g}" if len(row) else ""
+        lines += [
+            f"* Null animal {s} (units blind to the stimulus): GLM "
+            + ", ".join(f"{sp} split {g[g.split == sp].accuracy.mean():.2f}"
+                        for sp in sorted(set(g.split.dropna())))
+            + f"{p}; the readout of its ``paper``-mode images "
+            f"{r[r.split == split].accuracy.mean():.2f} (the published recipe's leak)."]
+    row = groups[(groups.group == "animals") & (groups.split == split)]
+    if len(row):
+        lines.append(f"* Across the animals, the time-respecting test (block relabelling): "
+                     f"p = {row.p_time_group.iloc[0]:.2g}.")
+    caveats = []
+    if source == "simulated":
+        caveats.append("**simulated data**: they test the method, not mouse cortex")
+    if "false" in pretrained:
+        caveats.append("some networks trained without ImageNet weights (``pretrained: "
+                       "false`` in their metrics)")
+    caveats.append(f"``{split}`` split" + (": whole stimulus blocks held out; slow drift pulls "
+                                           "block-split accuracies down" if split == "block"
+                                           else ": random trials, inflated by slow drift"))
+    caveats.append(f"``{mode}`` mode" + (" (leak-free preferred stimuli)" if mode == "train"
+                                         else " (the published, leaky recipe)"))
+    caveats.append("binomial and label-shuffle p-values assume independent trials; only "
+                   "``p_time`` respects slow drift")
+    lines += ["", "**Caveats of this run**: " + "; ".join(caveats) + ".", "",
+              "Figures and tables: see the sections below (Figures, Tables); how to read them: "
+              "docs/how-to-read-results.md in the repository."]
+    return "\n".join(lines) + "\n"

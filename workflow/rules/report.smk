@@ -51,3 +51,22 @@ rule figures:
         "../../envs/main.yaml"
     script:
         "../scripts/figures.py"
+
+
+rule front_page:
+    """The report's landing text, generated from the run's tables (never written by hand)."""
+    input:
+        summary="results/summary.csv",
+        groups="results/group_tests.csv",
+    output:
+        FRONT_PAGE,
+    resources:
+        **CPU_RESOURCES,
+    benchmark:
+        bench("front_page", "results/front_page.rst")
+    log:
+        "results/logs/front_page.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/front_page.py"

@@ -1,0 +1,17 @@
+"""Snakemake adapter: the report's front page from summary.csv and group_tests.csv."""
+
+import pandas as pd
+
+from nidecode.aggregate import front_page
+from nidecode.io import atomic_path
+from nidecode.scripting import run
+
+
+def main(smk) -> None:
+    text = front_page(pd.read_csv(smk.input.summary), pd.read_csv(smk.input.groups),
+                      smk.config)
+    with atomic_path(smk.output[0]) as tmp:
+        tmp.write_text(text)
+
+
+run(main, snakemake)  # noqa: F821

@@ -254,6 +254,6 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
     caveats.append("binomial and label-shuffle p-values assume independent trials; only "
                    "``p_time`` respects slow drift")
     lines += ["", "**Caveats of this run**: " + "; ".join(caveats) + ".", "",
-              "Figures and tables: see the sections below (Figures, Tables); how to read them: "
+              "Figures and tables: in the menu (Figures, Tables); how to read them: "
               "docs/how-to-read-results.md in the repository."]
     return "\n".join(lines) + "\n"

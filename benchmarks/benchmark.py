@@ -14,6 +14,10 @@
     extrapolated by its operation count; the extrapolation is labelled as such).
 (e) The CPU end-to-end time of the embedded default (`snakemake --cores 2` in a scratch copy).
 (f) `snakemake -n` on the 2,295-combo DAG of config/all_combos.yaml.
+(g) The responses step (read_session + compute_responses, config/config.yaml's settings) on one
+    session at real size: 2,000 units, 3 h, ~10^8 spikes, a synthetic file in Allen's NWB
+    layout made once and cached in resources/benchmark/ (benchmarks/real_size.py); wall time and
+    peak memory of the lazy reader, and of the old reader (every spike read and sorted).
 """
 
 from __future__ import annotations
@@ -326,6 +330,14 @@ def dry_run(args) -> dict:
     return {"seconds": seconds, "jobs": jobs, "combos": combos}
 
 
+def real_size(args) -> dict:
+    """(g) The responses step on a real-size session (benchmarks/real_size.py)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import real_size as rs
+
+    return rs.benchmark(n_units=args.real_units, hours=args.real_hours, old=not args.real_no_old)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--image-size", type=int, default=224)
@@ -338,7 +350,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--build-threads", type=int, default=2, help="(d): CPU threads")
-    p.add_argument("--only", default="a,b,c,d", help="which parts, e.g. a,b,c,d,e")
+    p.add_argument("--real-units", type=int, default=2000, help="(g): units of the session")
+    p.add_argument("--real-hours", type=float, default=3.0, help="(g): its duration")
+    p.add_argument("--real-no-old", action="store_true", help="(g): skip the old reader")
+    p.add_argument("--only", default="a,b,c,d", help="which parts, e.g. a,b,c,d,e,f,g")
     p.add_argument("--json", default="results/benchmark.json")
     args = p.parse_args()
     parts = set(args.only.split(","))
@@ -359,6 +374,7 @@ def main() -> None:
         ("d", build_images),
         ("e", end_to_end),
         ("f", dry_run),
+        ("g", real_size),
     ):
         if key in parts:
             print(f"running ({key}) ...", file=sys.stderr, flush=True)
@@ -430,6 +446,10 @@ def main() -> None:
                 f"{f['seconds']:.1f} s (target < 20 s)",
             )
         )
+    if "g" in result:
+        import real_size as rs
+
+        rows += rs.rows(result["g"])
     width = max(len(r[0]) for r in rows) if rows else 10
     print(
         f"\nnidecode benchmark on {result['device']} (torch {result['torch']}), "

@@ -25,7 +25,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5000, help="first session seed")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    results = false_positive_study(args.null, args.informative, base_seed=args.seed)
+    results = false_positive_study(args.null, args.informative, n_permutations=50,
+                                   base_seed=args.seed)
     table = rejection_table(results, alpha=0.05)
     table["rejected_at_0.1"] = rejection_table(results, alpha=0.1)["rejected_at_0.1"]
     print(table.to_string(index=False))

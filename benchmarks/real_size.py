@@ -20,7 +20,7 @@ LGd, CA1) come in runs between other areas' units.
 The file is cached under ``--dir`` (git-ignored resources/benchmark/) with a JSON note of its
 parameters and how long it took to make; it is reused while the parameters match.
 
-Then, each in a fresh child process (peak memory is its ru_maxrss): read_session +
+Then, each in a fresh child process (peak memory is its VmHWM, see :func:`peak_mb`): read_session +
 compute_responses with the config's responses settings (config/config.yaml: areas VISp, VISl,
 LGd, CA1, AllenSDK's unit filters, 10 ms counts), as the responses rule runs them; writing the
 netCDF output is timed on its own. ``new``: the reader as it is (spike times of the selected
@@ -233,6 +233,22 @@ def eager_session(path: Path, provenance: str = "simulated"):
     return dataclasses.replace(session, spike_times=[every[r] for r in rows])
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory (MB): VmHWM on Linux, else ru_maxrss.
+
+    Not ru_maxrss on Linux: it carries over through exec the parent's peak at the fork, so a
+    child of a process holding torch would report torch's memory as its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
 def measure(mode: str, path: Path) -> dict:
     """In this process: the responses step on ``path``; times and peak RSS."""
     from nidecode.config import load_config
@@ -243,7 +259,7 @@ def measure(mode: str, path: Path) -> dict:
 
     settings = ResponseSettings.from_config(load_config(REPO / "config" / "config.yaml"))
     stimuli = render_stimuli(Canvas(12, 20))  # the workflow loads stimuli.nc: not timed
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss0 = peak_mb()
     t0 = time.perf_counter()
     if mode == "new":
         session = read_session(path, provenance="simulated")
@@ -252,7 +268,7 @@ def measure(mode: str, path: Path) -> dict:
     t1 = time.perf_counter()
     ds = compute_responses(session, stimuli, settings, "real_size", "simulated")
     t2 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     with tempfile.TemporaryDirectory(prefix="real_size_") as d:
         t3 = time.perf_counter()
         write_netcdf(ds, Path(d) / "responses.nc")
@@ -266,7 +282,7 @@ def measure(mode: str, path: Path) -> dict:
         "seconds": t2 - t0,
         "peak_mb": peak,
         "write_s": write_s,
-        "peak_with_write_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_with_write_mb": peak_mb(),
         "rss_before_mb": rss0,
         "output_mb": out_mb,
         "units": int(ds.sizes["unit"]),
@@ -312,7 +328,8 @@ def rows(result: dict) -> list[tuple[str, str]]:
         out.append((
             f"    (g) responses, {labels[mode]}",
             f"{r['seconds']:.1f} s (read {r['read_s']:.1f} + compute {r['compute_s']:.1f}), "
-            f"peak {r['peak_mb']:,.0f} MB{read}; {r['units']} units x "
+            f"peak {r['peak_mb']:,.0f} MB ({r['peak_mb'] - r['rss_before_mb']:,.0f} MB above "
+            f"the {r['rss_before_mb']:,.0f} MB after imports){read}; {r['units']} units x "
             f"{r['presentations']:,} presentations; write .nc {r['write_s']:.1f} s "
             f"({r['output_mb']:,.0f} MB, peak {r['peak_with_write_mb']:,.0f} MB)"
             + (f" (targets < {TARGET['seconds']:.0f} s, < {TARGET['peak_mb']:.0f} MB)"

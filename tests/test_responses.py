@@ -421,3 +421,187 @@ def test_responses_script_reports_stale_stimuli_in_one_line(hand_nwb, small_stim
     assert f"{stimuli}: stale stimuli file" in text and "rerun render_stimuli" in text
     assert "Traceback" not in text
     assert not (tmp_path / "out.nc").exists()
+
+
+# ----------------------------------------------------- lazy spike times (real-size sessions)
+
+
+def _eager_session(path, session):
+    """``session`` with the spike times the reader read before it became lazy: the whole
+    units/spike_times dataset at once, every unit sorted, units on invalid channels dropped."""
+    import dataclasses
+
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        ids = f["units/id"][:]
+        bounds = np.concatenate([[0], f["units/spike_times_index"][:].astype(np.int64)])
+        spikes = f["units/spike_times"][:]
+    every = dict(
+        zip(ids, (np.sort(spikes[bounds[k] : bounds[k + 1]]) for k in range(len(ids))),
+            strict=True)
+    )
+    return dataclasses.replace(session, spike_times=[every[i] for i in session.units.index])
+
+
+def _interleaved_nwb(path, unsorted=False):
+    """Selected (VISp, good) units between unselected ones (CA1, or failing the filters)."""
+    rng = np.random.default_rng(3)
+    e = sorted(rng.uniform(9.0, 22.0, 40).round(4).tolist())
+    b = [9.95, 10.1, 10.6, 20.1, 20.4]
+    d = sorted(rng.uniform(9.0, 22.0, 25).round(4).tolist())
+    if unsorted:  # the reader sorts what the file does not hold in order
+        e, d = e[::-1], rng.permutation(d).tolist()
+    return write_allen_nwb(
+        path,
+        {
+            "A": ("VISp", "good", UNIT_A),
+            "B": ("CA1", "good", b),
+            "C": ("VISp", "noise", [10.1, 10.2, 20.1]),
+            "D": ("VISp", "good", d),
+            "E": ("VISp", "good", e),
+            "F": ("CA1", "good", [9.91, 10.05, 20.05]),
+        },
+    )
+
+
+LAZY_SETTINGS = [
+    ResponseSettings(),
+    ResponseSettings(time_bin_s=0.05),
+    ResponseSettings(areas=("VISp", "CA1"), filters={}, time_bin_s=0.05),
+    ResponseSettings(areas=("CA1",), zero_sd_units="drop"),
+]
+
+
+@pytest.mark.parametrize("settings", LAZY_SETTINGS)
+@pytest.mark.parametrize("kind", ["hand", "interleaved", "unsorted", "invalid_channels"])
+def test_lazy_spike_times_give_the_responses_of_the_eager_reader(
+    kind, settings, hand_nwb, small_stimuli, tmp_path
+):
+    import xarray as xr
+
+    if kind == "hand":
+        path = hand_nwb
+    elif kind == "invalid_channels":
+        path = write_allen_nwb(
+            tmp_path / "valid.nwb",
+            {
+                "A": ("VISp", "good", UNIT_A),
+                "F": ("VISp", "good", [9.9, 10.1, 20.1, 20.3]),
+                "B": ("CA1", "good", [9.95, 10.1, 10.6, 20.1, 20.4]),
+                "G": ("CA1", "good", [9.85, 10.3, 20.1, 20.7]),
+            },
+            peak_channels={"F": 1005},
+            valid_data={1005: False},
+        )
+    else:
+        path = _interleaved_nwb(tmp_path / f"{kind}.nwb", unsorted=kind == "unsorted")
+    session = read_session(path)
+    eager = _eager_session(path, session)
+    try:
+        expected = compute_responses(eager, small_stimuli, settings, "T", "test")
+    except NidecodeError as err:  # the same error either way
+        with pytest.raises(type(err), match=str(err)[:40].replace("[", r"\[")):
+            compute_responses(session, small_stimuli, settings, "T", "test")
+        return
+    got = compute_responses(session, small_stimuli, settings, "T", "test")
+    xr.testing.assert_identical(got, expected)
+    assert [s.tolist() for s in session.spike_times] == [s.tolist() for s in eager.spike_times]
+
+
+def test_lazy_spike_times_on_a_simulated_session(small_stimuli, tmp_path):
+    import xarray as xr
+
+    from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+    from nidecode.stimuli import Canvas
+
+    sim = simulate_session(
+        AnimalSpec(name="M2", seed=4, n_units={"VISp": 8, "CA1": 4, "LGd": 5, "VISl": 3}),
+        Protocol(repeats=1, blanks_gratings=1, blanks_scenes=1, spontaneous_s=5.0, n_blocks=1),
+        Canvas(12, 20),
+    )
+    path = tmp_path / "M2.nwb"
+    write_nwb(sim, path)
+    for settings in (
+        ResponseSettings(areas=("VISp", "LGd"), zero_sd_units="drop", time_bin_s=0.01),
+        ResponseSettings(areas=("VISl", "CA1"), baseline="spontaneous", zero_sd_units="drop"),
+    ):
+        session = read_session(path, provenance="simulated")
+        got = compute_responses(session, small_stimuli, settings, "M2", "test")
+        expected = compute_responses(
+            _eager_session(path, session), small_stimuli, settings, "M2", "test"
+        )
+        xr.testing.assert_identical(got, expected)
+        # Only the selected units' spikes were read, and every simulated spike is there.
+        mask = session.units["area"].isin(settings.areas).to_numpy()
+        assert session.spike_times.spikes_read <= int(session.spike_times.counts()[mask].sum())
+    assert [len(s) for s in session.spike_times] == [len(s) for s in sim.spike_times]
+
+
+def test_only_the_selected_units_spikes_are_read(tmp_path, small_stimuli, monkeypatch):
+    import h5py
+
+    path = _interleaved_nwb(tmp_path / "inter.nwb")
+    reads = []
+    getitem = h5py.Dataset.__getitem__
+
+    def recording(self, args, *rest, **kw):
+        out = getitem(self, args, *rest, **kw)
+        if self.name == "/units/spike_times":
+            reads.append(np.asarray(out).size)
+        return out
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", recording)
+    session = read_session(path)
+    assert reads == []  # read_session reads the index, never the spike times
+    ds = compute_responses(session, small_stimuli, ResponseSettings(), "T", "test")
+    # Selected: A, D, E (VISp, good); not B, F (CA1) nor C (noise). D and E are adjacent in
+    # the file: one read; A another.
+    assert ds.unit_id.values.tolist() == [0, 3, 4]
+    counts = session.spike_times.counts()
+    assert sorted(reads) == sorted([counts[0], counts[3] + counts[4]])
+    assert session.spike_times.spikes_read == counts[[0, 3, 4]].sum() < counts.sum()
+
+
+def test_lazy_spike_times_behave_as_a_list(tmp_path):
+    path = _interleaved_nwb(tmp_path / "inter.nwb", unsorted=True)
+    session = read_session(path)
+    st = session.spike_times
+    eager = _eager_session(path, session).spike_times
+    assert len(st) == len(eager) == 6
+    assert st[0].tolist() == UNIT_A and st[-1].tolist() == eager[-1].tolist()
+    assert [s.tolist() for s in st[1:4]] == [s.tolist() for s in eager[1:4]]
+    import h5py
+
+    with h5py.File(path, "r") as f:  # the file holds D and E out of order ...
+        raw = f["units/spike_times"][:]
+    in_order = [bool(np.all(np.diff(raw[a:b]) >= 0)) for a, b in zip(st.starts, st.stops,
+                                                                     strict=True)]
+    assert in_order == [True, True, True, False, False, True]
+    assert all(np.all(np.diff(s) >= 0) for s in st)  # ... and the reader sorts them
+    picked = st.select(np.array([4, 0, 3]))  # positions, any order
+    assert [s.tolist() for s in picked] == [eager[k].tolist() for k in (4, 0, 3)]
+    with pytest.raises(IndexError):
+        st[6]
+    with pytest.raises(ValueError, match="mask has 2 entries for 6 units"):
+        session.unit_spikes(np.array([True, False]))
+
+
+def test_lazy_spike_times_of_a_file_gone_or_damaged(tmp_path, small_stimuli):
+    import h5py
+
+    path = _interleaved_nwb(tmp_path / "gone.nwb")
+    session = read_session(path, provenance="simulated")
+    path.unlink()
+    with pytest.raises(NWBReadError, match="gone.nwb: no such NWB file.*simulate_session"):
+        compute_responses(session, small_stimuli, ResponseSettings(), "T", "test")
+    path = _interleaved_nwb(tmp_path / "changed.nwb")
+    session = read_session(path)
+    _interleaved_nwb(path, unsorted=True)  # rewritten since it was read
+    with pytest.raises(NWBReadError, match="changed.nwb: the file changed after read_session"):
+        session.unit_spikes(np.ones(6, dtype=bool))
+    path = _interleaved_nwb(tmp_path / "index.nwb")
+    with h5py.File(path, "a") as f:
+        f["units/spike_times_index"][2] = 250  # past the end of units/spike_times (86)
+    with pytest.raises(NWBReadError, match="index.nwb: units/spike_times_index.*damaged"):
+        read_session(path)

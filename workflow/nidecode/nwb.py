@@ -6,6 +6,7 @@ simulator share, which keeps the main environment free of AllenSDK's old pins.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,10 @@ class AllenSession:
     """The parts of one session the workflow uses.
 
     ``units``: one row per unit (index ``unit_id``) with ``area`` and Allen's quality metrics.
-    ``spike_times``: per unit (same order as ``units``), sorted spike times in seconds.
+    ``spike_times``: per unit (same order as ``units``), sorted spike times in seconds. From
+    :func:`read_session` a :class:`SpikeTimes`, which reads them from the file only when asked
+    (a real session holds some 10^8 spikes): ask for the units needed with
+    :meth:`unit_spikes`. A plain list of arrays works too.
     ``presentations``: static-grating and natural-scene presentations in time order, with
     Allen's columns (numeric parameters as float, NaN where Allen writes "null"),
     ``stimulus_block`` as int64 (Allen's session-wide block number; -1 where the file has none),
@@ -73,7 +77,7 @@ class AllenSession:
     session_id: str
     description: str
     units: pd.DataFrame
-    spike_times: list[np.ndarray]
+    spike_times: SpikeTimes | list[np.ndarray]
     presentations: pd.DataFrame
     spontaneous: pd.DataFrame
     running_t: np.ndarray | None
@@ -81,6 +85,126 @@ class AllenSession:
     invalid_times: pd.DataFrame = field(default_factory=empty_invalid_times)
     probe_names: tuple[str, ...] = ()
     units_invalid_channel: tuple[int, ...] = ()
+
+    def unit_spikes(self, mask: np.ndarray) -> list[np.ndarray]:
+        """Sorted spike times of the units where ``mask`` (bool over ``units``) is True.
+
+        Only those units' spikes are read from the file (see :meth:`SpikeTimes.select`).
+        """
+        if isinstance(self.spike_times, SpikeTimes):
+            return self.spike_times.select(mask)
+        mask = np.asarray(mask, dtype=bool)
+        if len(mask) != len(self.spike_times):
+            raise ValueError(f"mask has {len(mask)} entries for {len(self.spike_times)} units")
+        return [s for s, m in zip(self.spike_times, mask, strict=True) if m]
+
+
+def _sorted(spikes: np.ndarray) -> np.ndarray:
+    """``spikes`` itself when already in order (Allen's are), else a sorted copy."""
+    if len(spikes) < 2 or bool(np.all(spikes[1:] >= spikes[:-1])):
+        return spikes
+    return np.sort(spikes)
+
+
+class SpikeTimes(Sequence):
+    """Per-unit spike times of an NWB file's ``units`` table, read from the file on demand.
+
+    Holds only the small ``units/spike_times_index`` bounds of the units kept by
+    :func:`read_session` (those on invalid channels are left out): a unit's spikes are read,
+    and sorted if the file does not hold them in order, each time they are asked for.
+    :meth:`select` reads several units at once, one h5py read per run of units that lie next
+    to each other in the file, so memory holds the selected units' spikes and nothing else.
+    ``spikes_read`` counts the spike times read from the file so far.
+    """
+
+    def __init__(
+        self, path: Path, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray,
+        provenance: str = "own",
+    ):
+        self.path = Path(path)
+        self._file = self.path.absolute()  # read from here even if the working directory changes
+        self.rows = np.asarray(rows, dtype=np.int64)  # the units' rows in the file's table
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.stops = np.asarray(stops, dtype=np.int64)
+        self.provenance = provenance
+        self.spikes_read = 0
+        self._stamp = self._file_stamp()  # the file as read_session read its units table
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self._file.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return self.select(np.arange(len(self))[key])
+        k = range(len(self))[key]  # IndexError and negative indices as a list has them
+        return self.select(np.array([k]))[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.select(np.ones(len(self), dtype=bool)))
+
+    def counts(self) -> np.ndarray:
+        """Spikes per unit (from the index; nothing is read)."""
+        return self.stops - self.starts
+
+    def select(self, which: np.ndarray) -> list[np.ndarray]:
+        """Sorted spike times of the units ``which`` picks: a bool mask over the units, or
+        their positions (any order; the result follows it)."""
+        which = np.asarray(which)
+        if which.dtype == bool:
+            if len(which) != len(self):
+                raise ValueError(f"mask has {len(which)} entries for {len(self)} units")
+            pos = np.flatnonzero(which)
+        else:
+            pos = which.astype(np.int64).ravel()
+        if not len(pos):
+            return []
+        order = np.argsort(pos, kind="stable")
+        ordered = pos[order]
+        rows = self.rows[ordered]
+        # Runs of units adjacent in the file (and in the spike_times dataset): one read each.
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        out: list[np.ndarray | None] = [None] * len(pos)
+        path = self.path
+        if not self._file.exists():
+            raise NWBReadError(missing_file_message(path, self.provenance))
+        if self._file_stamp() != self._stamp:  # its units table may no longer be the one read
+            raise NWBReadError(
+                f"{path}: the file changed after read_session read its units table; read it "
+                "again (read_session) before asking for its spike times"
+            )
+        try:
+            f = h5py.File(self._file, "r")
+        except OSError as err:
+            raise NWBReadError(unreadable_message(path, self.provenance, err)) from None
+        try:
+            with f:
+                data = f["units/spike_times"]
+                for run in np.split(np.arange(len(ordered)), breaks):
+                    first, last = ordered[run[0]], ordered[run[-1]]
+                    a, b = int(self.starts[first]), int(self.stops[last])
+                    block = data[a:b]
+                    self.spikes_read += b - a
+                    for j in run:
+                        u = ordered[j]
+                        s0, s1 = self.starts[u] - a, self.stops[u] - a
+                        out[order[j]] = _sorted(block[s0:s1])
+        except (KeyError, OSError, ValueError) as err:
+            raise NWBReadError(
+                layout_message(
+                    f"{path}: spike times of its units could not be read ({err}); the file is "
+                    "damaged or changed since it was opened",
+                    path,
+                    self.provenance,
+                )
+            ) from None
+        return out  # type: ignore[return-value]
 
 
 def _decode(values: np.ndarray) -> np.ndarray:
@@ -369,10 +493,18 @@ def _read_open_file(path: Path, f: h5py.File, provenance: str = "own") -> AllenS
         )
     u = f["units"]
     ids = u["id"][:]
+    # Only the index is read here: spike times are read per selected unit (SpikeTimes).
     index = u["spike_times_index"][:].astype(np.int64)
-    spikes = u["spike_times"][:]
+    n_spikes = u["spike_times"].shape[0]
+    if len(index) != len(ids) or (
+        len(index) and (index[0] < 0 or np.any(np.diff(index) < 0) or index[-1] > n_spikes)
+    ):
+        raise NWBReadError(
+            f"{path}: units/spike_times_index ({len(index)} entries) does not match its "
+            f"{len(ids)} units and {n_spikes} spike times; the file is damaged"
+        )
     bounds = np.concatenate([[0], index])
-    spike_times = [np.sort(spikes[bounds[k] : bounds[k + 1]]) for k in range(len(ids))]
+    keep = np.ones(len(ids), dtype=bool)
     units = pd.DataFrame({"unit_id": ids})
     for col in QUALITY_COLUMNS:
         if col in u:
@@ -405,7 +537,9 @@ def _read_open_file(path: Path, f: h5py.File, provenance: str = "own") -> AllenS
         if on_invalid.any():
             units_invalid_channel = tuple(int(i) for i in units["unit_id"][on_invalid])
             units = units[~on_invalid].reset_index(drop=True)
-            spike_times = [s for s, bad in zip(spike_times, on_invalid, strict=True) if not bad]
+            keep = ~on_invalid
+    rows = np.flatnonzero(keep)
+    spike_times = SpikeTimes(path, rows, bounds[rows], bounds[rows + 1], provenance)
     units = units.set_index("unit_id")
     ephys = f["general/extracellular_ephys"]
     probe_names = tuple(

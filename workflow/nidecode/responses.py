@@ -290,7 +290,8 @@ def compute_responses(
         stimuli_path = stimuli.encoding.get("source", "results/stimuli.nc")
     mask = select_units(session, settings.areas, settings.filters)
     units = session.units[mask]
-    spikes = [s for s, m in zip(session.spike_times, mask, strict=True) if m]
+    # Only the selected units' spikes are read from the file (10^8 spikes in a real session).
+    spikes = session.unit_spikes(mask)
 
     p = session.presentations
     invalid = invalid_presentation_mask(session, p)

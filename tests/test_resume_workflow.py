@@ -139,7 +139,8 @@ def kill_after_first_epoch(workdir: Path, config: Path) -> str:
 @pytest.mark.slow
 def test_killed_training_job_resumes_to_the_uninterrupted_result(tmp_path):
     config = tmp_path / "epochs.yaml"
-    config.write_text(f"decoding:\n  dnn:\n    epochs: {EPOCHS}\n")
+    # One seed: one training run to kill and resume.
+    config.write_text(f"decoding:\n  dnn:\n    epochs: {EPOCHS}\n    seeds: [0]\n")
     ref, resumed = tmp_path / "reference", tmp_path / "resumed"
 
     # Reference: inputs and the training job, uninterrupted.

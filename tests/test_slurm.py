@@ -163,7 +163,7 @@ def test_profile_runs_on_slurm_and_reruns_only_the_failed_combo(cluster, tmp_pat
     second = run_profile(tmp_path)
     assert second.returncode == 0, second.stdout[-3000:]
     rerun = sorted(jobs_run(second.stdout).values())
-    assert rerun == ["aggregate", "all", "dnn_cross", "figures"], rerun
+    assert rerun == ["aggregate", "all", "dnn_cross", "figures", "front_page"], rerun
     assert f"cross/{FAILING}" in second.stdout
     assert (job / "metrics.json").exists() and (tmp_path / "results" / "summary.csv").exists()
     assert list(job.glob("**/checkpoints/last.ckpt")), "the rerun trained and checkpointed"

@@ -45,6 +45,6 @@ def test_block_split_keeps_power_on_sessions_with_information(study):
     info = study[~study.stimulus_blind]
     block = info[info.split == "block"]
     assert (block.accuracy > 0.6).all()  # clearly above chance in every session
-    assert (block.p_time == pytest.approx(0.1)).all()  # each beats all 9 relabellings
+    assert block.p_time.tolist() == pytest.approx([0.1] * len(block))  # each beats all 9
     # Three sessions together: the time-respecting null rejects (floor 1/1000).
     assert group_test(info, "block") < 0.01

@@ -78,7 +78,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     sessions = set(config["sessions"])
     compare = config["decoding"]["compare_dnn_sessions"] or []
     for key, values in (("controls.sessions", config["controls"]["sessions"]),
-                        ("decoding.transfer.sessions", config["decoding"]["transfer"]["sessions"]),
+                        ("decoding.transfer.sessions",
+                         config["decoding"]["transfer"]["sessions"] or []),
                         ("decoding.compare_dnn_sessions", compare),
                         ("controls.null_sessions", config["controls"]["null_sessions"]),
                         ("analyses.dnn.sessions", config["analyses"]["dnn"]["sessions"])):

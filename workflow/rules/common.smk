@@ -30,6 +30,8 @@ FOLDS = list(range(DECODING["n_folds"]))
 SPLIT = DECODING["split"]
 SPLITS = [SPLIT] + [s for s in DECODING["compare_splits"] if s != SPLIT]
 DNN_FOLDS = FOLDS if DECODING["dnn_folds"] is None else list(DECODING["dnn_folds"])
+TRANSFER_SESSIONS = (SESSIONS if DECODING["transfer"]["sessions"] is None
+                     else list(DECODING["transfer"]["sessions"]))
 COMPARE_DNN_SESSIONS = (SESSIONS if DECODING["compare_dnn_sessions"] is None
                         else list(DECODING["compare_dnn_sessions"]))
 COMBOS = combos(config)
@@ -115,7 +117,7 @@ def decode_metrics():
     transfer = DECODING["transfer"]
     out += expand("results/decode/{split}/transfer/{variant}/{mode}/{session}/fold{fold}/metrics.json",
                   split=SPLIT, variant=list(transfer["variants"]), mode=PS_MODES,
-                  session=transfer["sessions"], fold=DNN_FOLDS)
+                  session=TRANSFER_SESSIONS, fold=DNN_FOLDS)
     analysis = "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json"
     out += expand(analysis, split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
                   fold=config["analyses"]["dnn"]["folds"])

@@ -33,8 +33,8 @@ def main(smk) -> None:
     F.analyses_figure(summary, "arousal-", out.fig11_arousal,
                       "Running vs still (equal trial counts)")
     F.unit_count_figure(summary, out.fig12_unit_counts)
-    F.transfer_figure(summary, smk.config["decoding"]["transfer"]["sessions"],
-                      out.fig15_transfer)
+    F.transfer_figure(summary, smk.config["decoding"]["transfer"]["sessions"]
+                      or smk.config["sessions"], out.fig15_transfer)
     F.benchmarks_figure(pd.read_csv(smk.input.benchmarks), out.fig14_rule_benchmarks)
     F.time_confound_figure(full, smk.config["controls"]["null_sessions"],
                            out.fig13_time_confound)

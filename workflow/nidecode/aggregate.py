@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .statistics import permutation_p
+from .statistics import group_relabelling_p, permutation_p
 
 COLUMNS = [
     "model", "inputs", "task", "analysis", "control", "ps_mode", "split", "session", "combo",
@@ -104,7 +104,6 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
                 per[(m["split"], m["session"])] = (m["time_null_observed"],
                                                    m["time_null_accuracies"])
     rows = []
-    rng = np.random.default_rng(seed)
     for split in sorted({k[0] for k in per}):
         sessions = sorted(s for sp, s in per if sp == split)
         groups = [("animals", [s for s in sessions if s not in null_sessions])]
@@ -113,18 +112,13 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
             if not members:
                 continue
             obs = np.array([per[(split, s)][0] for s in members])
-            draws = np.zeros(n_draws)
-            for s in members:
-                o, null = per[(split, s)]
-                options = np.array([o, *null])
-                draws += options[rng.integers(0, len(options), n_draws)]
-            draws /= len(members)
-            p = (1 + np.sum(draws >= obs.mean() - 1e-12)) / (1 + n_draws)
+            p, null_mean = group_relabelling_p(list(obs), [per[(split, s)][1] for s in members],
+                                               n_draws, seed)
             floor = float(np.prod([1 / (1 + len(per[(split, s)][1])) for s in members]))
             rows.append({"split": split, "group": name, "sessions": "+".join(members),
                          "n_sessions": len(members),
                          "balanced_accuracy_mean": round(float(obs.mean()), 4),
-                         "null_mean": round(float(draws.mean()), 4),
+                         "null_mean": round(null_mean, 4),
                          "p_time_group": float(p), "p_floor": max(floor, 1 / (1 + n_draws)),
                          "n_draws": n_draws})
     return pd.DataFrame(rows, columns=["split", "group", "sessions", "n_sessions",

@@ -24,6 +24,7 @@ from .metrics import JobRecord, classification_metrics
 from .neural_images import PS_MODES, PSMode, cross_animal_weights, within_animal_weights
 from .splits import (
     Split,
+    block_id,
     block_relabellings,
     calibration,
     check_classes,
@@ -245,7 +246,7 @@ def time_confound(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 
                 train = fold_masks(yb, n_folds, k, scope.seed)
                 y_hat.append(_glm_fit_predict(xb[train], yb[train], xb[~train], C))
                 y_true.append(yb[~train])
-            pairs.append(f"{_num(a)}-{_num(b)}")
+            pairs.append(f"{block_id(a)}-{block_id(b)}")
         if not pairs:
             continue
         out = classification_metrics(np.concatenate(y_true), np.concatenate(y_hat),
@@ -255,10 +256,6 @@ def time_confound(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 
                            split="trial", n_folds=n_folds, C=C, block_pairs=pairs))
         rows.append(out)
     return rows
-
-
-def _num(v):
-    return int(v) if float(v).is_integer() else v
 
 
 def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,

@@ -114,14 +114,15 @@ def block_fold_masks(block: np.ndarray, group: np.ndarray, n_folds: int, fold: i
         raise NidecodeError(
             f"session {session or '?'}: decoding.split 'block' needs at least "
             f"decoding.n_folds = {n_folds} blocks of each stimulus, but it has "
-            f"{ {g: [_num(v) for v in b] for g, b in blocks.items()} } (stimulus -> "
+            f"{ {g: [block_id(v) for v in b] for g, b in blocks.items()} } (stimulus -> "
             "stimulus_block ids). Lower decoding.n_folds to "
             f"{min(len(b) for b in blocks.values())} or set decoding.split: trial.")
     test_blocks = [b[j] for b in blocks.values() for j in range(len(b)) if j % n_folds == fold]
     return ~np.isin(block, test_blocks)
 
 
-def _num(v):
+def block_id(v):
+    """A stimulus_block id as Allen prints it (whole numbers without a decimal point)."""
     return int(v) if float(v).is_integer() else v
 
 
@@ -157,7 +158,7 @@ def block_calibration_mask(block: np.ndarray, group: np.ndarray, fraction: float
     if any(len(b) < 2 for b in blocks.values()):
         raise NidecodeError(
             f"session {session or '?'}: a block calibration split needs at least 2 blocks of "
-            f"each stimulus, found { {g: [_num(v) for v in b] for g, b in blocks.items()} }; "
+            f"each stimulus, found { {g: [block_id(v) for v in b] for g, b in blocks.items()} }; "
             "set decoding.split: trial.")
     rng = np.random.default_rng([seed, 4099])
     chosen = []

@@ -28,6 +28,24 @@ def permutation_p(observed: float, null: np.ndarray) -> float:
     return float((1 + np.sum(null >= observed - 1e-12)) / (1 + len(null)))
 
 
+def group_relabelling_p(observed: list[float], nulls: list[list[float]],
+                        n_draws: int = 100_000, seed: int = 0) -> tuple[float, float]:
+    """Block-relabelling p-value of the mean over independent sessions, and the null's mean.
+
+    Under the null each session's observed labelling is one of its equally likely block
+    partitions (``observed[i]`` and ``nulls[i]``), independently across sessions, so the null
+    of the mean is drawn by picking one partition per session (``n_draws`` Monte Carlo draws).
+    """
+    rng = np.random.default_rng(seed)
+    draws = np.zeros(n_draws)
+    for o, null in zip(observed, nulls, strict=True):
+        options = np.array([o, *null])
+        draws += options[rng.integers(0, len(options), n_draws)]
+    draws /= len(observed)
+    p = (1 + np.sum(draws >= np.mean(observed) - 1e-12)) / (1 + n_draws)
+    return float(p), float(draws.mean())
+
+
 def add_statistics(metrics: dict) -> dict:
     """Add the 95 % Wilson interval and the binomial p-value against chance to ``metrics``."""
     n = int(metrics["n_test"])

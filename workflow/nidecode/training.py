@@ -35,22 +35,31 @@ def train_job(rule: str, wildcards: Mapping[str, str], inputs: Any, outputs: Seq
     base = DNNSettings.from_config(config)
     overrides = transfer_overrides(config, wildcards.get("variant"))
     seeds = list(config["decoding"]["dnn"]["seeds"] or [base.seed])
+    # Inputs (and W) do not depend on the network's seed: read and built once per job.
+    if rule == "dnn_cross":
+        train_ds = [open_netcdf(p) for p in inputs.train]
+        test_ds = [open_netcdf(p) for p in inputs.test]
+    else:
+        ds = open_netcdf(inputs.responses)
+        weights = None if rule == "raster_within" else _weights(wildcards, ds, stimuli, scope)
     runs, test_weights = [], None
     for seed in seeds:
         settings = replace(base, seed=seed, **overrides)
         # One checkpoint folder per seed when there are several: each resumes on its own.
         seed_dir = Path(workdir) / f"seed{seed}" if len(seeds) > 1 else Path(workdir)
         if rule == "dnn_cross":
-            m, w = dnn_cross(
-                [open_netcdf(p) for p in inputs.train], [open_netcdf(p) for p in inputs.test],
-                stimuli, wildcards["mode"], settings, seed_dir,
-                config["decoding"]["calibration_fraction"], scope, combo=wildcards["combo"])
+            m, w = dnn_cross(train_ds, test_ds, stimuli, wildcards["mode"], settings, seed_dir,
+                             config["decoding"]["calibration_fraction"], scope,
+                             combo=wildcards["combo"])
             test_weights = test_weights or w  # the first seed's predictions go to the figures
         elif rule == "raster_within":
-            m = raster_within(open_netcdf(inputs.responses), stimuli, int(wildcards["fold"]),
-                              scope, settings, seed_dir)
+            m = raster_within(ds, stimuli, int(wildcards["fold"]), scope, settings, seed_dir)
         else:
-            m = _within(wildcards, inputs, stimuli, scope, settings, seed_dir)
+            kind, _, k = wildcards.get("control", "none").partition("-")
+            m = dnn_within(weights, stimuli, int(wildcards["fold"]), settings, seed_dir,
+                           label_shuffle=int(k) if kind == "label_shuffle" else None)
+            if wildcards.get("variant"):
+                m["analysis"] = f"transfer-{wildcards['variant']}"
         runs.append(m)
     m = combine_seeds(runs)
     if rule == "dnn_cross":
@@ -59,20 +68,15 @@ def train_job(rule: str, wildcards: Mapping[str, str], inputs: Any, outputs: Seq
     return m
 
 
-def _within(wildcards: Mapping[str, str], inputs: Any, stimuli, scope: Scope,
-            settings: DNNSettings, workdir: Path) -> dict:
+def _weights(wildcards: Mapping[str, str], ds, stimuli, scope: Scope):
+    """W of every fold for a within-animal job: its mode, analysis and control."""
     control = wildcards.get("control", "none")
     kind, _, k = control.partition("-")
-    weights = within_weights_dataset(
-        open_netcdf(inputs.responses), stimuli, scope, wildcards.get("mode", "train"),
+    return within_weights_dataset(
+        ds, stimuli, scope, wildcards.get("mode", "train"),
         analysis=wildcards.get("analysis", "main"),
         response_shuffle=control == "response_shuffle",
         relabelling=int(k) if kind == "relabel" else None)
-    m = dnn_within(weights, stimuli, int(wildcards["fold"]), settings, workdir,
-                   label_shuffle=int(k) if kind == "label_shuffle" else None)
-    if wildcards.get("variant"):
-        m["analysis"] = f"transfer-{wildcards['variant']}"
-    return m
 
 
 def transfer_overrides(config: dict, variant: str | None) -> dict:

@@ -19,7 +19,7 @@ from .decode import Scope, glm_block_relabelling, glm_within
 from .nwb import read_session
 from .responses import ResponseSettings, compute_responses
 from .simulate import AnimalSpec, Protocol, simulate_session, write_nwb
-from .statistics import add_statistics
+from .statistics import add_statistics, group_relabelling_p
 from .stimuli import Canvas, render_stimuli
 
 
@@ -97,10 +97,5 @@ def group_test(results: pd.DataFrame, split: str, n_draws: int = 100_000,
                seed: int = 0) -> float:
     """Block-relabelling p-value of the mean over the sessions in ``results`` (one split)."""
     g = results[results.split == split]
-    rng = np.random.default_rng(seed)
-    draws = np.zeros(n_draws)
-    for _, r in g.iterrows():
-        options = np.array([r.time_null_observed, *r.time_null_accuracies])
-        draws += options[rng.integers(0, len(options), n_draws)]
-    draws /= len(g)
-    return float((1 + np.sum(draws >= g.time_null_observed.mean() - 1e-12)) / (1 + n_draws))
+    return group_relabelling_p(list(g.time_null_observed), list(g.time_null_accuracies),
+                               n_draws, seed)[0]

@@ -117,9 +117,27 @@ def test_tiny_end_to_end_run(tiny_run):
     counts = main.groupby(["task", "model_label"]).size().to_dict()
     # GLM: 2 sessions x 2 folds x 2 splits. GoogLeNet on fold 0 of both sessions in both splits,
     # the null animal N0 also in paper mode; one combo; raster for S0 (block split).
+    # Baselines: SVC, kNN and SVC on W (train mode; paper mode too for the control and null
+    # animals) like the GLM; SVC on W across animals on the combo.
     assert counts == {("within", "GLM"): 8, ("within", "DNN (train)"): 4,
                       ("within", "DNN (paper)"): 2, ("within", "DNN raster"): 1,
-                      ("cross", "DNN (train)"): 1}
+                      ("cross", "DNN (train)"): 1, ("within", "SVC"): 8, ("within", "kNN"): 8,
+                      ("within", "SVC on W (train)"): 8, ("within", "SVC on W (paper)"): 8,
+                      ("cross", "SVC on W (train)"): 1}
+    baselines = main[main.model.isin(["svc", "knn", "svc_w"]) & (main.task == "within")]
+    assert (baselines.n_time_null == 9).all() and (baselines.n_permutations == 2).all()
+    # Information retention: each network job beside SVC on the same W (same split, mode,
+    # fold or combo), recomputed here from summary.csv.
+    kept = pd.read_csv(tiny_run / "results" / "retention.csv")
+    assert len(kept) == 7 and set(kept.task) == {"within", "cross"}
+    for _, r in kept.iterrows():
+        same = main[(main.split == r.split) & (main.ps_mode == r.ps_mode)
+                    & ((main.session == r.unit) | (main.combo == r.unit))]
+        if r.task == "within":
+            same = same[same.fold == r.fold]
+        net = same[same.inputs == "neural_image"].accuracy.item()
+        ref = same[same.model == "svc_w"].accuracy.item()
+        assert r.gap == pytest.approx(ref - net, abs=1e-4)
     assert set(main.split) == {"block", "trial"}
     assert set(main[main.task == "cross"].split) == {"block"}
     assert summary.accuracy.dropna().between(0, 1).all() and (summary.n_test.dropna() > 0).all()
@@ -193,9 +211,11 @@ def test_tiny_end_to_end_run(tiny_run):
     bench = pd.read_csv(tiny_run / "results" / "benchmarks.csv")
     assert set(bench.rule) == {"simulate_session", "render_stimuli", "responses", "glm_within",
                                "glm_analyses", "dnn_within", "dnn_cross", "raster_within",
-                               "dnn_control", "dnn_transfer"}
-    assert len(bench) == (len(main[main.model != "glm"]) + len(controls) + len(transfer)
-                          + 2 + 2 + 1 + 2 * 2 + 2)
+                               "dnn_control", "dnn_transfer", "baselines_within",
+                               "baselines_cross"}
+    networks = main[main.inputs.isin(["neural_image", "raster"])]
+    assert len(bench) == (len(networks) + len(controls) + len(transfer)
+                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1)
     assert (bench.s > 0).all() and (bench.max_rss_mb > 0).all()
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name
@@ -224,7 +244,7 @@ def test_report_holds_every_figure(tiny_run):
                          if n.endswith((".html", ".js")))
     for name in FIGURES:
         assert f"{name}.png" in names, name
-    for table in ("summary.csv", "group_tests.csv", "benchmarks.csv"):
+    for table in ("summary.csv", "group_tests.csv", "benchmarks.csv", "retention.csv"):
         assert table in names, table
     # The front page is generated from this run's summary: headline numbers, the null
     # animal and the caveats of the run.
@@ -235,6 +255,7 @@ def test_report_holds_every_figure(tiny_run):
     assert f"mean **{glm.accuracy.mean():.2f}** over 1" in front
     assert "Null animal N0" in front and "**simulated data**" in front
     assert "pretrained: false" in front  # GoogLeNet from scratch in ci.yaml
+    assert "SVC within animal (baseline)" in front and "Information retention" in front
     assert "Null animal N0" in html and "Caveats of this run" in html
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .baselines import DECODERS
 from .statistics import group_relabelling_p, permutation_p
 
 COLUMNS = [
@@ -27,8 +28,10 @@ COLUMNS = [
 def model_name(m: dict) -> str:
     """Label in tables and figures: GLM, DNN (mode), DNN raster, top-stimulus readout (mode),
     and for the transfer-learning comparison the backbone, its weights and regime."""
-    if m.get("model") == "glm":
-        return "GLM"
+    if m.get("model") in DECODERS:  # the GLM and the baselines
+        label = DECODERS[m["model"]].label
+        return f"{label} ({m.get('ps_mode')})" if DECODERS[m["model"]].inputs == "weights" \
+            else label
     if m.get("model") == "probe":
         return f"top-stimulus readout ({m.get('ps_mode')})"
     if str(m.get("analysis", "")).startswith("transfer-"):
@@ -126,6 +129,35 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
                                        "p_floor", "n_draws"])
 
 
+def retention(summary: pd.DataFrame, reference: str = "svc_w") -> pd.DataFrame:
+    """How much of its input the network keeps: its accuracy beside ``reference`` (an RBF SVC
+    on ``W``, the stimulus weights its images are made of) on the same ``W``.
+
+    One row per network job of the main analysis (within animal per session and fold, across
+    animals per combo) with a ``reference`` row of the same split, preferred-stimulus mode and
+    fold (or combo). ``gap`` = reference - network accuracy: positive when the network loses
+    information its input holds.
+    """
+    df = summary[(summary.analysis == "main") & (summary.control == "none")]
+    net = df[df.inputs == "neural_image"]
+    ref = df[df.model == reference]
+    cols = ["task", "unit", "split", "ps_mode", "fold", "network", "n_seeds", "network_accuracy",
+            "network_seed_sd", f"{reference}_accuracy", "gap"]
+    if not len(net) or not len(ref):
+        return pd.DataFrame(columns=cols)
+    keys = ["task", "unit", "split", "ps_mode", "fold"]
+    net = net.assign(unit=net.session.fillna(net.combo), fold=net.fold.fillna(-1))
+    ref = ref.assign(unit=ref.session.fillna(ref.combo), fold=ref.fold.fillna(-1))
+    out = net[[*keys, "model_label", "n_seeds", "accuracy", "seed_accuracy_sd"]].merge(
+        ref[[*keys, "accuracy"]].rename(columns={"accuracy": f"{reference}_accuracy"}), on=keys)
+    out = out.rename(columns={"model_label": "network", "accuracy": "network_accuracy",
+                              "seed_accuracy_sd": "network_seed_sd"})
+    out["gap"] = out[f"{reference}_accuracy"] - out.network_accuracy
+    out["fold"] = out.fold.where(out.fold >= 0)
+    return out[cols].sort_values(["task", "split", "ps_mode", "unit"]).round(4).reset_index(
+        drop=True)
+
+
 def fold_spread(summary: pd.DataFrame) -> pd.DataFrame:
     """Per model, analysis, control and session/combo: mean, SD, min and max over folds."""
     df = summary[summary.accuracy.notna()].copy()
@@ -218,6 +250,19 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
         line(net, f"{arch} within animal (pretrained: {'/'.join(pretrained) or 'n/a'})"),
         line(cross, f"{arch} across animals (train on some animals, test on another)"),
     ]
+    for name in [m for m in DECODERS if m != "glm" and m in set(within.model)]:
+        d = within[(within.model == name)
+                   & (within.ps_mode.isna() | (within.ps_mode == mode))]
+        lines.append(line(d, f"{model_name({'model': name, 'ps_mode': mode})} within animal "
+                             "(baseline)"))
+    kept = retention(summary)
+    kept = kept[(kept.split == split) & (kept.ps_mode == mode)]
+    if len(kept):
+        gaps = "; ".join(
+            f"{task}: mean {t.gap.mean():+.3f} (from {t.gap.min():+.3f} to {t.gap.max():+.3f}, "
+            f"{len(t)} jobs)" for task, t in kept.groupby("task"))
+        lines.append(f"* Information retention, RBF SVC on the network's own input ``W`` minus "
+                     f"the network (positive: the network loses what its images hold): {gaps}.")
     for s in null:
         n = summary[(summary.session == s) & (summary.control == "none")]
         g = n[(n.model == "glm") & (n.analysis == "main")]

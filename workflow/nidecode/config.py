@@ -102,6 +102,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         block = config[key] if key == "controls" else config[key]["dnn"]
         if bad := [f for f in block["folds"] if f not in folds]:
             raise ConfigError(f"config key '{key}.folds': {bad} outside 0..{max(folds)}")
+    _check_baselines(config["decoding"]["baselines"])
     fig = config["figures"]["session"]
     if fig is not None and fig not in config["sessions"]:
         raise ConfigError(f"config key 'figures.session': '{fig}' is not in sessions "
@@ -111,6 +112,30 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         raise ConfigError(f"config key 'decoding.raster.sessions': {bad} not in sessions "
                           f"{config['sessions']}")
     return config
+
+
+def _check_baselines(baselines: dict) -> None:
+    """Every ``decoding.baselines`` entry names a registered decoder and only its parameters."""
+    import inspect
+
+    from .baselines import DECODERS
+
+    for name, params in baselines.items():
+        if name not in DECODERS:
+            raise ConfigError(f"config key 'decoding.baselines': unknown decoder '{name}'; "
+                              f"registered: {sorted(DECODERS)} (add one in "
+                              "workflow/nidecode/baselines.py)")
+        accepted = list(inspect.signature(DECODERS[name].fit_predict).parameters)[3:]
+        if bad := sorted(set(params or {}) - set(accepted)):
+            raise ConfigError(f"config key 'decoding.baselines.{name}': unknown parameter(s) "
+                              f"{bad}; {name} takes {accepted}")
+
+
+def decoder_reads_weights(name: str) -> bool:
+    """Whether baseline decoder ``name`` reads ``W`` (and so also runs across animals)."""
+    from .baselines import get
+
+    return get(name).inputs == "weights"
 
 
 def combos(config: dict) -> list[str]:

@@ -32,4 +32,5 @@ FIGURES: tuple[str, ...] = (
     "fig13_time_confound",
     "fig14_rule_benchmarks",
     "fig15_transfer",
+    "fig16_retention",
 )

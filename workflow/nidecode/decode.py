@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
+from .baselines import Decoder, glm, row_standardise
+from .baselines import get as get_decoder
 from .errors import NidecodeError
 from .metrics import JobRecord, classification_metrics
 from .neural_images import PS_MODES, PSMode, cross_animal_weights, within_animal_weights
@@ -115,41 +115,53 @@ def _record(ds: xr.Dataset, sel: Selection, scope: Scope, t0: float, **fields) -
     return {**record.asdict(), "n_blocks": n_blocks, **info, **extra}
 
 
-def _glm_fit_predict(x_train, y_train, x_test, C: float) -> np.ndarray:
-    # Class-balanced weights: k-class sub-class tasks have unequal classes (10 vs 108 scenes).
-    scaler = StandardScaler().fit(x_train)
-    clf = LogisticRegression(C=C, max_iter=5000, class_weight="balanced")
-    clf.fit(scaler.transform(x_train), y_train)
-    return clf.predict(scaler.transform(x_test))
-
-
 def _balanced(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     """Balanced accuracy (mean recall over the classes present)."""
     recalls = [np.mean(y_pred[y_true == c] == c) for c in range(n_classes) if (y_true == c).any()]
     return float(np.mean(recalls))
 
 
-def glm_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, C: float = 1.0,
-               analysis: str = "main", n_permutations: int = 0,
-               n_within_block: int = 0) -> dict:
-    """L2 logistic regression on z-scored responses, on fold ``fold`` of ``scope.split``.
+def _decoder_inputs(dec: Decoder, sel: Selection, train: np.ndarray, mode: PSMode | None,
+                    n_stimuli: int) -> np.ndarray:
+    """What decoder ``dec`` reads for one training mask: the responses, or ``W`` built from
+    that mask in preferred-stimulus ``mode`` (leave-one-out for training trials in ``train``)."""
+    if dec.inputs == "responses":
+        return sel.response
+    if mode is None:
+        raise ValueError(f"decoder {dec.name} reads W: give a preferred-stimulus mode")
+    return within_animal_weights(sel.response, sel.stimulus_index, n_stimuli, train, mode)
 
-    With ``n_permutations`` the training labels are shuffled that many times (seeded) and the
-    refitted models' test accuracies form the label-shuffle null (``null_accuracies``). It
-    ignores time, so it is valid only when trials are exchangeable (no slow drift).
-    With ``n_within_block`` and labels that vary within blocks (sub-classes), the test labels
-    are permuted among the trials of each block that many times, against the fixed predictions:
-    a randomisation test that respects time (``p_time`` on balanced accuracy).
+
+def decoder_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
+                   name: str = "glm", params: dict | None = None, analysis: str = "main",
+                   mode: PSMode | None = None, n_permutations: int = 0,
+                   n_within_block: int = 0) -> dict:
+    """Decoder ``name`` (:mod:`nidecode.baselines`) on fold ``fold`` of ``scope.split``.
+
+    ``params``: the decoder's keyword arguments; ``mode``: the preferred-stimulus mode of a
+    decoder that reads ``W``. With ``n_permutations`` the training labels are shuffled that
+    many times (seeded) and the refitted models' test accuracies form the label-shuffle null
+    (``null_accuracies``). It ignores time, so it is valid only when trials are exchangeable
+    (no slow drift). With ``n_within_block`` and labels that vary within blocks (sub-classes),
+    the test labels are permuted among the trials of each block that many times, against the
+    fixed predictions: a randomisation test that respects time (``p_time`` on balanced
+    accuracy).
     """
     t0 = time.perf_counter()
+    dec, params = get_decoder(name), dict(params or {})
     sel = scope.select(ds, stimuli, analysis)
-    x, y = sel.response, sel.y
+    y = sel.y
     train = scope.train_mask(sel, fold)
-    y_pred = _glm_fit_predict(x[train], y[train], x[~train], C)
+    x = _decoder_inputs(dec, sel, train, mode, stimuli.sizes["stimulus"])
+
+    def fit(labels: np.ndarray) -> np.ndarray:
+        return dec.fit_predict(x[train], labels, x[~train], **params)
+
+    y_pred = fit(y[train])
     out = classification_metrics(y[~train], y_pred, sel.names)
     rng = np.random.default_rng([scope.seed, fold, 7919])
-    null = [float(np.mean(_glm_fit_predict(x[train], rng.permutation(y[train]), x[~train], C)
-                          == y[~train])) for _ in range(n_permutations)]
+    null = [float(np.mean(fit(rng.permutation(y[train])) == y[~train]))
+            for _ in range(n_permutations)]
     extra: dict = {}
     if n_within_block and sel.block is not None and not labels_constant_within_blocks(
             y, sel.block):
@@ -161,36 +173,54 @@ def glm_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, C: 
         extra = {"time_null": "within_block_permutation", "n_time_null": n_within_block,
                  "p_time": permutation_p(obs, np.asarray(time_null)),
                  "time_null_statistic": "balanced accuracy of the fold"}
-    out.update(_record(ds, sel, scope, t0, model="glm", fold=fold, n_folds=scope.n_folds,
-                       n_train=int(train.sum()), C=C, null_accuracies=null, **extra))
+    inputs = "responses" if dec.inputs == "responses" else "neural_image_weights"
+    out.update(_record(ds, sel, scope, t0, model=name, inputs=inputs, ps_mode=mode, fold=fold,
+                       n_folds=scope.n_folds, n_train=int(train.sum()), null_accuracies=null,
+                       decoder_params=params, **params, **extra))
     return out
 
 
-def glm_block_relabelling(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 1.0,
-                          analysis: str = "main", max_relabellings: int = 1000) -> dict:
+def glm_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, C: float = 1.0,
+               analysis: str = "main", n_permutations: int = 0,
+               n_within_block: int = 0) -> dict:
+    """The paper's GLM (L2 logistic regression on z-scored responses) on fold ``fold``:
+    :func:`decoder_within` with decoder ``glm``."""
+    return decoder_within(ds, stimuli, fold, scope, "glm", {"C": C}, analysis,
+                          n_permutations=n_permutations, n_within_block=n_within_block)
+
+
+def decoder_block_relabelling(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
+                              name: str = "glm", params: dict | None = None,
+                              analysis: str = "main", max_relabellings: int = 1000,
+                              mode: PSMode | None = None) -> dict:
     """The time-respecting null of a block design: refit on whole-block relabellings.
 
     Every other assignment of the classes to whole stimulus blocks (each block keeps its trials
-    and their drift) is decoded with the same split and folds rebuilt from the pseudo-classes;
-    the statistic is the balanced accuracy pooled over all folds. ``p_time`` =
-    (1 + #relabellings scoring at least the observed) / (1 + #relabellings): with three blocks
-    per class there are 19, so p >= 0.05 in one session (see :func:`group_time_test` for a
-    test across animals). Returns {} when labels vary within blocks (use the within-block
-    permutation of :func:`glm_within` instead).
+    and their drift) is decoded by decoder ``name`` with the same split and folds rebuilt from
+    the pseudo-classes (``W`` rebuilt from each fold's training trials); the statistic is the
+    balanced accuracy pooled over all folds. ``p_time`` = (1 + #relabellings scoring at least
+    the observed) / (1 + #relabellings): with three blocks per class there are 9 (renaming the
+    classes gives the same decoding), so p >= 0.1 in one session (see
+    :func:`nidecode.statistics.group_relabelling_p` for a test across animals). Returns {}
+    when labels vary within blocks (use the within-block permutation of
+    :func:`decoder_within` instead).
     """
+    dec, params = get_decoder(name), dict(params or {})
     sel = scope.select(ds, stimuli, analysis)
-    x, y = sel.response, sel.y
+    y = sel.y
     block, _ = _blocks(sel, "block")
     if not labels_constant_within_blocks(y, block):
         return {}
     names = np.array(sel.names)
+    n_stim = stimuli.sizes["stimulus"]
 
     def pooled(labels: np.ndarray) -> float:
         group = names[labels]  # pseudo-classes define the block folds
         y_true, y_hat = [], []
         for k in range(scope.n_folds):
             train = scope.train_mask(sel, k, labels, group)
-            y_hat.append(_glm_fit_predict(x[train], labels[train], x[~train], C))
+            x = _decoder_inputs(dec, sel, train, mode, n_stim)
+            y_hat.append(dec.fit_predict(x[train], labels[train], x[~train], **params))
             y_true.append(labels[~train])
         return _balanced(np.concatenate(y_true), np.concatenate(y_hat), len(names))
 
@@ -200,6 +230,34 @@ def glm_block_relabelling(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: 
             "p_time": permutation_p(observed, np.asarray(null)),
             "time_null_observed": observed, "time_null_accuracies": null,
             "time_null_statistic": "balanced accuracy pooled over folds"}
+
+
+def glm_block_relabelling(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 1.0,
+                          analysis: str = "main", max_relabellings: int = 1000) -> dict:
+    """:func:`decoder_block_relabelling` of the GLM."""
+    return decoder_block_relabelling(ds, stimuli, scope, "glm", {"C": C}, analysis,
+                                     max_relabellings)
+
+
+def decoders_session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
+                     decoders: dict[str, dict], modes: list[str], n_permutations: int = 0,
+                     max_relabellings: int = 1000) -> list[dict]:
+    """Every fold of every decoder in ``decoders`` (name -> parameters, ``decoding.baselines``)
+    on one session in ``scope.split``, with the label-shuffle and block-relabelling nulls the
+    GLM gets. Decoders that read ``W`` run once per preferred-stimulus mode in ``modes``."""
+    rows = []
+    for name, params in decoders.items():
+        for mode in ([None] if get_decoder(name).inputs == "responses" else modes):
+            folds = [decoder_within(ds, stimuli, k, scope, name, params, mode=mode,
+                                    n_permutations=n_permutations)
+                     for k in range(scope.n_folds)]
+            if max_relabellings:
+                null = decoder_block_relabelling(ds, stimuli, scope, name, params,
+                                                 max_relabellings=max_relabellings, mode=mode)
+                for r in folds:
+                    r.update(null)
+            rows += [add_statistics(r) for r in folds]
+    return rows
 
 
 def glm_session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 1.0,
@@ -244,7 +302,7 @@ def time_confound(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 
             xb = sel.response[idx]
             for k in range(n_folds):
                 train = fold_masks(yb, n_folds, k, scope.seed)
-                y_hat.append(_glm_fit_predict(xb[train], yb[train], xb[~train], C))
+                y_hat.append(glm(xb[train], yb[train], xb[~train], C))
                 y_true.append(yb[~train])
             pairs.append(f"{block_id(a)}-{block_id(b)}")
         if not pairs:
@@ -415,16 +473,13 @@ def raster_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     return out
 
 
-def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dataset,
-              mode: PSMode, settings: DNNSettings, workdir: Path, calibration_fraction: float,
-              scope: Scope, combo: str = "") -> tuple[dict, xr.Dataset]:
-    """GoogLeNet trained on some animals' neural images, tested on other animals'.
-
-    In ``train`` mode each test animal's preferred stimuli come from a calibration split
-    (``calibration_fraction`` of its trials, stratified, seeded) and only the remaining trials
-    are evaluated. Returns the metrics and the evaluated trials' ``W`` with predictions.
-    """
-    t0 = time.perf_counter()
+def cross_weights(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dataset,
+                  mode: PSMode, scope: Scope, calibration_fraction: float, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], int]:
+    """``W`` and labels of a cross-animal combo: every trial of the training animals, and the
+    evaluated trials of the test animals (in ``train`` mode the others, a seeded
+    ``calibration_fraction`` of whole blocks or trials, only build their preferred stimuli).
+    Returns x_train, y_train, x_test, y_test, the label names and the calibration size."""
     n_stim = stimuli.sizes["stimulus"]
     xs, ys, names = [], [], None
     for ds in train_ds:
@@ -441,8 +496,8 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
                                 f"training animals {names}")
         if mode == "train":
             block, name = _blocks(sel, scope.split)
-            cal = calibration(scope.split, sel.y, block, name, calibration_fraction,
-                              settings.seed, ds.attrs["animal"])
+            cal = calibration(scope.split, sel.y, block, name, calibration_fraction, seed,
+                              ds.attrs["animal"])
         else:
             cal = None
         w, evaluated = cross_animal_weights(sel.response, sel.stimulus_index, n_stim, "test",
@@ -450,8 +505,76 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
         xt.append(w[evaluated])
         yt.append(sel.y[evaluated])
         n_cal += 0 if cal is None else int(cal.sum())
-    x_train, y_train = np.concatenate(xs), np.concatenate(ys)
-    x_test, y_test = np.concatenate(xt), np.concatenate(yt)
+    return (np.concatenate(xs), np.concatenate(ys), np.concatenate(xt), np.concatenate(yt),
+            list(names or []), n_cal)
+
+
+def decoder_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dataset,
+                  mode: PSMode, scope: Scope, calibration_fraction: float,
+                  name: str = "svc_w", params: dict | None = None, seeds: tuple[int, ...] = (0,),
+                  combo: str = "", n_permutations: int = 0) -> dict:
+    """A decoder that reads ``W`` (:mod:`nidecode.baselines`) trained on some animals and
+    tested on others, on the network's trials: the same calibration split for each of
+    ``seeds`` (the network's seeds), accuracies averaged over them.
+
+    Scaling across animals: each trial's ``W`` row is z-scored across stimuli
+    (:func:`nidecode.baselines.row_standardise`, its own values only), then each stimulus's
+    weight is standardised with the training animals' trials. Test trials inform neither the
+    fit nor the scaling. ``n_permutations`` label shuffles of the training animals give the
+    label-shuffle null of the first seed's split.
+    """
+    t0 = time.perf_counter()
+    dec, params = get_decoder(name), dict(params or {})
+    if dec.inputs != "weights":
+        raise NidecodeError(f"decoder {name} reads {dec.inputs}, which do not transfer across "
+                            "animals (their units differ); only W-based decoders run across "
+                            "animals")
+    runs, null = [], []
+    for i, seed in enumerate(seeds):
+        x_train, y_train, x_test, y_test, names, n_cal = cross_weights(
+            train_ds, test_ds, stimuli, mode, scope, calibration_fraction, seed)
+        a, b = row_standardise(x_train), row_standardise(x_test)
+        y_pred = dec.fit_predict(a, y_train, b, **params)
+        runs.append(classification_metrics(y_test, y_pred, names))
+        if i == 0:
+            rng = np.random.default_rng([scope.seed, 7919])
+            null = [float(np.mean(dec.fit_predict(a, rng.permutation(y_train), b, **params)
+                                  == y_test)) for _ in range(n_permutations)]
+    out = dict(runs[0])
+    acc = [r["accuracy"] for r in runs]
+    out.update(accuracy=float(np.mean(acc)),
+               balanced_accuracy=float(np.mean([r["balanced_accuracy"] for r in runs])),
+               confusion_matrix=np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist(),
+               seed_accuracies=acc, n_seeds=len(runs),
+               seed_accuracy_sd=float(np.std(acc, ddof=1)) if len(acc) > 1 else None)
+    job = JobRecord(
+        model=name, task="cross", source=",".join(sorted(
+            {d.attrs["source"] for d in train_ds + test_ds})), split=scope.split,
+        inputs="neural_image_weights", combo=combo,
+        train_sessions=[d.attrs["animal"] for d in train_ds],
+        test_sessions=[d.attrs["animal"] for d in test_ds], n_train=int(len(y_train)),
+        n_units=[int(scope.select(d, stimuli).unit_mask.sum()) for d in train_ds + test_ds],
+        areas_used="+".join(scope.areas), baseline=train_ds[0].attrs.get("baseline_method"),
+        ps_mode=mode, seed=seeds[0], wall_time_s=round(time.perf_counter() - t0, 3))
+    out.update(job.asdict(), seeds=list(seeds), n_calibration=n_cal, null_accuracies=null,
+               calibration_fraction=calibration_fraction if mode == "train" else None,
+               scaling="row z-score across stimuli, then per-stimulus z-score (training "
+                       "animals)", decoder_params=params, **params)
+    return out
+
+
+def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dataset,
+              mode: PSMode, settings: DNNSettings, workdir: Path, calibration_fraction: float,
+              scope: Scope, combo: str = "") -> tuple[dict, xr.Dataset]:
+    """GoogLeNet trained on some animals' neural images, tested on other animals'.
+
+    In ``train`` mode each test animal's preferred stimuli come from a calibration split
+    (``calibration_fraction`` of its trials, stratified, seeded) and only the remaining trials
+    are evaluated. Returns the metrics and the evaluated trials' ``W`` with predictions.
+    """
+    t0 = time.perf_counter()
+    x_train, y_train, x_test, y_test, names, n_cal = cross_weights(
+        train_ds, test_ds, stimuli, mode, scope, calibration_fraction, settings.seed)
     from .dnn import fit_predict
 
     y_pred, record = fit_predict(x_train, y_train, x_test, len(names), stimuli.image.values,

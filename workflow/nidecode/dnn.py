@@ -75,12 +75,18 @@ class DNNSettings:
     arch: str = "googlenet"  # or "efficientnet_lite0", "resnet18"
     finetune: str = "all"  # or "head": frozen features, a new linear head (linear probe)
     standardise_weights: bool = True  # z-score each stimulus's weight with training trials
+    # "grey": W @ U in all three input channels (the paper); "on_off": W @ ON(U), W @ OFF(U)
+    # and W @ U, the stimuli split at mean grey (see neural_image_channels)
+    image_channels: str = "grey"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
         if self.finetune not in FINETUNE:
             raise ValueError(f"finetune must be one of {FINETUNE}, not {self.finetune!r}")
+        if self.image_channels not in IMAGE_CHANNELS:
+            raise ValueError(f"image_channels must be one of {IMAGE_CHANNELS}, "
+                             f"not {self.image_channels!r}")
 
     @classmethod
     def from_config(cls, config: dict) -> DNNSettings:
@@ -88,6 +94,29 @@ class DNNSettings:
         cluster_only = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds")
         d = {k: v for k, v in config["decoding"]["dnn"].items() if k not in cluster_only}
         return cls(seed=config["decoding"]["seed"], **d)
+
+
+IMAGE_CHANNELS = ("grey", "on_off")
+
+
+def neural_image_channels(images: np.ndarray | torch.Tensor, kind: str = "grey",
+                          grey: float = 0.5) -> torch.Tensor:
+    """The images each neural-image channel weighs: (stimuli, channels, h, w).
+
+    ``grey``: the stimuli ``U`` themselves (one channel). ``on_off``: ``max(U - grey, 0)``,
+    ``max(grey - U, 0)`` and ``U``. Why: a grating and its antiphase copy (Allen's phases 0 and
+    0.5, 0.25 and 0.75) sum to uniform grey, so ``W @ U`` cannot tell "weighs both phases of a
+    grating" from "weighs neither": the 120 gratings span only 61 dimensions and ``U`` has
+    rank 179 of 238. Split at grey, a grating's ON part is its antiphase copy's OFF part, so
+    the ON and OFF images together span all 238 stimuli, and ``U = ON - OFF + grey`` keeps the
+    published image as the third channel.
+    """
+    u = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    if kind == "grey":
+        return u[:, None]
+    if kind == "on_off":
+        return torch.stack([(u - grey).clamp_min(0), (grey - u).clamp_min(0), u], dim=1)
+    raise ValueError(f"image_channels must be one of {IMAGE_CHANNELS}, not {kind!r}")
 
 
 # ----------------------------------------------------------------------------- model building
@@ -128,11 +157,15 @@ class NeuralImageClassifier(L.LightningModule):
         self.register_buffer("class_weight", None if class_weight is None
                              else class_weight.float(), persistent=False)
         s = settings.image_size
+        self.n_channels = 1
         if basis is not None:
-            # Resize U once; afterwards a batch of images costs one (B x stimuli) @ (stimuli x s^2).
-            u = F.interpolate(basis[:, None].float(), size=(s, s), mode="bilinear",
-                              align_corners=False, antialias=True)
-            self.register_buffer("basis", u.reshape(len(basis), s * s).contiguous())
+            # Resize U once; afterwards a batch of images costs one (B x stimuli) @ (stimuli x
+            # channels * s^2).
+            u = neural_image_channels(basis, settings.image_channels)
+            self.n_channels = u.shape[1]
+            u = F.interpolate(u.float(), size=(s, s), mode="bilinear", align_corners=False,
+                              antialias=True)
+            self.register_buffer("basis", u.reshape(len(basis), -1).contiguous())
         else:
             self.basis = None
         mean, std = NORMALISATION[settings.arch]
@@ -151,19 +184,20 @@ class NeuralImageClassifier(L.LightningModule):
 
     def images(self, x: torch.Tensor) -> torch.Tensor:
         """Network input (B, 3, s, s) from W rows (B, stimuli) or rasters (B, T, N)."""
-        s = self.settings.image_size
+        s, c = self.settings.image_size, self.n_channels
         if self.basis is not None:
-            img = (x.float() @ self.basis).view(-1, 1, s, s)
+            img = (x.float() @ self.basis).view(-1, c, s, s)
         else:
             # As in the paper: units on the y axis, time on the x axis. Antialiasing averages
             # neighbouring units when there are more units than pixels, so no unit's row is
             # skipped by the bilinear taps.
             img = F.interpolate(x.float().transpose(1, 2)[:, None], size=(s, s),
                                 mode="bilinear", align_corners=False, antialias=True)
-        flat = img.flatten(1)
-        lo = flat.min(1, keepdim=True).values
-        hi = flat.max(1, keepdim=True).values
-        img = ((flat - lo) / (hi - lo).clamp_min(1e-8)).view(-1, 1, s, s)
+        # Each image (each channel of it) scaled to [0, 1], as a photograph's grey levels.
+        flat = img.flatten(2)
+        lo = flat.min(2, keepdim=True).values
+        hi = flat.max(2, keepdim=True).values
+        img = ((flat - lo) / (hi - lo).clamp_min(1e-8)).view(-1, c, s, s)
         img = (img.expand(-1, 3, -1, -1) - self.mean) / self.std
         if self.settings.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
@@ -470,6 +504,7 @@ def fit_predict(
         t_features = time.perf_counter()
         # Random initial weights differ by seed; loaded ImageNet weights do not.
         key = fingerprint(settings.arch, settings.image_size, settings.channels_last,
+                          settings.image_channels,
                           record["weights_sha256"], x_train, x_test,
                           basis if basis is not None else 0) if record["pretrained"] else None
         if key is not None and key in _FEATURES:

@@ -174,7 +174,7 @@ def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str |
               & ((df.analysis == "main") | df.analysis.astype(str).str.startswith("probe-"))]
     ctrl_sessions = sorted(df[df.control != "none"].session.dropna().unique())
     ctrl = df[df.session.isin(ctrl_sessions) & (df.analysis == "main")
-              & (df.model != "glm")]
+              & (df.inputs == "neural_image")]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for ax, data, title in ((axes[0], null, f"null animal {', '.join(null_sessions)}: "
                              "units carry no stimulus information"),
@@ -296,7 +296,8 @@ def time_confound_figure(summary: pd.DataFrame, null_sessions: list[str],
                    & summary.accuracy.notna()].copy()
     comp = main[(main.analysis == "main")
                 | main.analysis.astype(str).str.startswith("probe-train")]
-    comp = comp[comp.inputs.astype(str) != "raster"].copy()
+    # The GLM, the SVC users trust, the readout and the network; the other baselines are in 6a.
+    comp = comp[(comp.inputs.astype(str) != "raster") & ~comp.model.isin(["knn", "svc_w"])].copy()
     comp["decoder"] = comp.model_label.astype(str) + ", " + comp.split.astype(str) + " split"
     conf = main[main.analysis.astype(str).str.startswith("time-")].copy()
     fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
@@ -349,7 +350,8 @@ def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path
     df = summary[(summary.task == "within") & (summary.control == "none")
                  & summary.session.isin(sessions) & summary.accuracy.notna()].copy()
     keep = (df.analysis.astype(str).str.startswith("transfer-") | (df.analysis == "probe-train")
-            | ((df.analysis == "main") & (df.inputs.astype(str) != "raster")))
+            | ((df.analysis == "main") & (df.model.isin(["glm", "svc_w"])
+                                          | (df.inputs == "neural_image"))))
     df = df[keep]
     fig, ax = plt.subplots(figsize=(max(7, 2.6 * len(sessions)), 4.5))
     if len(df):
@@ -370,4 +372,33 @@ def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path
     ax.axhline(0.5, color="grey", ls="--", lw=1)
     ax.set(ylim=(0.2, 1.0), xlabel="animal", ylabel="test accuracy (error bars: SD over seeds)",
            title="Transfer learning: ImageNet weights vs from scratch" + _source_tag(df))
+    _save(fig, path)
+
+
+def retention_figure(summary: pd.DataFrame, path: str | Path) -> None:
+    """How much of its input the network keeps: its accuracy against an RBF SVC on the same
+    ``W`` (:func:`nidecode.aggregate.retention`), within animal and across animals."""
+    from .aggregate import retention
+
+    df = retention(summary)
+    panels = [(split, mode) for split, mode in
+              df[["split", "ps_mode"]].drop_duplicates().itertuples(index=False)] or [("", "")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for ax, (split, mode) in zip(axes[0], panels, strict=True):
+        d = df[(df.split == split) & (df.ps_mode == mode)]
+        for task, marker in (("within", "o"), ("cross", "s")):
+            t = d[d.task == task]
+            ax.scatter(t.network_accuracy, t.svc_w_accuracy, marker=marker, s=28,
+                       label=f"{task} ({len(t)})", alpha=0.8)
+            for _, r in t.iterrows():
+                ax.annotate(str(r.unit), (r.network_accuracy, r.svc_w_accuracy), fontsize=6,
+                            xytext=(2, 2), textcoords="offset points")
+        ax.plot([0.3, 1], [0.3, 1], color="grey", ls="--", lw=1)
+        gaps = ", ".join(f"{task} {d[d.task == task].gap.mean():+.3f}"
+                         for task in ("within", "cross") if (d.task == task).any())
+        ax.set(xlim=(0.3, 1), ylim=(0.3, 1), xlabel="network accuracy (mean over seeds)",
+               ylabel="RBF SVC on the same W",
+               title=f"{split} split, {mode} mode\nmean gap (SVC - network): {gaps or 'n/a'}")
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    fig.suptitle("Does the network keep what its images hold?" + _source_tag(summary))
     _save(fig, path)

@@ -5,7 +5,13 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from nidecode.config import analysis_names, combos, nwb_path, validate_config
+from nidecode.config import (
+    analysis_names,
+    combos,
+    decoder_reads_weights,
+    nwb_path,
+    validate_config,
+)
 from nidecode.errors import ConfigError
 from nidecode.splits import parse_combo
 from nidecode.constants import COMBO_PATTERN, FIGURES, GOOGLENET_IMAGENET_FILE
@@ -106,6 +112,12 @@ def decode_metrics():
                       session=[s for s in null if s in sessions], fold=DNN_FOLDS)
     out += expand("results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json", split=SPLIT,
                   mode=PS_MODES, combo=COMBOS)
+    if DECODING["baselines"]:
+        out += expand("results/decode/{split}/baselines/within/{session}.json", split=SPLITS,
+                      session=SESSIONS)
+    if any(decoder_reads_weights(name) for name in DECODING["baselines"]):
+        out += expand("results/decode/{split}/baselines/cross/{combo}.json", split=SPLIT,
+                      combo=COMBOS)
     out += expand("results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
                   split=SPLIT, session=RASTER_SESSIONS, fold=DNN_FOLDS)
     control = "results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json"
@@ -135,6 +147,8 @@ def bench(rule, output):
 def rule_of(path):
     """The rule that makes a decoding output (paths of decode_metrics())."""
     for part, rule in (("glm/within/", "glm_within"), ("glm/analyses/", "glm_analyses"),
+                       ("baselines/within/", "baselines_within"),
+                       ("baselines/cross/", "baselines_cross"),
                        ("transfer/", "dnn_transfer"),
                        ("raster/within/", "raster_within"), ("control/", "dnn_control"),
                        ("analysis/", "dnn_analysis"), ("cross/", "dnn_cross"),

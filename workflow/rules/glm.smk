@@ -1,5 +1,6 @@
 # The GLM baseline: within animal in every split, with its nulls, the top-stimulus readout of
-# the neural images, the time-confound control and the paper's future-work analyses.
+# the neural images, the time-confound control and the paper's future-work analyses; and the
+# baselines users already trust (SVC, kNN, SVC on W) beside it, within and across animals.
 
 
 rule glm_within:
@@ -42,3 +43,42 @@ rule glm_analyses:
         "../../envs/main.yaml"
     script:
         "../scripts/glm_analyses.py"
+
+
+rule baselines_within:
+    """Decoders users already trust (decoding.baselines: SVC, kNN, SVC on W) on one animal in
+    one split: every fold, with the GLM's nulls."""
+    input:
+        responses="results/responses/{session}.nc",
+        stimuli="results/stimuli.nc",
+    output:
+        "results/decode/{split}/baselines/within/{session}.json",
+    params:
+        # W in both modes where the network runs in both (the null animal, the controls).
+        modes=lambda wc: (ALL_PS_MODES if wc.session in CONTROLS["null_sessions"]
+                          + CONTROLS["sessions"] else PS_MODES),
+    resources:
+        **CPU_RESOURCES,
+    benchmark:
+        bench("baselines_within", "results/decode/{split}/baselines/within/{session}.json")
+    log:
+        "results/logs/baselines_within/{split}/{session}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/baselines.py"
+
+
+use rule baselines_within as baselines_cross with:
+    input:
+        train=lambda wc: combo_responses(wc.combo)[0],
+        test=lambda wc: combo_responses(wc.combo)[1],
+        stimuli="results/stimuli.nc",
+    output:
+        "results/decode/{split}/baselines/cross/{combo}.json",
+    params:
+        modes=PS_MODES,
+    benchmark:
+        bench("baselines_cross", "results/decode/{split}/baselines/cross/{combo}.json")
+    log:
+        "results/logs/baselines_cross/{split}/{combo}.log",

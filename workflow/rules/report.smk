@@ -15,6 +15,8 @@ rule aggregate:
                       caption="../report/group_tests.rst"),
         benchmarks=report("results/benchmarks.csv", category="Tables",
                           caption="../report/benchmarks.rst"),
+        retention=report("results/retention.csv", category="Tables",
+                         caption="../report/retention.rst"),
     resources:
         **CPU_RESOURCES,
     benchmark:

@@ -7,6 +7,7 @@ from nidecode.aggregate import (
     benchmark_table,
     fold_spread,
     group_time_tests,
+    retention,
     summarise,
 )
 from nidecode.scripting import run
@@ -16,6 +17,10 @@ def main(smk) -> None:
     summary = summarise(list(smk.input.metrics))
     summary.to_csv(smk.output.summary, index=False)
     fold_spread(summary).to_csv(smk.output.folds, index=False)
+    kept = retention(summary)
+    kept.to_csv(smk.output.retention, index=False)
+    logging.info("network vs svc_w on the same W (gap = what the network loses):\n%s",
+                 kept.to_string())
     groups = group_time_tests(list(smk.input.metrics), smk.config["controls"]["null_sessions"])
     groups.to_csv(smk.output.groups, index=False)
     logging.info("block-relabelling tests across animals:\n%s", groups.to_string())

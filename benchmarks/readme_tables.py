@@ -12,6 +12,8 @@ import pandas as pd
 
 def spread(g: pd.DataFrame) -> str:
     """Mean over folds (and seeds), with the SD over folds or, for one fold, over seeds."""
+    if not len(g):
+        return ""
     m = g.accuracy.mean()
     if len(g) > 1:
         return f"{m:.3f} ± {g.accuracy.std(ddof=1):.3f}"
@@ -43,11 +45,35 @@ def main(results: Path) -> None:
         print(f"| {session} | " + " | ".join(cells)
               + f" | {conf.accuracy.mean():.3f} | {glm.p_time.iloc[0]:.1f} |")
     print()
-    c = s[(s.task == "cross") & (s.control == "none")]
-    print("| combo | DNN (train), block calibration | n_test |\n| --- | --- | --- |")
-    for _, r in c.iterrows():
+    # Baselines and information retention, main split, train mode.
+    split = "block"
+    kept = pd.read_csv(results / "retention.csv")
+    kept = kept[(kept.split == split) & (kept.ps_mode == "train")]
+    base = [("GLM", "GLM"), ("SVC", "SVC"), ("kNN", "kNN"), ("SVC on W", "SVC on W (train)"),
+            ("network", "DNN (train)")]
+    print(f"| animal ({split} split) | " + " | ".join(n for n, _ in base)
+          + " | gap on fold 0 (SVC on W - network) |")
+    print("|" + " --- |" * (len(base) + 2))
+    for session in sorted(w.session.dropna().unique()):
+        cells = [spread(w[(w.session == session) & (w.model_label == m) & (w.analysis == "main")
+                          & (w.split == split)]) or "" for _, m in base]
+        gap = kept[(kept.task == "within") & (kept.unit == session)].gap
+        print(f"| {session} | " + " | ".join(cells)
+              + f" | {gap.mean():+.3f} |" if len(gap) else " | |")
+    print()
+    c = s[(s.task == "cross") & (s.control == "none") & (s.ps_mode == "train")]
+    print("| combo | network (train), block calibration | SVC on W | gap | n_test |\n"
+          "| --- | --- | --- | --- | --- |")
+    for combo, g in c.groupby("combo"):
+        net = g[g.inputs == "neural_image"]
+        ref = g[g.model == "svc_w"]
+        if not len(net):
+            continue
+        r = net.iloc[0]
         sd = f" ± {r.seed_accuracy_sd:.3f}" if pd.notna(r.seed_accuracy_sd) else ""
-        print(f"| {r.combo} | {r.accuracy:.3f}{sd} | {int(r.n_test)} |")
+        svc = f"{ref.accuracy.iloc[0]:.3f}" if len(ref) else ""
+        gap = f"{ref.accuracy.iloc[0] - r.accuracy:+.3f}" if len(ref) else ""
+        print(f"| {combo} | {r.accuracy:.3f}{sd} | {svc} | {gap} | {int(r.n_test)} |")
     print()
     t = w[w.analysis.astype(str).str.startswith("transfer-")]
     if len(t):

@@ -135,3 +135,36 @@ def test_leakage_probe_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
     # ...train mode (preferred stimuli from training trials only): nothing to read.
     assert train["own_stimulus_top_fraction"] < 0.03
     assert abs(train["accuracy"] - 0.5) < 0.08
+
+
+def test_on_off_channels_by_hand():
+    from nidecode.dnn import neural_image_channels
+
+    u = np.array([[[0.2, 0.8], [0.5, 1.0]]], dtype=np.float32)  # one 2 x 2 stimulus
+    grey = neural_image_channels(u, "grey").numpy()
+    assert grey.shape == (1, 1, 2, 2)
+    on, off, lin = neural_image_channels(u, "on_off").numpy()[0]
+    np.testing.assert_allclose(on, [[0, 0.3], [0, 0.5]], atol=1e-7)
+    np.testing.assert_allclose(off, [[0.3, 0], [0, 0]], atol=1e-7)
+    np.testing.assert_allclose(lin, u[0])
+    np.testing.assert_allclose(on - off + 0.5, u[0], atol=1e-7)  # U = ON - OFF + grey
+
+
+def test_antiphase_gratings_cancel_in_w_at_u_but_not_in_on_off_images():
+    """W @ U cannot tell a grating's two antiphase copies apart from grey: the 120 gratings span
+    6 x 5 x 2 + 1 = 61 dimensions and U 61 + 118 = 179 of 238. Split at grey, they do not."""
+    from nidecode.dnn import neural_image_channels
+    from nidecode.stimuli import Canvas, render_stimuli
+
+    stimuli = render_stimuli(Canvas(30, 48))
+    u = stimuli.image.values.astype(np.float64)
+    gratings = stimuli.stimulus_class.values.astype(str) == "artificial"
+
+    def rank(images: np.ndarray) -> int:
+        sv = np.linalg.svd(images.reshape(len(images), -1), compute_uv=False)
+        return int((sv > 1e-6 * sv[0]).sum())
+
+    assert rank(u[gratings]) == 61
+    assert rank(u) == 179
+    on_off = neural_image_channels(u, "on_off").numpy().astype(np.float64)
+    assert rank(on_off) >= 230

@@ -16,7 +16,7 @@ COLUMNS = [
     "train_sessions", "test_sessions", "fold", "n_folds", "accuracy", "ci95_low", "ci95_high",
     "balanced_accuracy", "chance_level", "chance_balanced_accuracy", "p_binomial",
     "p_permutation", "n_permutations", "p_time", "time_null", "n_time_null", "n_seeds",
-    "seed_accuracy_sd", "seed_accuracies", "arch", "finetune",
+    "seed_accuracy_sd", "seed_accuracies", "arch", "finetune", "image_channels",
     "time_null_observed", "shuffle_kind", "n_blocks", "labels", "n_train", "n_test",
     "n_calibration",
     "n_units", "areas_used", "pretrained", "image_size", "epochs", "seed", "device",
@@ -37,7 +37,9 @@ def model_name(m: dict) -> str:
     if str(m.get("analysis", "")).startswith("transfer-"):
         weights = "ImageNet" if m.get("pretrained") else "scratch"
         regime = ", linear probe" if m.get("finetune") == "head" else ""
-        return f"{m.get('arch', m.get('model'))} {weights}{regime} ({m.get('ps_mode')})"
+        channels = f", {m['image_channels']}" if m.get("image_channels") else ""
+        return (f"{m.get('arch', m.get('model'))} {weights}{regime}{channels} "
+                f"({m.get('ps_mode')})")
     if m.get("inputs") == "raster":
         return "DNN raster"
     return f"DNN ({m.get('ps_mode')})"

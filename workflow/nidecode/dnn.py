@@ -106,9 +106,10 @@ def neural_image_channels(images: np.ndarray | torch.Tensor, kind: str = "grey",
     ``grey``: the stimuli ``U`` themselves (one channel). ``on_off``: ``max(U - grey, 0)``,
     ``max(grey - U, 0)`` and ``U``. Why: a grating and its antiphase copy (Allen's phases 0 and
     0.5, 0.25 and 0.75) sum to uniform grey, so ``W @ U`` cannot tell "weighs both phases of a
-    grating" from "weighs neither": the 120 gratings span only 61 dimensions and ``U`` has
-    rank 179 of 238. Split at grey, a grating's ON part is its antiphase copy's OFF part, so
-    the ON and OFF images together span all 238 stimuli, and ``U = ON - OFF + grey`` keeps the
+    grating" from "weighs neither": the 120 gratings span only 61 dimensions and ``U`` 179 of
+    238. Split at grey, a grating's ON part is its antiphase copy's OFF part, so the ON and OFF
+    images together span 235 (30 x 48 grid) to 238 (60 x 96) dimensions, and
+    ``U = ON - OFF + grey`` keeps the
     published image as the third channel.
     """
     u = torch.as_tensor(np.asarray(images, dtype=np.float32))
@@ -472,6 +473,7 @@ def fit_predict(
     # file) defines the run, so a resumed job can never inherit another initialisation.
     model, record = build_backbone(settings.arch, n_classes, settings.pretrained)
     record["finetune"] = settings.finetune
+    record["image_channels"] = settings.image_channels if basis is not None else None
     if settings.finetune == "head" and not record["pretrained"]:
         log.warning("finetune: head on %s without ImageNet weights: a linear probe of random "
                     "features", settings.arch)

@@ -1,0 +1,109 @@
+"""Does the network keep what its images hold? Network variants against an RBF SVC on the same W.
+
+For each session and fold, builds W (train mode, the configured split) from a run's responses,
+decodes it with ``svc_w`` (an RBF SVC on W, nidecode.baselines) and trains each network variant
+(decoding.dnn settings that differ, as JSON) on the neural images of the same W; prints one row
+per session, fold and variant with the gap (svc_w - network). Runs on the CPU or a GPU.
+
+    .venv/bin/python benchmarks/retention.py --results results --sessions M0,S0 --folds 0 \\
+        [--configfile config/config.yaml [config/gpu.yaml]] [--variants '{"name": {...}}']
+
+Without --variants it compares the variants behind the default network: the frozen probe with
+grey and with ON/OFF images, and full fine-tuning with both.
+"""
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from nidecode.config import validate_config  # noqa: E402
+from nidecode.decode import Scope, decoder_within, within_weights_dataset  # noqa: E402
+from nidecode.io import open_netcdf  # noqa: E402
+
+DEFAULT_VARIANTS = {
+    "probe, grey": {"finetune": "head", "image_channels": "grey"},
+    "probe, on_off": {"finetune": "head", "image_channels": "on_off"},
+    "fine-tune, grey": {"finetune": "all", "image_channels": "grey"},
+    "fine-tune, on_off": {"finetune": "all", "image_channels": "on_off"},
+}
+
+
+def load(files: list[str]) -> dict:
+    config: dict = {}
+    for f in files:  # later files override earlier ones, key by key (as --configfile does)
+        _merge(config, yaml.safe_load(Path(f).read_text()))
+    return validate_config(config)
+
+
+def _merge(a: dict, b: dict) -> None:
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(a.get(k), dict):
+            _merge(a[k], v)
+        else:
+            a[k] = v
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", default="results", help="a run's results folder")
+    ap.add_argument("--configfile", nargs="+", default=[str(ROOT / "config" / "config.yaml")])
+    ap.add_argument("--sessions", default="M0,S0")
+    ap.add_argument("--folds", default="0")
+    ap.add_argument("--seeds", default="0", help="network seeds (mean over them)")
+    ap.add_argument("--variants", default=None, help="JSON: name -> decoding.dnn overrides")
+    args = ap.parse_args()
+    logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    from nidecode.decode import dnn_within
+    from nidecode.dnn import DNNSettings
+
+    config = load(args.configfile)
+    variants = json.loads(args.variants) if args.variants else DEFAULT_VARIANTS
+    results = Path(args.results)
+    stimuli = open_netcdf(results / "stimuli.nc")
+    scope = Scope.from_config(config, stimuli)
+    base = DNNSettings.from_config(config)
+    svc_w = config["decoding"]["baselines"].get("svc_w") or {}
+    rows = []
+    for session in args.sessions.split(","):
+        ds = open_netcdf(results / "responses" / f"{session}.nc")
+        weights = within_weights_dataset(ds, stimuli, scope, "train")
+        for fold in (int(f) for f in args.folds.split(",")):
+            ref = decoder_within(ds, stimuli, fold, scope, "svc_w", svc_w, mode="train")
+            for name, overrides in variants.items():
+                accs, t0 = [], time.perf_counter()
+                for seed in (int(s) for s in args.seeds.split(",")):
+                    settings = replace(base, seed=seed, **overrides)
+                    with tempfile.TemporaryDirectory() as tmp:
+                        accs.append(dnn_within(weights, stimuli, fold, settings,
+                                               Path(tmp))["accuracy"])
+                net = sum(accs) / len(accs)
+                rows.append({"session": session, "fold": fold, "split": scope.split,
+                             "variant": name, "arch": settings.arch,
+                             "image_size": settings.image_size, "epochs": settings.epochs,
+                             "seeds": len(accs), "network": round(net, 3),
+                             "svc_w": round(ref["accuracy"], 3),
+                             "gap": round(ref["accuracy"] - net, 3),
+                             "seconds": round(time.perf_counter() - t0)})
+                print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1),
+                      flush=True)
+    table = pd.DataFrame(rows)
+    print("\n" + table.to_string(index=False))
+    print("\nmean gap per variant:\n" + table.groupby("variant").gap.agg(
+        ["mean", "min", "max"]).round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -59,7 +59,7 @@ def main(results: Path) -> None:
                           & (w.split == split)]) or "" for _, m in base]
         gap = kept[(kept.task == "within") & (kept.unit == session)].gap
         print(f"| {session} | " + " | ".join(cells)
-              + f" | {gap.mean():+.3f} |" if len(gap) else " | |")
+              + (f" | {gap.mean():+.3f} |" if len(gap) else " | |"))
     print()
     c = s[(s.task == "cross") & (s.control == "none") & (s.ps_mode == "train")]
     print("| combo | network (train), block calibration | SVC on W | gap | n_test |\n"

@@ -281,3 +281,22 @@ def test_corrupt_input_fails_cleanly_and_leaves_no_output(tmp_path):
     assert "truncated or corrupt" in res.stdout
     responses = tmp_path / "results" / "responses"
     assert not responses.exists() or not any(responses.iterdir())
+
+
+@pytest.mark.slow
+def test_retention_benchmark_runs_on_a_finished_run(tiny_run):
+    """benchmarks/retention.py (the measurements behind the default network) on the tiny run:
+    one row per session, fold and variant, gap = svc_w - network."""
+    variants = json.dumps({"probe": {"arch": "efficientnet_lite0", "finetune": "head",
+                                     "image_size": 32, "epochs": 1}})
+    res = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "retention.py"), "--results",
+         str(tiny_run / "results"), "--configfile", str(REPO / "config" / "config.yaml"),
+         str(REPO / "config" / "ci.yaml"), "--sessions", "S0", "--folds", "0", "--variants",
+         variants], cwd=tiny_run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:]
+    table = res.stdout.split("mean gap per variant")[0]
+    row = next(line.split() for line in table.splitlines() if line.startswith("S0"))
+    network, svc_w, gap = (float(v) for v in row[-4:-1])
+    assert gap == pytest.approx(svc_w - network, abs=0.0011)

@@ -234,7 +234,8 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
     glm = within[within.model == "glm"]
     net = within[(within.model != "glm") & (within.inputs == "neural_image")
                  & (within.ps_mode == mode)]
-    cross = main[(main.task == "cross") & (main.ps_mode == mode)]
+    cross = main[(main.task == "cross") & (main.ps_mode == mode)
+                 & (main.inputs == "neural_image")]
     arch = ", ".join(sorted(set(net.arch.dropna().astype(str)))) or "the network"
     pretrained = sorted({str(v).lower() for v in net.pretrained.dropna()})
     source = config["source"]
@@ -258,13 +259,15 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
         lines.append(line(d, f"{model_name({'model': name, 'ps_mode': mode})} within animal "
                              "(baseline)"))
     kept = retention(summary)
-    kept = kept[(kept.split == split) & (kept.ps_mode == mode)]
+    # The null animals have nothing to retain: their gaps are noise around chance.
+    kept = kept[(kept.split == split) & (kept.ps_mode == mode) & ~kept.unit.isin(null)]
     if len(kept):
         gaps = "; ".join(
             f"{task}: mean {t.gap.mean():+.3f} (from {t.gap.min():+.3f} to {t.gap.max():+.3f}, "
             f"{len(t)} jobs)" for task, t in kept.groupby("task"))
         lines.append(f"* Information retention, RBF SVC on the network's own input ``W`` minus "
-                     f"the network (positive: the network loses what its images hold): {gaps}.")
+                     f"the network (positive: the network loses what its images hold; null "
+                     f"animals left out): {gaps}.")
     for s in null:
         n = summary[(summary.session == s) & (summary.control == "none")]
         g = n[(n.model == "glm") & (n.analysis == "main")]

@@ -141,7 +141,7 @@ def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
     df = df[df.task == "within"]
     order = sorted(df.session.unique())
     hue_order = sorted(df.model_label.unique())
-    fig, ax = plt.subplots(figsize=(max(6, len(order) * 0.9), 4))
+    fig, ax = plt.subplots(figsize=(max(6, len(order) * 1.2), 4))
     sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order,
                 hue_order=hue_order, ax=ax, errorbar=None, alpha=0.8)
     sns.stripplot(df, x="session", y="accuracy", hue="model_label", order=order,
@@ -156,7 +156,7 @@ def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
     ax.axhline(0.5, color="grey", ls="--", lw=1)
     ax.set(ylim=(0.3, 1.0), ylabel="test accuracy (95 % CI)", xlabel="animal",
            title="Within-animal decoding: natural vs artificial" + _source_tag(df))
-    ax.legend(title=None, frameon=False, fontsize=8)
+    ax.legend(title=None, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
 
 
@@ -240,8 +240,12 @@ def cross_figure(summary: pd.DataFrame, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 0.4 * max(len(df), 3) + 1))
     if len(df):
         labels = [f"{c} ({m})" for c, m in zip(df.combo, df.model_label, strict=True)]
-        ax.barh(labels, df.accuracy, color="#264653",
+        models = sorted(df.model_label.unique())
+        colour = dict(zip(models, sns.color_palette("colorblind", len(models)), strict=True))
+        ax.barh(labels, df.accuracy, color=[colour[m] for m in df.model_label],
                 xerr=[df.accuracy - df.ci95_low, df.ci95_high - df.accuracy])
+        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colour[m]) for m in models],
+                  labels=models, frameon=False, fontsize=8, loc="lower right")
         ax.axvline(0.5, color="grey", ls="--", lw=1)
     ax.set(xlim=(0.3, 1.0), xlabel="test accuracy",
            title="Across animals: TRAIN__TEST" + _source_tag(df))
@@ -377,13 +381,14 @@ def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path
 
 def retention_figure(summary: pd.DataFrame, path: str | Path) -> None:
     """How much of its input the network keeps: its accuracy against an RBF SVC on the same
-    ``W`` (:func:`nidecode.aggregate.retention`), within animal and across animals."""
+    ``W`` (:func:`nidecode.aggregate.retention`), within animal and across animals; one panel
+    per split and preferred-stimulus mode, the main ones first."""
     from .aggregate import retention
 
     df = retention(summary)
-    panels = [(split, mode) for split, mode in
-              df[["split", "ps_mode"]].drop_duplicates().itertuples(index=False)] or [("", "")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    panels = sorted({(sp, m) for sp, m in zip(df.split, df.ps_mode, strict=True)},
+                    key=lambda p: (p[1] != "train", p[0] != "block")) or [("", "")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.6), squeeze=False)
     for ax, (split, mode) in zip(axes[0], panels, strict=True):
         d = df[(df.split == split) & (df.ps_mode == mode)]
         for task, marker in (("within", "o"), ("cross", "s")):
@@ -394,11 +399,13 @@ def retention_figure(summary: pd.DataFrame, path: str | Path) -> None:
                 ax.annotate(str(r.unit), (r.network_accuracy, r.svc_w_accuracy), fontsize=6,
                             xytext=(2, 2), textcoords="offset points")
         ax.plot([0.3, 1], [0.3, 1], color="grey", ls="--", lw=1)
-        gaps = ", ".join(f"{task} {d[d.task == task].gap.mean():+.3f}"
+        gaps = "\n".join(f"mean gap, {task}: {d[d.task == task].gap.mean():+.3f}"
                          for task in ("within", "cross") if (d.task == task).any())
+        ax.text(0.03, 0.97, gaps or "no pairs", transform=ax.transAxes, va="top", fontsize=8)
         ax.set(xlim=(0.3, 1), ylim=(0.3, 1), xlabel="network accuracy (mean over seeds)",
-               ylabel="RBF SVC on the same W",
-               title=f"{split} split, {mode} mode\nmean gap (SVC - network): {gaps or 'n/a'}")
+               ylabel="RBF SVC on the same W", title=f"{split} split, {mode} mode")
         ax.legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle("Does the network keep what its images hold?" + _source_tag(summary))
+    fig.suptitle("Does the network keep what its images hold? (gap = SVC - network)"
+                 + _source_tag(summary))
+    fig.tight_layout()
     _save(fig, path)

@@ -7,6 +7,11 @@ per session, fold and variant with the gap (svc_w - network). Runs on the CPU or
 
     .venv/bin/python benchmarks/retention.py --results results --sessions M0,S0 --folds 0 \\
         [--configfile config/config.yaml [config/gpu.yaml]] [--variants '{"name": {...}}']
+    .venv/bin/python benchmarks/retention.py --results results --sessions M0,S0 --span
+
+--span prints, instead of training networks, how much an image can hold before any network
+sees it: the SVC on the part of W that the images W @ channels determine (W projected onto the
+span of the stimulus images at the stimuli's own grid), for grey and ON/OFF channels.
 
 Without --variants it compares the variants behind the default network: the frozen probe with
 grey and with ON/OFF images, and full fine-tuning with both.
@@ -63,6 +68,8 @@ def main() -> None:
     ap.add_argument("--folds", default="0")
     ap.add_argument("--seeds", default="0", help="network seeds (mean over them)")
     ap.add_argument("--variants", default=None, help="JSON: name -> decoding.dnn overrides")
+    ap.add_argument("--span", action="store_true",
+                    help="what the images can hold (SVC on W projected onto their span)")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -76,6 +83,9 @@ def main() -> None:
     scope = Scope.from_config(config, stimuli)
     base = DNNSettings.from_config(config)
     svc_w = config["decoding"]["baselines"].get("svc_w") or {}
+    if args.span:
+        return span_table(stimuli, scope, results, args.sessions.split(","),
+                          [int(f) for f in args.folds.split(",")], svc_w)
     rows = []
     for session in args.sessions.split(","):
         ds = open_netcdf(results / "responses" / f"{session}.nc")
@@ -103,6 +113,40 @@ def main() -> None:
     print("\n" + table.to_string(index=False))
     print("\nmean gap per variant:\n" + table.groupby("variant").gap.agg(
         ["mean", "min", "max"]).round(3).to_string())
+
+
+def span_table(stimuli, scope: Scope, results: Path, sessions: list[str], folds: list[int],
+               params: dict) -> None:
+    """SVC on W against the SVC on W's projection onto the image span of each channel kind."""
+    import numpy as np
+
+    from nidecode.baselines import svc_w
+    from nidecode.dnn import neural_image_channels, standardise_weights
+
+    projectors = {}
+    for kind in ("grey", "on_off"):
+        basis = neural_image_channels(stimuli.image.values, kind).reshape(
+            stimuli.sizes["stimulus"], -1).numpy().astype(np.float64)
+        sv = np.linalg.svd(basis, compute_uv=False)
+        # rcond 1e-6: float32 images leave the exactly cancelling directions at ~1e-9.
+        projectors[kind] = (basis @ np.linalg.pinv(basis, rcond=1e-6),
+                            int((sv > 1e-6 * sv[0]).sum()))
+    rows = []
+    for session in sessions:
+        ds = open_netcdf(results / "responses" / f"{session}.nc")
+        weights = within_weights_dataset(ds, stimuli, scope, "train")
+        for fold in folds:
+            train, y = weights.train.values[fold], weights.label.values
+            a, b = standardise_weights(*(weights.W.values[fold][m].astype(np.float64)
+                                         for m in (train, ~train)))
+            row = {"session": session, "fold": fold, "split": scope.split,
+                   "svc_w": round(float(np.mean(svc_w(a, y[train], b, **params)
+                                                == y[~train])), 3)}
+            for kind, (proj, rank) in projectors.items():
+                acc = np.mean(svc_w(a @ proj, y[train], b @ proj, **params) == y[~train])
+                row[f"svc on W in the {kind} image span (rank {rank})"] = round(float(acc), 3)
+            rows.append(row)
+    print(pd.DataFrame(rows).to_string(index=False))
 
 
 if __name__ == "__main__":

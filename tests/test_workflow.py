@@ -51,7 +51,10 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     # The network on fold 0 (the paper's single split) of 10 sessions in train mode, plus the
     # null animal N0 in paper mode, in the block split and in the compared trial split.
     assert jobs["dnn_within"] == 2 * (10 + 1)
-    assert jobs["dnn_transfer"] == 3 * 3  # M0, S0, N0 x ImageNet / random probes, GoogLeNet
+    # M0, S0, N0 x ImageNet probes (ON/OFF and grey images), random probe, GoogLeNet
+    assert jobs["dnn_transfer"] == 3 * 4
+    # Baselines beside the GLM: one job per session and split; SVC on W per combo.
+    assert jobs["baselines_within"] == 2 * 10 and jobs["baselines_cross"] == 5
     assert jobs["glm_within"] == 2 * 10  # one job per session and split, all folds
     assert jobs["glm_analyses"] == 10
     assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
@@ -185,13 +188,18 @@ def test_tiny_end_to_end_run(tiny_run):
     assert (nets.n_seeds == 2).all() and nets.seed_accuracy_sd.notna().all()
     # The transfer comparison: EfficientNet-Lite0's packaged ImageNet weights vs random ones.
     transfer = summary[summary.analysis.astype(str).str.startswith("transfer-")]
-    assert len(transfer) == 3 and set(transfer.session) == {"S0"}
+    assert len(transfer) == 4 and set(transfer.session) == {"S0"}
     assert dict(zip(transfer.analysis, transfer.pretrained, strict=True)) == {
         "transfer-efficientnet_lite0-imagenet-probe": True,
+        "transfer-efficientnet_lite0-imagenet-probe-grey": True,
         "transfer-efficientnet_lite0-random-probe": False,
         "transfer-googlenet-scratch": False}
     probes = transfer[transfer.arch == "efficientnet_lite0"]
-    assert len(probes) == 2 and (probes.finetune == "head").all()
+    assert len(probes) == 3 and (probes.finetune == "head").all()
+    # ON/OFF images by default; the grey variant is the published single-channel image.
+    assert dict(zip(transfer.analysis, transfer.image_channels, strict=True))[
+        "transfer-efficientnet_lite0-imagenet-probe-grey"] == "grey"
+    assert (transfer[~transfer.analysis.str.endswith("-grey")].image_channels == "on_off").all()
     # Future-work analyses: sub-classes (k-class), areas, arousal, unit counts; each kind has
     # decoded rows (not only skipped ones).
     for a in ("label-predator", "label-orientation_6way", "areas-LGd", "areas-CA1",
@@ -300,3 +308,13 @@ def test_retention_benchmark_runs_on_a_finished_run(tiny_run):
     row = next(line.split() for line in table.splitlines() if line.startswith("S0"))
     network, svc_w, gap = (float(v) for v in row[-4:-1])
     assert gap == pytest.approx(svc_w - network, abs=0.0011)
+    # --span: the SVC on W, and on W projected onto the grey and the ON/OFF image spans.
+    res = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "retention.py"), "--results",
+         str(tiny_run / "results"), "--configfile", str(REPO / "config" / "config.yaml"),
+         str(REPO / "config" / "ci.yaml"), "--sessions", "S0,N0", "--folds", "0,1", "--span"],
+        cwd=tiny_run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "grey image span (rank 179)" in res.stdout and "on_off image span" in res.stdout
+    rows = [line for line in res.stdout.splitlines() if line.split()[:1] in (["S0"], ["N0"])]
+    assert len(rows) == 4

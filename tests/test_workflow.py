@@ -305,7 +305,7 @@ def test_retention_benchmark_runs_on_a_finished_run(tiny_run):
         timeout=600)
     assert res.returncode == 0, res.stdout[-3000:]
     table = res.stdout.split("mean gap per variant")[0]
-    row = next(line.split() for line in table.splitlines() if line.startswith("S0"))
+    row = next(line.split() for line in table.splitlines() if line.split()[:1] == ["S0"])
     network, svc_w, gap = (float(v) for v in row[-4:-1])
     assert gap == pytest.approx(svc_w - network, abs=0.0011)
     # --span: the SVC on W, and on W projected onto the grey and the ON/OFF image spans.

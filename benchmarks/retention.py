@@ -46,18 +46,13 @@ DEFAULT_VARIANTS = {
 
 
 def load(files: list[str]) -> dict:
+    """The configs layered as ``--configfile`` layers them, validated."""
+    from snakemake.utils import update_config
+
     config: dict = {}
-    for f in files:  # later files override earlier ones, key by key (as --configfile does)
-        _merge(config, yaml.safe_load(Path(f).read_text()))
+    for f in files:
+        update_config(config, yaml.safe_load(Path(f).read_text()))
     return validate_config(config)
-
-
-def _merge(a: dict, b: dict) -> None:
-    for k, v in b.items():
-        if isinstance(v, dict) and isinstance(a.get(k), dict):
-            _merge(a[k], v)
-        else:
-            a[k] = v
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import xarray as xr
 from .baselines import Decoder, glm, row_standardise
 from .baselines import get as get_decoder
 from .errors import NidecodeError
-from .metrics import JobRecord, classification_metrics
+from .metrics import JobRecord, classification_metrics, combine_seeds
 from .neural_images import PS_MODES, PSMode, cross_animal_weights, within_animal_weights
 from .splits import (
     Split,
@@ -535,18 +535,12 @@ def decoder_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli
             train_ds, test_ds, stimuli, mode, scope, calibration_fraction, seed)
         a, b = row_standardise(x_train), row_standardise(x_test)
         y_pred = dec.fit_predict(a, y_train, b, **params)
-        runs.append(classification_metrics(y_test, y_pred, names))
+        runs.append({**classification_metrics(y_test, y_pred, names), "seed": seed})
         if i == 0:
             rng = np.random.default_rng([scope.seed, 7919])
             null = [float(np.mean(dec.fit_predict(a, rng.permutation(y_train), b, **params)
                                   == y_test)) for _ in range(n_permutations)]
-    out = dict(runs[0])
-    acc = [r["accuracy"] for r in runs]
-    out.update(accuracy=float(np.mean(acc)),
-               balanced_accuracy=float(np.mean([r["balanced_accuracy"] for r in runs])),
-               confusion_matrix=np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist(),
-               seed_accuracies=acc, n_seeds=len(runs),
-               seed_accuracy_sd=float(np.std(acc, ddof=1)) if len(acc) > 1 else None)
+    out = combine_seeds(runs)  # as the network's seeds are combined
     job = JobRecord(
         model=name, task="cross", source=",".join(sorted(
             {d.attrs["source"] for d in train_ds + test_ds})), split=scope.split,

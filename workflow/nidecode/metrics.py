@@ -70,6 +70,30 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
     }
 
 
+def combine_seeds(runs: list[dict]) -> dict:
+    """One record of a job trained with several seeds: the mean accuracy over seeds, their SD
+    and each seed's accuracy; the confusion matrix summed over seeds. Intervals and binomial
+    p-values are then those of one run of ``n_test`` trials at the mean accuracy."""
+    if len(runs) == 1:
+        return {**runs[0], "seeds": [runs[0]["seed"]], "n_seeds": 1, "seed_accuracy_sd": None,
+                "seed_accuracies": [runs[0]["accuracy"]]}
+    out = dict(runs[0])
+    acc = np.array([r["accuracy"] for r in runs])
+    bal = np.array([r["balanced_accuracy"] for r in runs])
+    out.update(
+        accuracy=float(acc.mean()), balanced_accuracy=float(bal.mean()),
+        confusion_matrix=np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist(),
+        seeds=[r["seed"] for r in runs], n_seeds=len(runs),
+        seed_accuracies=acc.tolist(), seed_accuracy_sd=float(acc.std(ddof=1)),
+        seed_balanced_accuracies=bal.tolist(),
+        fit_seconds=float(sum(r.get("fit_seconds", 0.0) for r in runs)),
+        wall_time_s=float(sum(r.get("wall_time_s", 0.0) for r in runs)),
+        resumed_from_checkpoint=any(r.get("resumed_from_checkpoint") for r in runs),
+        seed=None,
+    )
+    return out
+
+
 def write_metrics(metrics: dict, path: str | Path) -> None:
     """Add intervals and p-values, then write metrics.json atomically (only on success)."""
     from .statistics import add_statistics

@@ -12,13 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .decode import Scope, dnn_cross, dnn_within, raster_within, within_weights_dataset
 from .dnn import DNNSettings
 from .errors import NidecodeError
 from .io import open_netcdf, write_netcdf
-from .metrics import write_metrics
+from .metrics import combine_seeds, write_metrics
 
 TRAINING_RULES = ("dnn_within", "dnn_cross", "dnn_control", "dnn_analysis", "raster_within",
                   "dnn_transfer")
@@ -86,27 +84,3 @@ def transfer_overrides(config: dict, variant: str | None) -> dict:
     t = config["decoding"]["transfer"]
     shared = {k: t[k] for k in ("image_size", "epochs", "lr", "batch_size") if t.get(k)}
     return {**shared, **t["variants"][variant]}
-
-
-def combine_seeds(runs: list[dict]) -> dict:
-    """One record of a job trained with several seeds: the mean accuracy over seeds, their SD
-    and each seed's accuracy; the confusion matrix summed over seeds. Intervals and binomial
-    p-values are then those of one run of ``n_test`` trials at the mean accuracy."""
-    if len(runs) == 1:
-        return {**runs[0], "seeds": [runs[0]["seed"]], "n_seeds": 1, "seed_accuracy_sd": None,
-                "seed_accuracies": [runs[0]["accuracy"]]}
-    out = dict(runs[0])
-    acc = np.array([r["accuracy"] for r in runs])
-    bal = np.array([r["balanced_accuracy"] for r in runs])
-    out.update(
-        accuracy=float(acc.mean()), balanced_accuracy=float(bal.mean()),
-        confusion_matrix=np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist(),
-        seeds=[r["seed"] for r in runs], n_seeds=len(runs),
-        seed_accuracies=acc.tolist(), seed_accuracy_sd=float(acc.std(ddof=1)),
-        seed_balanced_accuracies=bal.tolist(),
-        fit_seconds=float(sum(r.get("fit_seconds", 0.0) for r in runs)),
-        wall_time_s=float(sum(r.get("wall_time_s", 0.0) for r in runs)),
-        resumed_from_checkpoint=any(r.get("resumed_from_checkpoint") for r in runs),
-        seed=None,
-    )
-    return out

@@ -172,12 +172,14 @@ def small_stimuli():
 @pytest.fixture(scope="session")
 def small_simulated_session():
     """One small simulated session (10 VISp units, 1 repeat, one block; a few seconds)."""
+    from nidecode.schedule import alternating_epochs
     from nidecode.simulate import AnimalSpec, Protocol, simulate_session
     from nidecode.stimuli import Canvas
 
     return simulate_session(
         AnimalSpec(name="M1", seed=1, n_units={"VISp": 10}),
-        Protocol(repeats=1, blanks_gratings=1, blanks_scenes=1, spontaneous_s=5.0, n_blocks=1),
+        Protocol(repeats=1, blanks_gratings=1, blanks_scenes=1,
+                 epochs=alternating_epochs(n_blocks=1, block_s=31.0, spontaneous_s=5.0)),
         Canvas(12, 20),
     )
 

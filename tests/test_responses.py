@@ -512,12 +512,14 @@ def test_lazy_spike_times_give_the_responses_of_the_eager_reader(
 def test_lazy_spike_times_on_a_simulated_session(small_stimuli, tmp_path):
     import xarray as xr
 
+    from nidecode.schedule import alternating_epochs
     from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
     from nidecode.stimuli import Canvas
 
     sim = simulate_session(
         AnimalSpec(name="M2", seed=4, n_units={"VISp": 8, "CA1": 4, "LGd": 5, "VISl": 3}),
-        Protocol(repeats=1, blanks_gratings=1, blanks_scenes=1, spontaneous_s=5.0, n_blocks=1),
+        Protocol(repeats=1, blanks_gratings=1, blanks_scenes=1,
+                 epochs=alternating_epochs(n_blocks=1, block_s=31.0, spontaneous_s=5.0)),
         Canvas(12, 20),
     )
     path = tmp_path / "M2.nwb"

@@ -30,11 +30,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from .nwb import PRESENTATION_COLUMNS
+from .nwb import PRESENTATION_COLUMNS, STIMULUS_BLOCKS
+from .schedule import (
+    ALLEN_SCHEDULE,
+    check_epochs,
+    place_presentations,
+    read_epochs,
+    spontaneous_epochs,
+)
 from .stimuli import MEAN_GREY, Canvas, grating_table, packaged_natural_scenes, render_grating
 
 DT = 0.005  # seconds per simulation bin
+SPONTANEOUS_DT = 0.05  # grey screen: nothing is shown, rates change only over seconds
+LEAD_S = 0.5  # simulated grey screen before each run of presentations (its pre-onset window)
+TAIL_S = 0.25
 PRESENTATION_S = 0.25
 KERNEL_S = 0.45
 NULL_NOTE = ", null animal: units blind to the stimulus"
@@ -43,7 +54,19 @@ NULL_NOTE = ", null animal: units blind to the stimulus"
 DRIFT_TAU_S = 300.0
 DRIFT_UNIT_SD = 0.35
 DRIFT_SHARED_SD = 0.25
-DRIFT_GRID_S = 1.0  # the OU processes are drawn on this grid and interpolated to DT
+# Settling: each unit's log-gain starts away from its mean and relaxes to it over the session
+# (docs/simulation.md, "Slow drift"), so that rates change fastest early in a recording.
+DRIFT_SETTLE_SD = 0.0
+DRIFT_SETTLE_TAU_S = 3000.0
+DRIFT_GRID_S = 1.0
+# Novelty (docs/simulation.md, "Novelty"): evoked responses are larger when a stimulus is new to
+# the session and relax over its first minutes of showings.
+NOVELTY = 0.5
+NOVELTY_TAU_S = 300.0
+# Median evoked amplitude (Hz) at drive 1, calibrated with the drift and novelty above so that
+# AllenSDK's quick-start scene decoder lands where it does on Allen's data (docs/simulation.md,
+# "Fidelity"); it was 15 Hz before the simulator ran on Allen's clock.
+EVOKED_HZ = 5.7  # the OU processes are drawn on this grid and interpolated to DT
 
 
 @dataclass(frozen=True)
@@ -69,10 +92,14 @@ class AnimalSpec:
     drive: float = 1.0
     stimulus_blind: bool = False
     running_modulation: float = 0.4
+    novelty: float = NOVELTY
+    novelty_tau_s: float = NOVELTY_TAU_S
     fraction_failing_qc: float = 0.15
     drift_tau_s: float = DRIFT_TAU_S
     drift_unit_sd: float = DRIFT_UNIT_SD
     drift_shared_sd: float = DRIFT_SHARED_SD
+    drift_settle_sd: float = DRIFT_SETTLE_SD
+    drift_settle_tau_s: float = DRIFT_SETTLE_TAU_S
 
     @classmethod
     def from_config(cls, config: dict, session: str) -> AnimalSpec:
@@ -84,86 +111,100 @@ class AnimalSpec:
         """
         sim = config["simulation"]
         spec = dict(sim["animals"][session])
-        drift = {"tau_s": DRIFT_TAU_S, "unit_sd": DRIFT_UNIT_SD, "shared_sd": DRIFT_SHARED_SD}
+        drift = {"tau_s": DRIFT_TAU_S, "unit_sd": DRIFT_UNIT_SD, "shared_sd": DRIFT_SHARED_SD,
+                 "settle_sd": DRIFT_SETTLE_SD, "settle_tau_s": DRIFT_SETTLE_TAU_S}
         drift.update(sim.get("drift") or {})
         own = spec.pop("drift", True)
         if own is False:
-            drift["unit_sd"] = drift["shared_sd"] = 0.0
+            drift["unit_sd"] = drift["shared_sd"] = drift["settle_sd"] = 0.0
         elif isinstance(own, dict):
             drift.update(own)
         return cls(name=session, drift_tau_s=float(drift["tau_s"]),
                    drift_unit_sd=float(drift["unit_sd"]),
-                   drift_shared_sd=float(drift["shared_sd"]), **spec)
+                   drift_shared_sd=float(drift["shared_sd"]),
+                   drift_settle_sd=float(drift["settle_sd"]),
+                   drift_settle_tau_s=float(drift["settle_tau_s"]), **spec)
 
     @property
     def has_drift(self) -> bool:
-        return self.drift_unit_sd > 0 or self.drift_shared_sd > 0
+        return self.drift_unit_sd > 0 or self.drift_shared_sd > 0 or self.drift_settle_sd > 0
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """Stimulus protocol: repeats per condition, blanks per stimulus, spontaneous duration (s),
-    blocks per stimulus."""
+    """Stimulus protocol: repeats per condition, blank presentations per stimulus (in the whole
+    session, as Allen counts them), the session's epoch table (None: Allen's
+    brain_observatory_1.1 session 756029989, :data:`nidecode.schedule.ALLEN_SCHEDULE`) and the
+    length in seconds of the back-to-back runs a block's presentations come in when it shows
+    fewer than Allen (:func:`nidecode.schedule.place_presentations`)."""
 
     repeats: int = 10
-    blanks_gratings: int = 10
-    blanks_scenes: int = 10
-    spontaneous_s: float = 30.0
-    n_blocks: int = 3
+    blanks_gratings: int = 50
+    blanks_scenes: int = 50
+    epochs: pd.DataFrame | None = None
+    run_s: float = 10.0
     seed: int = 0
 
     @classmethod
     def from_config(cls, config: dict) -> Protocol:
         """From the ``simulation`` section (drift is per animal: :meth:`AnimalSpec.from_config`)."""
         sim = config["simulation"]
+        schedule = sim.get("schedule", "allen")
+        epochs = read_epochs(ALLEN_SCHEDULE if schedule == "allen" else schedule)
         return cls(repeats=sim["repeats"], blanks_gratings=sim["blanks"],
-                   blanks_scenes=sim["blanks"], spontaneous_s=sim["spontaneous_s"],
-                   n_blocks=sim["blocks"])
+                   blanks_scenes=sim["blanks"], epochs=epochs, run_s=sim.get("run_s", 10.0))
+
+    def epoch_table(self) -> pd.DataFrame:
+        return read_epochs() if self.epochs is None else check_epochs(self.epochs)
 
 
 # ----------------------------------------------------------------------------- stimulus schedule
 
 
 def presentation_schedule(protocol: Protocol, rng: np.random.Generator) -> dict[str, dict]:
-    """Allen-style blocks: spontaneous, then static-gratings and natural-scenes blocks alternating.
+    """The session's presentations on its epoch table's clock.
 
-    As in Allen's brain_observatory_1.1 sessions, each stimulus is shown in several blocks
-    (``protocol.n_blocks``) spread over the session, so that slow state changes (running,
-    arousal) do not line up with one stimulus class. Within its blocks each stimulus's
-    presentations are shuffled (pseudo-random order) and run back to back (250 ms). Returns per
-    stimulus: start and stop times, the condition index (-1 = blank) and the block number.
+    Per decoded stimulus (:func:`nidecode.schedule.place_presentations`): start and stop
+    times, condition index (-1 = blank) and the table's ``stimulus_block``, each stimulus's
+    presentations in a seeded pseudo-random order, back to back within runs. ``spontaneous``:
+    start and stop of the grey-screen epochs; ``epochs``: the whole table (the epochs nothing
+    decodes are written to the file too); ``end_time``: one second after the last epoch.
     """
-    t = protocol.spontaneous_s
-    blocks: dict[str, dict] = {"spontaneous": {"start": [0.0], "stop": [t]}}
-    chunks = {}
-    for name, n_cond, n_blank in (
-        ("static_gratings", 120, protocol.blanks_gratings),
-        ("natural_scenes", 118, protocol.blanks_scenes),
-    ):
-        cond = np.concatenate([np.repeat(np.arange(n_cond), protocol.repeats), -np.ones(n_blank)])
-        chunks[name] = np.array_split(rng.permutation(cond).astype(np.int64), protocol.n_blocks)
-        blocks[name] = {"start": [], "condition": [], "block": []}
-    block_no = 0
-    for b in range(protocol.n_blocks):
-        for name in ("static_gratings", "natural_scenes"):
-            cond = chunks[name][b]
-            start = t + np.arange(len(cond)) * PRESENTATION_S
-            blocks[name]["start"].append(start)
-            blocks[name]["condition"].append(cond)
-            blocks[name]["block"].append(np.full(len(cond), block_no))
-            block_no += 1
-            t = float(start[-1] + PRESENTATION_S) if len(cond) else t
-        if b == protocol.n_blocks // 2 - 1 or protocol.n_blocks == 1:
-            blocks["spontaneous"]["start"].append(t)
-            blocks["spontaneous"]["stop"].append(t + protocol.spontaneous_s)
-            t += protocol.spontaneous_s
-    for name in ("static_gratings", "natural_scenes"):
-        blk = blocks[name]
-        for key in ("start", "condition", "block"):
-            blk[key] = np.concatenate(blk[key])
-        blk["stop"] = blk["start"] + PRESENTATION_S
-    blocks["end_time"] = {"t": t + 1.0}
+    epochs = protocol.epoch_table()
+    blanks = {"static_gratings": protocol.blanks_gratings,
+              "natural_scenes": protocol.blanks_scenes}
+    blocks: dict[str, dict] = place_presentations(epochs, protocol.repeats, blanks,
+                                                  protocol.run_s, rng)
+    spont = spontaneous_epochs(epochs)
+    blocks["spontaneous"] = {"start": spont.start_time.to_numpy(float),
+                             "stop": spont.stop_time.to_numpy(float)}
+    blocks["epochs"] = {"table": epochs}
+    blocks["end_time"] = {"t": float(epochs.stop_time.max()) + 1.0}
     return blocks
+
+
+def simulated_segments(blocks: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop times of the stretches whose spikes are simulated finely (DT bins).
+
+    Spikes are simulated only where the workflow reads them: around every run of back-to-back
+    presentations, from ``LEAD_S`` before its first onset (the first pre-onset window, grey
+    screen here) to ``TAIL_S`` after its last offset. Grey-screen epochs are simulated on a
+    coarser grid (:data:`SPONTANEOUS_DT`): nothing is shown there, so rates change only with
+    drift and running.
+    """
+    start = np.sort(np.concatenate([blocks[n]["start"] for n in STIMULUS_BLOCKS]))
+    breaks = np.flatnonzero(np.diff(start) > PRESENTATION_S + 1e-6) + 1
+    first = start[np.r_[0, breaks]]
+    last = start[np.r_[breaks - 1, len(start) - 1]] + PRESENTATION_S
+    t0, t1 = first - LEAD_S, last + TAIL_S
+    seg = [[t0[0], t1[0]]]
+    for a, b in zip(t0[1:], t1[1:], strict=True):  # runs closer than a lead-in: one stretch
+        if a <= seg[-1][1]:
+            seg[-1][1] = max(seg[-1][1], b)
+        else:
+            seg.append([a, b])
+    seg_arr = np.array(seg)
+    return seg_arr[:, 0], seg_arr[:, 1]
 
 
 # ------------------------------------------------------------------------------ receptive fields
@@ -258,12 +299,13 @@ def running_speed_trace(
         running = not running
         i += bout
     target = np.where(state, 25.0, 0.5)
-    speed = np.empty(n)
-    v = target[0]
     noise = rng.normal(0, 1.5, n)
-    for j in range(n):  # first-order smoothing towards the state's speed
-        v += (target[j] - v) * 0.05 + noise[j] * 0.3
-        speed[j] = v
+    # First-order smoothing towards the state's speed: v[j] = v[j-1] + 0.05 (target[j] - v[j-1])
+    # + 0.3 noise[j], starting from target[0].
+    from scipy.signal import lfilter
+
+    speed, _ = lfilter([1.0], [1.0, -0.95], 0.05 * target + 0.3 * noise,
+                       zi=[0.95 * target[0]])
     return ts, speed
 
 
@@ -300,6 +342,10 @@ def drift_log_gain(
     tau, su, ss = animal.drift_tau_s, animal.drift_unit_sd, animal.drift_shared_sd
     shared = ou_process(m, DRIFT_GRID_S, tau, ss, rng) - ss**2 / 2
     own = ou_process(m, DRIFT_GRID_S, tau, su, rng, n_units) - su**2 / 2
+    # Drawn after the OU processes, so that settling leaves them as they were.
+    offset = rng.normal(0.0, 1.0, n_units) * animal.drift_settle_sd
+    decay = np.exp(-t / animal.drift_settle_tau_s)[:, None]
+    own = own + offset * decay - (animal.drift_settle_sd * decay) ** 2 / 2
     return t, shared + own
 
 
@@ -325,6 +371,9 @@ class SimulatedSession:
     # Empty (0 grid points) when the animal has no drift.
     drift_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     drift_log_gain: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # Seconds of the session whose spikes were simulated (simulated_segments and grey screen);
+    # the file's firing_rate is spikes per simulated second.
+    simulated_s: float = 0.0
 
 
 def _quality_metrics(n: int, frac_fail: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -358,7 +407,6 @@ def simulate_session(
     rng = np.random.default_rng([animal.seed, protocol.seed])
     sched = presentation_schedule(protocol, np.random.default_rng(protocol.seed + animal.seed))
     end = sched["end_time"]["t"]
-    nbins = int(math.ceil(end / DT)) + 1
 
     # The same images the workflow renders: simulator and stimuli.nc agree by construction.
     gratings = np.stack([render_grating(o, sf, ph, canvas) for o, sf, ph in grating_table()])
@@ -382,30 +430,60 @@ def simulate_session(
         kinds[:] = "null"
 
     base = np.exp(rng.normal(math.log(4.0), 0.6, n_units)).clip(1.0, 30.0)  # Hz
-    amp = animal.drive * np.exp(rng.normal(math.log(15.0), 0.5, n_units))  # Hz at drive 1
+    amp = animal.drive * np.exp(rng.normal(math.log(EVOKED_HZ), 0.5, n_units))  # Hz at drive 1
     amp[unit_area == "CA1"] *= 0.5
     latency = np.where(unit_area == "LGd", 0.035, 0.05) + rng.uniform(0, 0.02, n_units)
     run_mod = animal.running_modulation * rng.uniform(0.0, 1.0, n_units)
 
     run_t, run_v = running_speed_trace(end, rng)
-    running_bins = np.interp(np.arange(nbins) * DT, run_t, run_v) > 5.0
 
-    # Shared trial gain, piecewise constant over each presentation.
+    # Fine bins only around the runs of presentations (simulated_segments); a kernel's length
+    # of empty bins after each stretch keeps one stretch's responses out of the next.
+    seg0, seg1 = simulated_segments(sched)
+    kern_n = int(round(KERNEL_S / DT))
+    seg_n = np.round((seg1 - seg0) / DT).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(seg_n + kern_n)])
+    nbins = int(offsets[-1])
+    t_bins = np.zeros(nbins)
+    valid = np.zeros(nbins, dtype=bool)
+    for k in range(len(seg0)):
+        t_bins[offsets[k] : offsets[k] + seg_n[k]] = seg0[k] + np.arange(seg_n[k]) * DT
+        valid[offsets[k] : offsets[k] + seg_n[k]] = True
+    running_bins = np.interp(t_bins, run_t, run_v) > 5.0
+
+    # Shared trial gain, piecewise constant over each presentation; each presentation's drive
+    # enters as an impulse at its onset bin, convolved with the unit's kernel below.
+    per = int(round(PRESENTATION_S / DT))
     gain = np.ones(nbins)
-    drive_impulse = np.zeros((nbins, n_units), dtype=np.float32)
+    onset_bins, drives = [], []
     for name, dmat in (("static_gratings", drive_g), ("natural_scenes", drive_s)):
         blk = sched[name]
-        b0 = np.round(np.asarray(blk["start"]) / DT).astype(np.int64)
+        start = np.asarray(blk["start"])
+        k = np.searchsorted(seg0, start, side="right") - 1
+        b0 = offsets[k] + np.round((start - seg0[k]) / DT).astype(np.int64)
         g = np.exp(rng.normal(-(animal.gain_noise**2) / 2, animal.gain_noise, len(b0)))
-        per = int(round(PRESENTATION_S / DT))
-        for j, b in enumerate(b0):
-            gain[b : b + per] = g[j]
+        # Novelty: when a stimulus is new to the session, units fire more whatever it shows
+        # (excess, unselective activity), relaxing over its first minutes.
+        novel = 1 + animal.novelty * np.exp(-(start - start.min()) / animal.novelty_tau_s)
+        gain[(b0[:, None] + np.arange(per)).ravel()] = np.repeat(g * novel, per)
         shown = blk["condition"] >= 0
-        drive_impulse[b0[shown]] = (dmat[blk["condition"][shown]] * amp).astype(np.float32)
-        drive_impulse[b0[shown]] *= g[shown, None].astype(np.float32)
+        onset_bins.append(b0[shown])
+        drives.append(dmat[blk["condition"][shown]] * g[shown, None])
+    onset = np.concatenate(onset_bins)
+    drive_at_onset = np.concatenate(drives) * amp  # (shown presentations, units), Hz
+
+    # Grey-screen epochs on a coarse grid, leaving out what the fine stretches cover.
+    sp_t = np.concatenate([np.arange(a, b - SPONTANEOUS_DT / 2, SPONTANEOUS_DT)
+                           for a, b in zip(sched["spontaneous"]["start"],
+                                           sched["spontaneous"]["stop"], strict=True)] or
+                          [np.zeros(0)])
+    k = np.searchsorted(seg0, sp_t + SPONTANEOUS_DT, side="left") - 1
+    inside = (k >= 0) & (sp_t < seg1[np.maximum(k, 0)])
+    sp_t = sp_t[~inside]
+    sp_running = np.interp(sp_t, run_t, run_v) > 5.0
+    simulated_s = float(valid.sum() * DT + len(sp_t) * SPONTANEOUS_DT)
 
     # Slow drift from its own generator, so every other draw is the same with drift on or off.
-    t_bins = np.arange(nbins) * DT
     if animal.has_drift:
         drift_rng = np.random.default_rng([animal.seed, protocol.seed, 0xD21F7])
         drift_t, drift_lg = drift_log_gain(animal, n_units, end, drift_rng)
@@ -413,15 +491,21 @@ def simulate_session(
         drift_t, drift_lg = np.zeros(0), np.zeros((0, n_units))
 
     spike_times: list[np.ndarray] = []
+    impulse = np.zeros(nbins, dtype=np.float32)
     for u in range(n_units):
         kern = response_kernel(latency[u]).astype(np.float32)
-        evoked = np.convolve(drive_impulse[:, u], kern)[:nbins]
+        impulse[onset] = drive_at_onset[:, u]
+        evoked = np.convolve(impulse, kern)[:nbins]
         rate = (base[u] * gain + evoked) * (1 + run_mod[u] * running_bins)
+        sp_rate = base[u] * (1 + run_mod[u] * sp_running)
         if animal.has_drift:
             rate = rate * np.exp(np.interp(t_bins, drift_t, drift_lg[:, u]))
-        counts = rng.poisson(np.maximum(rate, 0) * DT)
+            sp_rate = sp_rate * np.exp(np.interp(sp_t, drift_t, drift_lg[:, u]))
+        counts = rng.poisson(np.where(valid, np.maximum(rate, 0), 0.0) * DT)
         st = np.repeat(t_bins, counts) + rng.uniform(0, DT, counts.sum())
-        spike_times.append(np.sort(st))
+        sp_counts = rng.poisson(sp_rate * SPONTANEOUS_DT)
+        sp = np.repeat(sp_t, sp_counts) + rng.uniform(0, SPONTANEOUS_DT, sp_counts.sum())
+        spike_times.append(np.sort(np.concatenate([st, sp])))
 
     # Channels: 8 per area with Allen-like ids; each unit sits on one of its area's channels.
     channel_area: dict[int, str] = {}
@@ -445,6 +529,7 @@ def simulate_session(
         unit_channel=unit_channel,
         drift_t=drift_t,
         drift_log_gain=drift_lg,
+        simulated_s=simulated_s,
     )
 
 
@@ -507,7 +592,7 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
         ("simulated_rf_kind", "simulator's receptive-field model (simulated data only)"),
     ):
         nwb.add_unit_column(col, desc)
-    duration = sim.blocks["end_time"]["t"]
+    duration = sim.simulated_s or sim.blocks["end_time"]["t"]
     for u, st in enumerate(sim.spike_times):
         nwb.add_unit(
             id=950_000_000 + animal.seed * 10_000 + u,
@@ -521,6 +606,9 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
             firing_rate=len(st) / duration,
             simulated_rf_kind=str(sim.unit_kind[u]),
         )
+    # Millions of spike times: as one numpy array, hdmf converts them at once, not one by one.
+    nwb.units.spike_times.transform(func=lambda d: np.asarray(d, dtype=np.float64))
+    nwb.units.spike_times_index.transform(func=lambda d: np.asarray(d, dtype=np.uint64))
 
     gratings = grating_table()
     for name in ("static_gratings", "natural_scenes"):
@@ -556,6 +644,19 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
     ):
         spont.add_interval(start_time=float(s0), stop_time=float(s1), stimulus_name="spontaneous")
     nwb.add_time_intervals(spont)
+    # The epochs nothing decodes (gabors, flashes, drifting gratings, movies) exist in time, so
+    # drift runs through them; one row per epoch here, where Allen has one per presentation.
+    epochs = sim.blocks["epochs"]["table"]
+    other = epochs[~epochs.stimulus_name.isin([*STIMULUS_BLOCKS, "spontaneous"])]
+    for name, rows in other.groupby("stimulus_name", sort=False):
+        ti = TimeIntervals(name=f"{name}_presentations",
+                           description=f"{name} epochs (simulated: one row per epoch)")
+        ti.add_column("stimulus_name", "stimulus_name")
+        ti.add_column("stimulus_block", "stimulus_block")
+        for row in rows.itertuples():
+            ti.add_interval(start_time=float(row.start_time), stop_time=float(row.stop_time),
+                            stimulus_name=str(name), stimulus_block=float(row.stimulus_block))
+        nwb.add_time_intervals(ti)
 
     running = ProcessingModule(name="running", description="running speed on the disk")
     running.add(

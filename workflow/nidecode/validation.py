@@ -64,7 +64,7 @@ def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int 
     drifting sessions with stimulus information (an M0-like animal: ``informative_units`` VISp
     units, ``informative_drive``); the simulator's default drift in all of them."""
     stimuli = render_stimuli(Canvas(24, 40))
-    protocol = Protocol(repeats=repeats, blanks_gratings=6, blanks_scenes=6, spontaneous_s=10)
+    protocol = Protocol(repeats=repeats, blanks_gratings=6, blanks_scenes=6)  # Allen's clock
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(n_null + n_informative):

@@ -1,0 +1,133 @@
+"""Fidelity of the simulator: simulated sessions beside Allen's published numbers.
+
+Simulates each animal of a config at Allen's 50 repeats and 50 blanks on the configured
+session clock (Allen's brain_observatory_1.1 schedule by default), then computes what Allen
+printed for real sessions (nidecode.fidelity.ALLEN): the quick-start scene decoder per fold on
+93 VISp units passing the default filters, the fraction of units passing those filters, the
+VISp rate during natural scenes and two quality-metric fractions. Prints a markdown table.
+
+    .venv/bin/python benchmarks/fidelity.py [--configfile config/config.yaml ...] \\
+        [--animals M0,S0,N0] [--override '{"drive": 0.5}'] [--simulation '{"drift": {...}}']
+
+--override sets per-animal simulation settings for every animal (a calibration sweep);
+--simulation merges into the config's simulation section. A benchmark, not a test: about a
+minute per animal on 2 CPU cores.
+"""
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from snakemake.utils import update_config  # noqa: E402
+
+from nidecode.config import validate_config  # noqa: E402
+from nidecode.fidelity import ALLEN, presentations_with_spikes, quickstart_accuracies  # noqa: E402
+from nidecode.responses import ALLEN_UNIT_FILTERS, spike_counts  # noqa: E402
+from nidecode.simulate import AnimalSpec, Protocol, simulate_session  # noqa: E402
+from nidecode.stimuli import Canvas  # noqa: E402
+
+N_VISP = 93  # the quick-start session's VISp units after the default filters
+
+
+def passing(q: dict, filters: dict = ALLEN_UNIT_FILTERS) -> np.ndarray:
+    """Units of a simulated session that pass AllenSDK's default filters."""
+    return ((q["amplitude_cutoff"] <= filters["amplitude_cutoff_max"])
+            & (q["presence_ratio"] >= filters["presence_ratio_min"])
+            & (q["isi_violations"] <= filters["isi_violations_max"])
+            & (q["quality"] == filters["quality"]))
+
+
+def measure(spec: AnimalSpec, protocol: Protocol, canvas: Canvas, seed: int = 0) -> dict:
+    t0 = time.perf_counter()
+    sim = simulate_session(spec, protocol, canvas)
+    ok = passing(sim.quality)
+    visp = np.flatnonzero(ok & (sim.unit_area == "VISp"))
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(visp, N_VISP, replace=False)) if len(visp) > N_VISP else visp
+    ns = sim.blocks["natural_scenes"]
+    order = np.argsort(ns["start"], kind="stable")
+    start, frame = ns["start"][order], ns["condition"][order]
+    counts = spike_counts([sim.spike_times[u] for u in chosen], start, start + 0.25)
+    keep = presentations_with_spikes(counts)
+    folds = quickstart_accuracies(counts[keep], frame[keep])
+    return {
+        "animal": spec.name, "visp_units": len(chosen), "visp_passing": len(visp),
+        "folds": folds, "mean": float(folds.mean()),
+        "earliest_lowest": bool(np.argmin(folds) == 0),
+        "scene_presentations": len(start),
+        "units_passing_filters": float(ok.mean()),
+        "visp_rate_scenes_hz": float(counts.mean() / 0.25),
+        "presence_ratio_above_0.9": float(np.mean(sim.quality["presence_ratio"] > 0.9)),
+        "isi_violations_zero": float(np.mean(sim.quality["isi_violations"] == 0)),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--configfile", nargs="+", default=[str(ROOT / "config/config.yaml")])
+    ap.add_argument("--animals", default=None, help="comma-separated; default: every animal")
+    ap.add_argument("--override", default="{}", help="JSON of AnimalSpec fields for every animal")
+    ap.add_argument("--simulation", default="{}", help="JSON merged into config simulation")
+    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--visp", type=int, default=0,
+                    help="simulate this many VISp units (enough for 93 to pass the filters); "
+                    "default: the animal's own")
+    ap.add_argument("--scale-drive", type=float, default=1.0,
+                    help="multiply every animal's drive (a calibration sweep)")
+    args = ap.parse_args()
+    config: dict = {}
+    for f in args.configfile:
+        update_config(config, yaml.safe_load(Path(f).read_text()))
+    update_config(config, {"simulation": {"repeats": args.repeats, "blanks": args.repeats}})
+    update_config(config, {"simulation": json.loads(args.simulation)})
+    config = validate_config(config)
+    animals = (args.animals.split(",") if args.animals
+               else list(config["simulation"]["animals"]))
+    protocol = Protocol.from_config(config)
+    canvas = Canvas.from_config(config, "simulation")
+    override = json.loads(args.override)
+    rows = []
+    for name in animals:
+        spec = replace(AnimalSpec.from_config(config, name), **override)
+        units = dict(spec.n_units, **({"VISp": args.visp} if args.visp else {}))
+        spec = replace(spec, n_units=units, drive=spec.drive * args.scale_drive)
+        rows.append(measure(spec, protocol, canvas))
+        r = rows[-1]
+        print(f"{name}: {' '.join(f'{a:.3f}' for a in r['folds'])} mean {r['mean']:.3f} "
+              f"({r['visp_units']} VISp units, {r['seconds']:.0f} s)", file=sys.stderr)
+
+    allen = ALLEN["quickstart_folds"].value
+    print("| session | VISp units | per-fold accuracy (5 unshuffled folds) | mean | "
+          "earliest fold lowest |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| Allen 791319847 | 93 | {' '.join(f'{a:.3f}' for a in allen)} | "
+          f"{np.mean(allen):.3f} | yes |")
+    for r in rows:
+        print(f"| {r['animal']} | {r['visp_units']} | "
+              f"{' '.join(f'{a:.3f}' for a in r['folds'])} | {r['mean']:.3f} | "
+              f"{'yes' if r['earliest_lowest'] else 'no'} |")
+    informative = [r for r in rows if not config["simulation"]["animals"][r["animal"]]
+                   .get("stimulus_blind")]
+    print()
+    print("| quantity | Allen | simulated (median over animals [min, max]) | Allen source |")
+    print("| --- | --- | --- | --- |")
+    for key in ("units_passing_filters", "visp_rate_scenes_hz", "presence_ratio_above_0.9",
+                "isi_violations_zero", "scene_presentations"):
+        vals = np.array([r[key] for r in (informative if key == "visp_rate_scenes_hz"
+                                          else rows)])
+        pub = ALLEN[key]
+        print(f"| {pub.what} | {pub.value:.3g} | {np.median(vals):.3g} "
+              f"[{vals.min():.3g}, {vals.max():.3g}] | {pub.source} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,8 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
 
 def raster_figure(ds: xr.Dataset, path: str | Path) -> None:
     """Fig. 1: responses of every unit to every natural-scene trial, trials sorted by scene."""
-    scenes = ds.where(ds.stimulus_name == "natural_scenes", drop=True)
+    # isel, not where: where would broadcast the presentation mask onto the blank variables.
+    scenes = ds.isel(presentation=np.flatnonzero(ds.stimulus_name.values == "natural_scenes"))
     order = np.argsort(scenes.frame.values, kind="stable")
     r = scenes.response.values[order].T
     fig, ax = plt.subplots(figsize=(10, 4))

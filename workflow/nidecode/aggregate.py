@@ -251,7 +251,8 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
     else:
         got = "balanced accuracy " + ", ".join(
             f"{r.model_label} **{r.balanced_accuracy:.2f}**" for r in decoded.itertuples()) + (
-            f" (mean over {decoded.n_sessions.max()} animals"
+            f" (mean over {decoded.n_sessions.max()} animal"
+            + ("s" if decoded.n_sessions.max() != 1 else "")
             + ("" if not len(exclude) else ", null animals left out") + "; chance 0.5)")
     skipped = int(means.n_skipped_folds.sum())
     return (f"* Blank-presentation control ({split} split), block kind (scenes vs gratings) "

@@ -441,7 +441,8 @@ def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
         ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
         ax.set_xticks(range(len(order)), labels, rotation=45 if len(order) > 6 else 0)
         # Balanced accuracy lies in [0, 1]: the full range, a little headroom for the dots.
-        ax.set(ylim=(0, 1.05), xlabel="animal", title=f"{split} split",
+        ax.set(ylim=(0, 1.05), xlim=(-0.5, len(order) - 0.5), xlabel="animal",
+               title=f"{split} split",
                ylabel="balanced accuracy: scenes vs gratings block")
         if ax.get_legend():
             ax.get_legend().remove()

@@ -75,3 +75,32 @@ def test_group_time_test_across_animals(tmp_path):
     assert animals.p_floor == pytest.approx(0.01)
     null = out[out.group == "null N0"].iloc[0]
     assert null.p_time_group == pytest.approx(1.0)  # 0.5 ties every relabelling
+
+
+def test_blank_control_rows_and_front_page_line(tmp_path):
+    from nidecode.aggregate import blank_control_line, blank_control_means
+
+    rows = [job(model=m, inputs="blank_responses", analysis="blank_control", session=s,
+                fold=k, split=sp, balanced_accuracy=acc, chance_balanced_accuracy=0.5)
+            for sp in ("block", "trial") for s, acc in (("M0", 0.6), ("M1", 0.8), ("N0", 0.9))
+            for m in ("glm", "svc") for k in range(2)]
+    rows.append({**rows[0], "fold": 2, "balanced_accuracy": None, "accuracy": None,
+                 "skipped": "1 natural_scenes blank(s) among the fold's test blanks"})
+    write_metrics_rows(rows + [job(model="glm", session="M0", balanced_accuracy=0.9)],
+                       tmp_path / "rows.json")
+    df = summarise([tmp_path / "rows.json"])
+    blank = df[df.analysis == "blank_control"]
+    assert len(blank) == 25 and set(blank.model_label) == {"GLM", "SVC"}
+    means = blank_control_means(df, exclude=["N0"])
+    glm = means[(means.split == "block") & (means.model == "glm")].iloc[0]
+    # Mean over animals of each animal's decoded folds (the skipped fold counts in none).
+    assert glm.balanced_accuracy == pytest.approx(0.7) and glm.n_sessions == 2
+    assert glm.n_skipped_folds == 1
+    line = blank_control_line(df, "block", ["N0"])
+    assert "GLM **0.70**" in line and "SVC **0.70**" in line and "main GLM 0.90" in line
+    assert "time/context, not stimulus" in line and "1 fold(s) skipped" in line
+    assert blank_control_line(df, "none", ["N0"]).endswith("not run")
+    # The main analysis' tables leave the control out.
+    from nidecode.aggregate import accuracy_table
+
+    assert list(accuracy_table(df).columns) == ["GLM, block split"]

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from conftest import UNIT_A, write_allen_nwb
 from nidecode.errors import (
@@ -36,7 +37,8 @@ MU, SD = 35 / 6, np.sqrt(70.8333333 / 5)
 
 def test_rates_and_zscores_match_hand_computation(hand_nwb, small_stimuli):
     ds = compute_responses(read_session(hand_nwb), small_stimuli, ResponseSettings(), "T", "test")
-    assert ds.sizes == {"presentation": 6, "unit": 1}  # CA1 unit, noise unit and blanks gone
+    # CA1 unit and noise unit gone; the blanks are on their own dimension.
+    assert ds.sizes == {"presentation": 6, "unit": 1, "blank": 2}
     np.testing.assert_allclose(ds.rate.values[:, 0], RATES, rtol=1e-6)
     np.testing.assert_allclose(ds.baseline_mean.values, [MU], rtol=1e-5)
     np.testing.assert_allclose(ds.baseline_sd.values, [SD], rtol=1e-5)
@@ -141,6 +143,77 @@ def test_missing_running_speed(tmp_path, small_stimuli):
         "test",
     )
     assert np.isnan(ds.running_speed.values).all()
+
+
+# ---------------------------------------------------------------------------- blanks kept apart
+
+
+def test_blanks_have_their_own_dimension_with_the_presentations_baseline(hand_nwb, small_stimuli):
+    # Blanks 3 (gratings block 2, 10.75-11.00) and 7 (scenes block 4, 20.75-21.00): unit A has
+    # no spike in either, so rate 0 and z = (0 - MU) / SD with the presentations' baseline.
+    ds = compute_responses(read_session(hand_nwb), small_stimuli, ResponseSettings(), "T", "test")
+    assert ds.blank_rate.dims == ds.blank_response.dims == ("blank", "unit")
+    assert ds.blank_rate.dtype == ds.blank_response.dtype == np.float32
+    np.testing.assert_allclose(ds.blank_rate.values[:, 0], [0.0, 0.0])
+    np.testing.assert_allclose(ds.blank_response.values[:, 0], [-MU / SD] * 2, rtol=1e-5)
+    assert ds.blank_presentation_id.values.tolist() == [3, 7]
+    assert ds.blank_stimulus_block.values.tolist() == [2, 4]
+    assert ds.blank_stimulus_name.values.tolist() == ["static_gratings", "natural_scenes"]
+    np.testing.assert_allclose(ds.blank_start_time.values, [10.75, 20.75])
+    # The main dimension is what it was without them (hand values above).
+    np.testing.assert_allclose(ds.response.values[:, 0], (np.array(RATES) - MU) / SD, rtol=1e-5)
+
+
+def test_masked_blanks_stay_out_and_no_blanks_is_a_zero_sized_dimension(tmp_path, small_stimuli):
+    from nidecode.io import open_netcdf, write_netcdf
+
+    both = [(10.75, 11.0, ["stimulus"]), (20.75, 21.0, ["stimulus"])]
+    for invalid, ids in (([both[0]], [7]), (both, [])):
+        path = write_allen_nwb(
+            tmp_path / "b.nwb", {"A": ("VISp", "good", UNIT_A)}, invalid_times=invalid
+        )
+        ds = compute_responses(read_session(path), small_stimuli, ResponseSettings(), "T", "t")
+        assert ds.blank_presentation_id.values.tolist() == ids
+        assert ds.blank_response.shape == (len(ids), 1)
+        write_netcdf(ds, tmp_path / "r.nc")  # the blank variables round-trip, even empty
+        xr.testing.assert_identical(open_netcdf(tmp_path / "r.nc"), ds)
+
+
+def test_blanks_match_the_nwb_blanks_of_a_simulated_session(small_stimuli, tmp_path):
+    import h5py
+
+    from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+    from nidecode.stimuli import Canvas
+
+    sim = simulate_session(
+        AnimalSpec(name="M1", seed=3, n_units={"VISp": 6}),
+        Protocol(repeats=1, blanks_gratings=5, blanks_scenes=4, spontaneous_s=2.0, n_blocks=3),
+        Canvas(12, 20),
+    )
+    path = tmp_path / "M1.nwb"
+    write_nwb(sim, path)
+    expected = {}  # (stimulus_name, block) -> number of blanks, read from the file itself
+    with h5py.File(path, "r") as f:
+        for name, col in (("static_gratings", "orientation"), ("natural_scenes", "frame")):
+            t = f[f"intervals/{name}_presentations"]
+            vals = t[col].asstr()[:]
+            is_blank = (vals == "null") if col == "orientation" else (vals == "-1")
+            for b in t["stimulus_block"][:][is_blank]:
+                expected[(name, int(b))] = expected.get((name, int(b)), 0) + 1
+    ds = compute_responses(
+        read_session(path, provenance="simulated"), small_stimuli,
+        ResponseSettings(zero_sd_units="drop"), "M1", "simulated",
+    )
+    got: dict = {}
+    for name, b in zip(ds.blank_stimulus_name.values, ds.blank_stimulus_block.values,
+                       strict=True):
+        got[(str(name), int(b))] = got.get((str(name), int(b)), 0) + 1
+    assert got == expected and sum(got.values()) == 9
+    assert ds.attrs["n_blank_presentations_dropped"] == 9
+    # Blank blocks are the blocks the stimuli were shown in; ids are not presentations' ids.
+    assert set(ds.blank_stimulus_block.values) <= set(ds.stimulus_block.values)
+    assert not set(ds.blank_presentation_id.values) & set(ds.presentation_id.values)
+    assert np.isfinite(ds.blank_response.values).all()
 
 
 # ------------------------------------------------------------- blocks and presentation ids

@@ -56,12 +56,14 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     # Baselines beside the GLM: one job per session and split; SVC on W per combo.
     assert jobs["baselines_within"] == 2 * 10 and jobs["baselines_cross"] == 5
     assert jobs["glm_within"] == 2 * 10  # one job per session and split, all folds
+    assert jobs["blank_control"] == 2 * 10  # beside the GLM: every session in both splits
     assert jobs["glm_analyses"] == 10
     assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
     assert jobs["dnn_cross"] == 5 and jobs["raster_within"] == 1
     for split in ("block", "trial"):
         assert f"results/decode/{split}/dnn_paper/within/N0/fold0/metrics.json" in res.stdout
         assert f"results/decode/{split}/glm/within/N0.json" in res.stdout
+        assert f"results/decode/{split}/blank_control/N0.json" in res.stdout
     for combo in ("M0+M1__M3", "M2__M3"):
         assert f"results/decode/block/dnn_train/cross/{combo}/metrics.json" in res.stdout
     for s in ("S0", "S4", "M0", "M3", "N0"):
@@ -211,6 +213,15 @@ def test_tiny_end_to_end_run(tiny_run):
     assert len(six.chance_balanced_accuracy.dropna()) > 0
     # Sub-classes vary within blocks: their time-respecting null permutes labels within blocks.
     assert (six.time_null == "within_block_permutation").all()
+    # The blank-presentation control: GLM, SVC and kNN per fold, session and split. ci.yaml's
+    # 4 blanks per stimulus in 3 blocks (2, 1, 1) leave the block split's folds short of
+    # blanks (skipped, with the reason); the trial split's 2 + 2 per fold decode.
+    blank = summary[summary.analysis == "blank_control"]
+    assert len(blank) == 3 * 2 * 2 * 2 and set(blank.model) == {"glm", "svc", "knn"}
+    assert blank[blank.split == "block"].skipped.notna().all()
+    decoded = blank[blank.split == "trial"]
+    assert decoded.skipped.isna().all() and decoded.balanced_accuracy.between(0, 1).all()
+    assert (decoded.chance_balanced_accuracy == 0.5).all() and (decoded.n_test == 4).all()
     folds = pd.read_csv(tiny_run / "results" / "summary_folds.csv")
     assert {"accuracy_mean", "accuracy_sd", "n_folds", "split"} <= set(folds.columns)
     groups = pd.read_csv(tiny_run / "results" / "group_tests.csv")
@@ -220,10 +231,10 @@ def test_tiny_end_to_end_run(tiny_run):
     assert set(bench.rule) == {"simulate_session", "render_stimuli", "responses", "glm_within",
                                "glm_analyses", "dnn_within", "dnn_cross", "raster_within",
                                "dnn_control", "dnn_transfer", "baselines_within",
-                               "baselines_cross"}
+                               "baselines_cross", "blank_control"}
     networks = main[main.inputs.isin(["neural_image", "raster"])]
     assert len(bench) == (len(networks) + len(controls) + len(transfer)
-                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1)
+                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1 + 2 * 2)
     assert (bench.s > 0).all() and (bench.max_rss_mb > 0).all()
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name

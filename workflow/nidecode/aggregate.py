@@ -210,6 +210,59 @@ def benchmark_table(files: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss_mb", "cpu_time", "mean_load"])
 
 
+def blank_control_means(summary: pd.DataFrame, exclude: list[str] | tuple = ()
+                        ) -> pd.DataFrame:
+    """The blank-presentation control per split and decoder: balanced accuracy averaged over
+    each animal's decoded folds, then over animals (``exclude``: sessions left out).
+
+    Columns: split, model, model_label, balanced_accuracy (mean over animals), n_sessions (with
+    a decoded fold), n_skipped_folds. Skipped folds (too few blanks) count in no mean.
+    """
+    cols = ["split", "model", "model_label", "balanced_accuracy", "n_sessions",
+            "n_skipped_folds"]
+    df = summary[(summary.analysis == "blank_control") & ~summary.session.isin(exclude)]
+    rows = []
+    for (split, model), d in df.groupby(["split", "model"], sort=False):
+        done = d[d.skipped.isna() & d.balanced_accuracy.notna()]
+        per = done.groupby("session").balanced_accuracy.mean()
+        rows.append({"split": split, "model": model, "model_label": d.model_label.iloc[0],
+                     "balanced_accuracy": float(per.mean()) if len(per) else float("nan"),
+                     "n_sessions": len(per), "n_skipped_folds": int(len(d) - len(done))})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | tuple = ()
+                       ) -> str:
+    """The front page's line of the blank-presentation control in ``split``, beside the main
+    GLM's balanced accuracy over the same animals."""
+    means = blank_control_means(summary, exclude)
+    means = means[means.split == split]
+    if not len(means):
+        return f"* Blank-presentation control ({split} split): not run"
+    main = summary[(summary.analysis == "main") & (summary.control == "none")
+                   & (summary.task == "within") & (summary.model == "glm")
+                   & (summary.split == split) & ~summary.session.isin(exclude)]
+    glm_main = main.groupby("session").balanced_accuracy.mean().mean()
+    order = {m: i for i, m in enumerate(DECODERS)}
+    means = means.sort_values("model", key=lambda m: m.map(order))
+    decoded = means[means.n_sessions > 0]
+    if not len(decoded):
+        got = "not decoded: too few blanks per fold in every session (``skipped`` in summary.csv)"
+    else:
+        got = "balanced accuracy " + ", ".join(
+            f"{r.model_label} **{r.balanced_accuracy:.2f}**" for r in decoded.itertuples()) + (
+            f" (mean over {decoded.n_sessions.max()} animal"
+            + ("s" if decoded.n_sessions.max() != 1 else "")
+            + ("" if not len(exclude) else ", null animals left out") + "; chance 0.5)")
+    skipped = int(means.n_skipped_folds.sum())
+    return (f"* Blank-presentation control ({split} split), block kind (scenes vs gratings) "
+            f"from the grey-screen blanks inside the blocks: {got}; main GLM "
+            f"{glm_main:.2f} (balanced accuracy, same animals)"
+            + (f"; {skipped} fold(s) skipped for too few blanks" if skipped else "")
+            + ". The screen is the same grey in both kinds of block, so accuracy above 0.5 "
+            "here is time/context, not stimulus.")
+
+
 def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str:
     """The report's landing text (reStructuredText), generated from the run's tables: what was
     decoded, how well (with 95 % intervals), the null animal, and the caveats of this run."""
@@ -284,6 +337,8 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
     if len(row):
         lines.append(f"* Across the animals, the time-respecting test (block relabelling): "
                      f"p = {row.p_time_group.iloc[0]:.2g}.")
+    splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
+    lines += [blank_control_line(summary, s, null) for s in splits]
     caveats = []
     if source == "simulated":
         caveats.append("**simulated data**: they test the method, not mouse cortex")

@@ -33,4 +33,5 @@ FIGURES: tuple[str, ...] = (
     "fig14_rule_benchmarks",
     "fig15_transfer",
     "fig16_retention",
+    "fig17_blank_control",
 )

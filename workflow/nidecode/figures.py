@@ -35,7 +35,8 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
 
 def raster_figure(ds: xr.Dataset, path: str | Path) -> None:
     """Fig. 1: responses of every unit to every natural-scene trial, trials sorted by scene."""
-    scenes = ds.where(ds.stimulus_name == "natural_scenes", drop=True)
+    # isel, not where: where would broadcast the presentation mask onto the blank variables.
+    scenes = ds.isel(presentation=np.flatnonzero(ds.stimulus_name.values == "natural_scenes"))
     order = np.argsort(scenes.frame.values, kind="stable")
     r = scenes.response.values[order].T
     fig, ax = plt.subplots(figsize=(10, 4))
@@ -407,5 +408,51 @@ def retention_figure(summary: pd.DataFrame, path: str | Path) -> None:
         ax.legend(frameon=False, fontsize=8, loc="lower right")
     fig.suptitle("Does the network keep what its images hold? (gap = SVC - network)"
                  + _source_tag(summary))
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
+                         path: str | Path) -> None:
+    """Fig. 17: block kind decoded from the grey-screen blanks, per animal and decoder, block
+    vs trial split (bars: mean over decoded folds, dots: folds; chance 0.5). The screen is the
+    same in both kinds of block: above chance is time and context, not stimulus."""
+    df = summary[summary.analysis == "blank_control"].copy()
+    splits = sorted(set(df.split.dropna()), key=lambda s: s != "block") or ["block"]
+    order = sorted(set(df.session.dropna()))
+    labels = [f"{s} (null)" if s in null_sessions else s for s in order]
+    hue_order = sorted(set(df.model_label.dropna()), key=lambda m: (m != "GLM", m))
+    fig, axes = plt.subplots(1, len(splits), figsize=(max(5.0, 0.9 * len(order) + 2)
+                                                      * len(splits) + 1.5, 4.2),
+                             sharey=True, squeeze=False)
+    for ax, split in zip(axes[0], splits, strict=True):
+        d = df[(df.split == split) & df.skipped.isna() & df.balanced_accuracy.notna()]
+        if len(d):
+            sns.barplot(d, x="session", y="balanced_accuracy", hue="model_label", order=order,
+                        hue_order=hue_order, errorbar=None, ax=ax, alpha=0.85)
+            sns.stripplot(d, x="session", y="balanced_accuracy", hue="model_label", order=order,
+                          hue_order=hue_order, dodge=True, palette=dict.fromkeys(hue_order, "k"),
+                          size=3, legend=False, ax=ax)
+        # Animals with no decoded fold here (too few blanks per fold) say so, not a blank gap.
+        for i, s in enumerate(order):
+            if not (d.session == s).any():
+                ax.text(i, 0.03, "too few\nblanks", ha="center", va="bottom", fontsize=7,
+                        color="grey")
+        ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
+        ax.set_xticks(range(len(order)), labels, rotation=45 if len(order) > 6 else 0)
+        # Balanced accuracy lies in [0, 1]: the full range, a little headroom for the dots.
+        ax.set(ylim=(0, 1.05), xlim=(-0.5, len(order) - 0.5), xlabel="animal",
+               title=f"{split} split",
+               ylabel="balanced accuracy: scenes vs gratings block")
+        if ax.get_legend():
+            ax.get_legend().remove()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in
+               sns.color_palette(n_colors=len(hue_order))]
+    handles.append(plt.Line2D([], [], color="grey", ls="--", lw=1))
+    # Outside the axes, right of the last panel: never over a bar.
+    fig.legend(handles, [*hue_order, "chance (0.5)"], frameon=False, fontsize=8,
+               loc="upper left", bbox_to_anchor=(1.0, 0.9))
+    fig.suptitle("Blank-presentation control: which kind of block, from its grey-screen blanks "
+                 "(above chance = time/context, not stimulus)" + _source_tag(df), fontsize=10)
     fig.tight_layout()
     _save(fig, path)

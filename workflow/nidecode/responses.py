@@ -283,6 +283,12 @@ def compute_responses(
     both numbers are in attrs, with the units read_session left out for an invalid peak
     channel.
 
+    The valid blanks (grey screen inside the gratings and scenes blocks) are kept apart, on
+    their own dimension ``blank``: ``blank_rate`` and ``blank_response`` (blank, unit) float32,
+    z-scored with the same per-unit baseline as ``response``, and the coordinates
+    ``blank_presentation_id``, ``blank_stimulus_block``, ``blank_stimulus_name`` (the block's
+    stimulus) and ``blank_start_time``; zero-sized where a session has no blanks.
+
     ``stimuli_path`` names the stimuli file in errors (default: the file ``stimuli`` was read
     from). Raises StaleStimuliError when a presentation's stimulus is not in ``stimuli``.
     """
@@ -328,6 +334,10 @@ def compute_responses(
             session.path,
             len(session.units_invalid_channel),
         )
+    # Blanks (grey screen inside the blocks) keep their own dimension: the blank-presentation
+    # control (nidecode.blank_control) decodes block kind from them; the main dimension is
+    # unchanged by their presence.
+    blanks = p[blank].reset_index(drop=True)
     p = p[~invalid & ~blank].reset_index(drop=True)
     start, stop = p["start_time"].to_numpy(), p["stop_time"].to_numpy()
     duration = stop - start
@@ -352,6 +362,10 @@ def compute_responses(
         units, rate, mu, sd = units[keep], rate[:, keep], mu[keep], sd[keep]
         spikes = [s for s, k in zip(spikes, keep, strict=True) if k]
     response = (rate - mu) / sd
+    # The blanks' z-scores use the presentations' baseline (same mu, sd, same units).
+    b_start, b_stop = blanks["start_time"].to_numpy(), blanks["stop_time"].to_numpy()
+    blank_rate = spike_counts(spikes, b_start, b_stop) / (b_stop - b_start)[:, None]
+    blank_response = (blank_rate - mu) / sd
 
     idx = stimulus_index(
         stimuli,
@@ -391,6 +405,13 @@ def compute_responses(
         "frame": ("presentation", p["frame"].fillna(-1).to_numpy().astype(np.int64)),
         "start_time": ("presentation", start),
         "running_speed": ("presentation", running),
+        "blank": np.arange(len(blanks)),
+        "blank_presentation_id": (
+            "blank", blanks["presentation_id"].to_numpy().astype(np.int64)
+        ),
+        "blank_stimulus_block": ("blank", blanks["stimulus_block"].to_numpy().astype(np.int64)),
+        "blank_stimulus_name": ("blank", blanks["stimulus_name"].to_numpy().astype(str)),
+        "blank_start_time": ("blank", b_start.astype(np.float64)),
         "unit_id": ("unit", units.index.to_numpy()),
         "area": ("unit", units["area"].to_numpy().astype(str)),
         "baseline_mean": ("unit", mu.astype(np.float32)),
@@ -410,6 +431,8 @@ def compute_responses(
     data = {
         "rate": (("presentation", "unit"), rate.astype(np.float32)),
         "response": (("presentation", "unit"), response.astype(np.float32)),
+        "blank_rate": (("blank", "unit"), blank_rate.astype(np.float32)),
+        "blank_response": (("blank", "unit"), blank_response.astype(np.float32)),
     }
     if settings.time_bin_s:
         dur = float(np.median(duration))
@@ -429,6 +452,7 @@ def compute_responses(
         "unit_filters": json.dumps(settings.filters),
         "areas": json.dumps(list(settings.areas)),
         "zero_sd_units_dropped": json.dumps(dropped),
+        # Left out of ``presentation``; they are the ``blank`` dimension.
         "n_blank_presentations_dropped": int(blank.sum()),
         # AllenSDK's masking of invalid presentations and of units on invalid channels.
         "n_presentations_invalid_masked": int(invalid.sum()),

@@ -98,11 +98,15 @@ def decode_metrics():
     """Every decoding job's metrics file for the configuration.
 
     Everything runs in the main split; the compared splits add the GLM (with the top-stimulus
-    readout) for every session and GoogLeNet within animal for COMPARE_DNN_SESSIONS.
+    readout) and the blank-presentation control for every session, and GoogLeNet within
+    animal for COMPARE_DNN_SESSIONS.
     """
     null = CONTROLS["null_sessions"]
     out = expand("results/decode/{split}/glm/within/{session}.json", split=SPLITS,
                  session=SESSIONS)
+    # The blank-presentation control beside the GLM, wherever the GLM runs.
+    out += expand("results/decode/{split}/blank_control/{session}.json", split=SPLITS,
+                  session=SESSIONS)
     for split, sessions in [(SPLIT, SESSIONS)] + [(s, COMPARE_DNN_SESSIONS) for s in SPLITS[1:]]:
         out += expand("results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
                       split=split, mode=PS_MODES, session=sessions, fold=DNN_FOLDS)
@@ -146,7 +150,8 @@ def bench(rule, output):
 
 def rule_of(path):
     """The rule that makes a decoding output (paths of decode_metrics())."""
-    for part, rule in (("glm/within/", "glm_within"), ("glm/analyses/", "glm_analyses"),
+    for part, rule in (("blank_control/", "blank_control"),
+                       ("glm/within/", "glm_within"), ("glm/analyses/", "glm_analyses"),
                        ("baselines/within/", "baselines_within"),
                        ("baselines/cross/", "baselines_cross"),
                        ("transfer/", "dnn_transfer"),

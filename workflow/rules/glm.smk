@@ -82,3 +82,23 @@ use rule baselines_within as baselines_cross with:
         bench("baselines_cross", "results/decode/{split}/baselines/cross/{combo}.json")
     log:
         "results/logs/baselines_cross/{split}/{combo}.log",
+
+
+rule blank_control:
+    """Block kind (scenes vs gratings) from the grey-screen blanks inside the blocks, with the
+    GLM and the response baselines in one split: above chance is time and context only."""
+    input:
+        responses="results/responses/{session}.nc",
+        stimuli="results/stimuli.nc",
+    output:
+        "results/decode/{split}/blank_control/{session}.json",
+    resources:
+        **CPU_RESOURCES,
+    benchmark:
+        bench("blank_control", "results/decode/{split}/blank_control/{session}.json")
+    log:
+        "results/logs/blank_control/{split}/{session}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/blank_control.py"

@@ -36,6 +36,8 @@ def main(smk) -> None:
     F.transfer_figure(summary, smk.config["decoding"]["transfer"]["sessions"]
                       or smk.config["sessions"], out.fig15_transfer)
     F.retention_figure(full, out.fig16_retention)
+    F.blank_control_figure(full, smk.config["controls"]["null_sessions"],
+                           out.fig17_blank_control)
     F.benchmarks_figure(pd.read_csv(smk.input.benchmarks), out.fig14_rule_benchmarks)
     F.time_confound_figure(full, smk.config["controls"]["null_sessions"],
                            out.fig13_time_confound)

@@ -33,7 +33,7 @@ def main(smk) -> None:
     write_netcdf(ds, smk.output[0])
     logging.info(
         "%s: %d presentations x %d units (%s); dropped: %d presentations overlapping invalid "
-        "times, %d blank presentations, %d units on invalid channels",
+        "times, %d blank presentations (kept on the blank dimension), %d units on invalid channels",
         smk.wildcards.session,
         ds.sizes["presentation"],
         ds.sizes["unit"],

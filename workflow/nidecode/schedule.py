@@ -51,7 +51,8 @@ def read_epochs(path: str | Path = ALLEN_SCHEDULE) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep="\t", comment="#")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise ConfigError(f"simulation.schedule: {path} is not a tab-separated table: {err}")
+        raise ConfigError(
+            f"simulation.schedule: {path} is not a tab-separated table: {err}") from None
     return check_epochs(table, str(path))
 
 

@@ -31,8 +31,9 @@ def main(results: Path) -> None:
             ("top-stimulus readout (paper)", "probe-paper", "block")]
     print("| animal | " + " | ".join(f"{m} {a.split('-')[0] if a != 'main' else ''} {sp}"
                                      .replace("  ", " ") for m, a, sp in cols)
-          + " | which block? (GLM) | p_time (GLM, block) |")
-    print("|" + " --- |" * (len(cols) + 3))
+          + " | which block? (GLM) | blanks (GLM, block) | p_time (GLM, block) |")
+    print("|" + " --- |" * (len(cols) + 4))
+    blanks = s[(s.analysis == "blank_control") & (s.model == "glm")]
     for session in sorted(w.session.dropna().unique()):
         cells = []
         for m, a, sp in cols:
@@ -42,8 +43,36 @@ def main(results: Path) -> None:
         conf = w[(w.session == session) & w.analysis.astype(str).str.startswith("time-")]
         glm = w[(w.session == session) & (w.model == "glm") & (w.analysis == "main")
                 & (w.split == "block")]
+        blank = blanks[(blanks.session == session) & (blanks.split == "block")]
         print(f"| {session} | " + " | ".join(cells)
-              + f" | {conf.accuracy.mean():.3f} | {glm.p_time.iloc[0]:.1f} |")
+              + f" | {conf.accuracy.mean():.3f} | {blank.balanced_accuracy.mean():.3f}"
+              f" | {glm.p_time.iloc[0]:.1f} |")
+    print()
+    # The null animal(s): every decoder, both splits, both preferred-stimulus modes.
+    for null in sorted(s[s.session.astype(str).str.startswith("N")].session.dropna().unique()):
+        n = w[(w.session == null) & w.analysis.isin(["main", "probe-train", "probe-paper"])
+              & (w.inputs.astype(str) != "raster")]
+        rows = [("GLM", "glm", None), ("SVC", "svc", None), ("kNN", "knn", None),
+                ("SVC on W", "svc_w", "train"), ("SVC on W", "svc_w", "paper"),
+                ("network", "efficientnet_lite0", "train"),
+                ("network", "efficientnet_lite0", "paper"),
+                ("top-stimulus readout", "probe", "train"), ("top-stimulus readout", "probe",
+                                                             "paper")]
+        print(f"| {null}: decoder | mode | block split | trial split |\n| --- | --- | --- | --- |")
+        for label, model, mode in rows:
+            g = n[(n.model == model) & ((n.ps_mode == mode) if mode else True)]
+            print(f"| {label} | {mode or '–'} | {spread(g[g.split == 'block'])} | "
+                  f"{spread(g[g.split == 'trial'])} |")
+        print()
+    # The blank-presentation control: mean over the stimulus-carrying animals.
+    animals = [a for a in w.session.dropna().unique() if not str(a).startswith("N")]
+    bc = s[(s.analysis == "blank_control") & s.session.isin(animals)]
+    main_glm = w[(w.model == "glm") & (w.analysis == "main") & w.session.isin(animals)]
+    for split, g in bc.groupby("split"):
+        per = g.groupby("model").balanced_accuracy.mean()
+        print(f"blank control, {split} split (mean over {len(animals)} animals): "
+              + ", ".join(f"{m} {v:.3f}" for m, v in per.items())
+              + f"; main GLM {main_glm[main_glm.split == split].balanced_accuracy.mean():.3f}")
     print()
     # Baselines and information retention, main split, train mode.
     split = "block"
@@ -60,6 +89,10 @@ def main(results: Path) -> None:
         gap = kept[(kept.task == "within") & (kept.unit == session)].gap
         print(f"| {session} | " + " | ".join(cells)
               + (f" | {gap.mean():+.3f} |" if len(gap) else " | |"))
+    main = w[(w.analysis == "main") & (w.split == split) & w.session.isin(animals)]
+    print("mean over " + ", ".join(sorted(animals)) + ": " + ", ".join(
+        f"{n} {main[main.model_label == m].groupby('session').accuracy.mean().mean():.3f}"
+        for n, m in base))
     print()
     c = s[(s.task == "cross") & (s.control == "none") & (s.ps_mode == "train")]
     print("| combo | network (train), block calibration | SVC on W | gap | n_test |\n"

@@ -8,8 +8,9 @@
 A real Allen Visual Coding - Neuropixels session holds about 2,000 units on six probes over about
 3 hours, some 10^8 spikes. The simulator (nidecode.simulate) works on a 5 ms grid of every unit
 at once (17 GB for that size), so this script writes a synthetic session in the same NWB layout
-instead: write_nwb with the simulator's schedule (Protocol(repeats=50): 6,050 static gratings and
-5,950 natural scenes, 50 min in three blocks each; grey screen fills the rest of the 3 hours),
+instead: write_nwb with the simulator's schedule (Protocol(repeats=50) on Allen's clock: about
+6,000 static gratings and 5,950 natural scenes in three ~8-minute blocks each, the other epochs
+of Allen's 2.5-hour session, and grey screen after it up to ``--hours``),
 running speed and quality metrics, then the units' spike trains written into
 units/spike_times with h5py, unit after unit. Spikes are Poisson, piecewise constant over each
 presentation: a base rate per unit (log-normal, mean ``--rate`` Hz) times a stimulus gain per
@@ -105,7 +106,9 @@ def _unit_rates(u: int, area: str, seed: int, rate: float, piece_dur, piece_stim
 def make_session_file(path: Path, n_units: int, hours: float, rate: float, seed: int) -> dict:
     """Write the synthetic real-size session to ``path`` (atomically); returns a summary."""
     import h5py
+    import pandas as pd
 
+    from nidecode.schedule import read_epochs
     from nidecode.simulate import (
         AnimalSpec,
         Protocol,
@@ -118,11 +121,15 @@ def make_session_file(path: Path, n_units: int, hours: float, rate: float, seed:
 
     t0 = time.perf_counter()
     repeats, blanks = 50, 50
-    stim_s = (120 * repeats + blanks + 118 * repeats + blanks) * 0.25
-    # Two grey-screen blocks (the schedule's first and middle) fill the session to ``hours``.
-    spont = max((hours * 3600 - stim_s - 1.0) / 2, 30.0)
+    # Allen's clock (brain_observatory_1.1, 2.5 h); grey screen after it fills ``hours``.
+    epochs = read_epochs()
+    end_s = float(epochs.stop_time.max())
+    if hours * 3600 > end_s + 1.0:
+        extra = pd.DataFrame([("spontaneous", -1, end_s, hours * 3600 - 1.0)],
+                             columns=list(epochs.columns))
+        epochs = pd.concat([epochs, extra], ignore_index=True)
     protocol = Protocol(repeats=repeats, blanks_gratings=blanks, blanks_scenes=blanks,
-                        spontaneous_s=spont, n_blocks=3, seed=seed)
+                        epochs=epochs, seed=seed)
     sched = presentation_schedule(protocol, np.random.default_rng(seed))
     end = float(sched["end_time"]["t"])
     areas = np.array(unit_layout(n_units))
@@ -204,7 +211,7 @@ def session_file(directory: Path, n_units: int, hours: float, rate: float, seed:
                  ) -> tuple[Path, dict, bool]:
     """The cached file (made if missing or made with other parameters), its note, and whether
     it was made now."""
-    params = {"n_units": n_units, "hours": hours, "rate": rate, "seed": seed, "version": 1}
+    params = {"n_units": n_units, "hours": hours, "rate": rate, "seed": seed, "version": 2}
     path = directory / f"real_size_u{n_units}_h{hours:g}_r{rate:g}_s{seed}.nwb"
     note = path.with_suffix(".json")
     if path.exists() and note.exists():

@@ -329,3 +329,30 @@ def test_null_animal_with_drift_decodes_stimulus_class_from_time(tmp_path):
         acc[drift] = cross_val_score(clf, x, y, cv=folds, scoring="balanced_accuracy").mean()
     assert acc[True] > 0.58, acc
     assert acc[False] < 0.56, acc
+
+
+def test_two_blocks_per_stimulus_need_two_folds(tmp_path, small_stimuli):
+    # A session with two blocks of each stimulus (another session's epoch table, given as a
+    # file), read back from its NWB file: the block split with 3 folds stops with a message
+    # that says to lower decoding.n_folds to 2, and works with 2.
+    from nidecode.errors import NidecodeError
+    from nidecode.responses import ResponseSettings, compute_responses
+    from nidecode.schedule import alternating_epochs, read_epochs
+    from nidecode.splits import block_fold_masks
+
+    table = tmp_path / "two_blocks.tsv"
+    alternating_epochs(n_blocks=2, block_s=40.0, spontaneous_s=5.0).to_csv(table, sep="\t",
+                                                                          index=False)
+    proto = Protocol(repeats=1, blanks_gratings=2, blanks_scenes=2, epochs=read_epochs(table))
+    path = tmp_path / "two.nwb"
+    write_nwb(simulate_session(AnimalSpec("T", 4, {"VISp": 12}), proto, Canvas(12, 20)), path)
+    ds = compute_responses(read_session(path), small_stimuli,
+                           ResponseSettings(areas=("VISp",), zero_sd_units="drop",
+                                            time_bin_s=None), "T", "test")
+    block, name = ds.stimulus_block.values, ds.stimulus_name.values
+    assert len(np.unique(block)) == 4
+    with pytest.raises(NidecodeError, match="Lower decoding.n_folds to 2"):
+        block_fold_masks(block, name, 3, 0, session="T")
+    train = [block_fold_masks(block, name, 2, k, session="T") for k in range(2)]
+    assert all(0 < t.sum() < len(t) for t in train)
+    assert ((~train[0]) ^ (~train[1])).all()  # every trial tested in exactly one fold

@@ -156,6 +156,12 @@ def main() -> None:
               f"{'yes' if r['earliest_lowest'] else 'no'} |")
     informative = [r for r in rows if not config["simulation"]["animals"][r["animal"]]
                    .get("stimulus_blind")]
+    if len(informative) > 1:
+        per_fold = np.mean([r["folds"] for r in informative], axis=0)
+        print(f"| mean of the {len(informative)} informative animals | "
+              f"{np.mean([r['visp_units'] for r in informative]):.0f} | "
+              f"{' '.join(f'{a:.3f}' for a in per_fold)} | {per_fold.mean():.3f} | "
+              f"{'yes' if np.argmin(per_fold) == 0 else 'no'} |")
     print()
     print("| quantity | Allen | simulated (median over animals [min, max]) | Allen source |")
     print("| --- | --- | --- | --- |")

@@ -57,12 +57,13 @@ def session_tests(ds: xr.Dataset, stimuli: xr.Dataset, n_permutations: int = 100
 
 
 def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int = 6,
-                         n_units: int = 40, informative_units: int = 90,
-                         informative_drive: float = 1.2, n_permutations: int = 100,
-                         base_seed: int = 5000) -> pd.DataFrame:
+                         n_units: int = 40, informative_units: int = 120,
+                         informative_drive: float = 1.2, informative_gain_noise: float = 0.2,
+                         n_permutations: int = 100, base_seed: int = 5000) -> pd.DataFrame:
     """Per-session results of ``n_null`` stimulus-blind drifting sessions and ``n_informative``
-    drifting sessions with stimulus information (an M0-like animal: ``informative_units`` VISp
-    units, ``informative_drive``); the simulator's default drift in all of them."""
+    drifting sessions with stimulus information (M0 of the default config:
+    ``informative_units`` VISp units, ``informative_drive``, ``informative_gain_noise``); the
+    simulator's default drift and Allen's clock in all of them."""
     stimuli = render_stimuli(Canvas(24, 40))
     protocol = Protocol(repeats=repeats, blanks_gratings=6, blanks_scenes=6)  # Allen's clock
     rows = []
@@ -72,7 +73,8 @@ def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int 
             spec = AnimalSpec(name=f"{'null' if blind else 'info'}{k}", seed=base_seed + k,
                               n_units={"VISp": n_units if blind else informative_units},
                               stimulus_blind=blind, fraction_failing_qc=0.0,
-                              drive=1.0 if blind else informative_drive)
+                              drive=1.0 if blind else informative_drive,
+                              gain_noise=0.3 if blind else informative_gain_noise)
             ds = simulated_responses(spec, protocol, stimuli, Path(tmp))
             for r in session_tests(ds, stimuli, n_permutations):
                 rows.append({**r, "stimulus_blind": blind})

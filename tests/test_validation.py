@@ -1,7 +1,8 @@
 """The tests' calibration on simulated sessions with slow drift (simulator -> NWB -> GLM).
 
 Twenty stimulus-blind sessions, each with its own seed, the simulator's default drift and
-Allen's clock, and three sessions with clear stimulus information. ``benchmarks/false_positives.py`` prints the table.
+Allen's clock, and three sessions with clear stimulus information.
+``benchmarks/false_positives.py`` prints the table.
 """
 
 from __future__ import annotations

@@ -18,8 +18,13 @@ The spike model (see docs/simulation.md):
 * slow drift: every unit's rate is multiplied by a slowly fluctuating gain on the session clock
   (an Ornstein-Uhlenbeck process of log-gain per unit plus one shared by all units, time
   constant minutes), so that responses to one stimulus differ between blocks minutes apart;
-* spikes are Poisson in 5 ms bins;
+* novelty: when a stimulus is new to the session units fire more, whatever it shows, for a
+  few minutes;
+* spikes are Poisson in 5 ms bins, simulated only where the workflow reads them (around the
+  presentations, coarser over grey screen);
 * a "null" animal has units whose rates do not depend on the stimulus at all.
+
+The session clock is a real brain_observatory_1.1 session's epoch table (nidecode.schedule).
 """
 
 from __future__ import annotations
@@ -402,7 +407,8 @@ def _quality_metrics(n: int, frac_fail: float, rng: np.random.Generator) -> dict
 def simulate_session(
     animal: AnimalSpec, protocol: Protocol, canvas: Canvas | None = None
 ) -> SimulatedSession:
-    """Simulate one animal's spikes for the Allen protocol; seeded by ``animal.seed``."""
+    """Simulate one animal's spikes on the protocol's session clock; seeded by ``animal.seed``
+    (and ``protocol.seed``)."""
     canvas = canvas or Canvas(30, 48)
     rng = np.random.default_rng([animal.seed, protocol.seed])
     sched = presentation_schedule(protocol, np.random.default_rng(protocol.seed + animal.seed))

@@ -187,7 +187,7 @@ def test_blanks_match_the_nwb_blanks_of_a_simulated_session(small_stimuli, tmp_p
 
     sim = simulate_session(
         AnimalSpec(name="M1", seed=3, n_units={"VISp": 6}),
-        Protocol(repeats=1, blanks_gratings=5, blanks_scenes=4, spontaneous_s=2.0, n_blocks=3),
+        Protocol(repeats=1, blanks_gratings=5, blanks_scenes=4),  # Allen's clock: 3 blocks each
         Canvas(12, 20),
     )
     path = tmp_path / "M1.nwb"

@@ -98,7 +98,8 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
     Each animal's observed labelling is one of its equally likely whole-block assignments
     under the null, and animals drift independently, so the null of the mean over animals is
     drawn by picking one assignment per animal at random (``n_draws`` Monte Carlo draws).
-    With n animals and 20 assignments each, p can reach 20^-n instead of one session's 1/20.
+    With n animals and 10 distinct partitions each (3 + 3 blocks), the exact floor is 10^-n
+    instead of one session's 1/10; the Monte Carlo estimate resolves about 1 / n_draws.
     One row per split and group (the stimulus-carrying animals; each null animal alone).
     """
     per: dict[tuple[str, str], tuple[float, list[float]]] = {}

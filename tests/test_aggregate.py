@@ -68,11 +68,11 @@ def test_group_time_test_across_animals(tmp_path):
         files.append(tmp_path / f"{session}.json")
     out = group_time_tests(files, null_sessions=["N0"], n_draws=20000)
     animals = out[out.group == "animals"].iloc[0]
-    assert animals.sessions == "M0+M1" and animals.n_sessions == 2
-    # Both animals beat all 9 of their relabellings: only the draw of both observed
-    # labellings reaches the mean, probability 1/10 * 1/10.
-    assert animals.p_time_group == pytest.approx(0.01, abs=0.003)
-    assert animals.p_floor == pytest.approx(0.01)
+    assert animals.sessions == "M0+M1" and animals.n_sessions == 2 and animals.model == "glm"
+    # Both animals beat all 9 of their relabellings: only the pick of both observed
+    # labellings reaches the mean, probability 1/10 * 1/10, counted exactly.
+    assert animals.p_time_group == pytest.approx(0.01, rel=1e-12)
+    assert animals.p_floor == pytest.approx(0.01) and animals.method == "exact"
     null = out[out.group == "null N0"].iloc[0]
     assert null.p_time_group == pytest.approx(1.0)  # 0.5 ties every relabelling
 

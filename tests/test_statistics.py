@@ -37,3 +37,32 @@ def test_add_statistics():
     assert m["ci95_low"] < 0.8 < m["ci95_high"]
     assert m["p_permutation"] == pytest.approx(2 / 4) and m["n_permutations"] == 3
     assert m["p_binomial"] < 1e-8
+
+
+def test_group_relabelling_p_is_exact():
+    from nidecode.statistics import group_relabelling_p
+
+    # Two sessions, options {0.9, 0.5, 0.6} and {0.8, 0.4}: 6 equally likely pairs, sums
+    # 1.7 1.3 1.4 | 1.3 0.9 1.0 (observed 1.7); only the observed pair reaches it: p = 1/6.
+    p, mean = group_relabelling_p([0.9, 0.8], [[0.5, 0.6], [0.4]])
+    assert p == pytest.approx(1 / 6) and mean == pytest.approx((2.0 / 3 + 1.2 / 2) / 2)
+    # Ties count as reaching the observed mean: options {0.7, 0.7} and {0.5, 0.5} -> p = 1.
+    assert group_relabelling_p([0.7, 0.5], [[0.7], [0.5]])[0] == pytest.approx(1.0)
+    # Five sessions of ten options: the meet-in-the-middle count equals brute force.
+    rng = np.random.default_rng(3)
+    obs = list(rng.uniform(0.5, 0.7, 5))
+    nulls = [list(rng.uniform(0.4, 0.7, 9)) for _ in range(5)]
+    grid = np.zeros(1)
+    for o, n in zip(obs, nulls, strict=True):
+        grid = (grid[:, None] + np.array([o, *n])[None, :]).ravel()
+    brute = np.mean(grid >= sum(obs) - 1e-9)
+    assert group_relabelling_p(obs, nulls)[0] == pytest.approx(brute, rel=1e-12)
+
+
+def test_group_relabelling_p_falls_back_to_monte_carlo_beyond_the_limit(monkeypatch):
+    from nidecode import statistics
+
+    monkeypatch.setattr(statistics, "EXACT_LIMIT", 5)
+    # 6 joint picks > 5: Monte Carlo, whose estimate approaches the exact 1/6.
+    p, _ = statistics.group_relabelling_p([0.9, 0.8], [[0.5, 0.6], [0.4]], n_draws=60_000)
+    assert p == pytest.approx(1 / 6, abs=0.01)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .baselines import DECODERS
-from .statistics import group_relabelling_p, permutation_p
+from .statistics import EXACT_LIMIT, group_null_size, group_relabelling_p, permutation_p
 
 COLUMNS = [
     "model", "inputs", "task", "analysis", "control", "ps_mode", "split", "session", "combo",
@@ -91,45 +91,57 @@ def summarise(metric_files: list[str | Path]) -> pd.DataFrame:
                            "combo", "fold"], na_position="last").reset_index(drop=True)
 
 
+GROUP_COLUMNS = ["model", "ps_mode", "split", "group", "sessions", "n_sessions",
+                 "balanced_accuracy_mean", "null_mean", "p_time_group", "p_floor", "method",
+                 "n_draws"]
+
+
 def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
                      n_draws: int = 100_000, seed: int = 0) -> pd.DataFrame:
-    """Block-relabelling test across animals: is the mean GLM balanced accuracy above its null?
+    """Block-relabelling test across animals, for every decoder that has the null: is its mean
+    balanced accuracy over animals above the null's?
 
     Each animal's observed labelling is one of its equally likely whole-block assignments
-    under the null, and animals drift independently, so the null of the mean over animals is
-    drawn by picking one assignment per animal at random (``n_draws`` Monte Carlo draws).
-    With n animals and 10 distinct partitions each (3 + 3 blocks), the exact floor is 10^-n
-    instead of one session's 1/10; the Monte Carlo estimate resolves about 1 / n_draws.
-    One row per split and group (the stimulus-carrying animals; each null animal alone).
+    under the null, and animals drift independently, so the null of the mean over animals
+    picks one assignment per animal: :func:`nidecode.statistics.group_relabelling_p`, exact
+    (``method`` ``exact``) while the joint assignments number at most ``EXACT_LIMIT``, else
+    ``n_draws`` Monte Carlo draws. With n animals and 10 distinct partitions each (3 + 3
+    blocks) the floor is 10^-n instead of one session's 1/10. One row per decoder (``model``,
+    ``ps_mode`` for decoders of W), split and group (the stimulus-carrying animals; each null
+    animal alone). Decoders without a block-relabelling null (the network in the default
+    configuration) have no row.
     """
-    per: dict[tuple[str, str], tuple[float, list[float]]] = {}
+    per: dict[tuple[str, str, str, str], tuple[float, list[float]]] = {}
     for f in metric_files:
         for m in _rows(f):
-            if (m.get("model") == "glm" and m.get("analysis") == "main"
-                    and m.get("time_null") == "block_relabelling" and m.get("fold") == 0):
-                per[(m["split"], m["session"])] = (m["time_null_observed"],
-                                                   m["time_null_accuracies"])
+            if (m.get("analysis") == "main" and m.get("task") in (None, "within")
+                    and m.get("control", "none") == "none"
+                    and m.get("time_null") == "block_relabelling" and m.get("fold") == 0
+                    and m.get("time_null_accuracies")):
+                key = (m["model"], m.get("ps_mode") or "", m["split"], m["session"])
+                per[key] = (m["time_null_observed"], m["time_null_accuracies"])
     rows = []
-    for split in sorted({k[0] for k in per}):
-        sessions = sorted(s for sp, s in per if sp == split)
+    for model, mode, split in sorted({k[:3] for k in per}):
+        sessions = sorted(k[3] for k in per if k[:3] == (model, mode, split))
         groups = [("animals", [s for s in sessions if s not in null_sessions])]
         groups += [(f"null {s}", [s]) for s in sessions if s in null_sessions]
         for name, members in groups:
             if not members:
                 continue
-            obs = np.array([per[(split, s)][0] for s in members])
-            p, null_mean = group_relabelling_p(list(obs), [per[(split, s)][1] for s in members],
-                                               n_draws, seed)
-            floor = float(np.prod([1 / (1 + len(per[(split, s)][1])) for s in members]))
-            rows.append({"split": split, "group": name, "sessions": "+".join(members),
+            obs = np.array([per[(model, mode, split, s)][0] for s in members])
+            nulls = [per[(model, mode, split, s)][1] for s in members]
+            p, null_mean = group_relabelling_p(list(obs), nulls, n_draws, seed)
+            exact = group_null_size(nulls) <= EXACT_LIMIT
+            floor = 1 / group_null_size(nulls)
+            rows.append({"model": model, "ps_mode": mode or None, "split": split,
+                         "group": name, "sessions": "+".join(members),
                          "n_sessions": len(members),
                          "balanced_accuracy_mean": round(float(obs.mean()), 4),
-                         "null_mean": round(null_mean, 4),
-                         "p_time_group": float(p), "p_floor": max(floor, 1 / (1 + n_draws)),
-                         "n_draws": n_draws})
-    return pd.DataFrame(rows, columns=["split", "group", "sessions", "n_sessions",
-                                       "balanced_accuracy_mean", "null_mean", "p_time_group",
-                                       "p_floor", "n_draws"])
+                         "null_mean": round(null_mean, 4), "p_time_group": float(p),
+                         "p_floor": floor if exact else max(floor, 1 / (1 + n_draws)),
+                         "method": "exact" if exact else "monte_carlo",
+                         "n_draws": 0 if exact else n_draws})
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS)
 
 
 def retention(summary: pd.DataFrame, reference: str = "svc_w") -> pd.DataFrame:
@@ -336,8 +348,9 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
         n = summary[(summary.session == s) & (summary.control == "none")]
         g = n[(n.model == "glm") & (n.analysis == "main")]
         r = n[n.analysis == "probe-paper"]
-        row = groups[(groups.group == f"null {s}") & (groups.split == split)]
-        p = f", block-relabelling p = {row.p_time_group.iloc[0]:.2g}" if len(row) else ""
+        row = groups[(groups.group == f"null {s}") & (groups.split == split)
+                     & (groups.model == "glm")]
+        p = f", GLM block-relabelling p = {row.p_time_group.iloc[0]:.2g}" if len(row) else ""
         nets = n[(n.task == "within") & (n.analysis == "main") & (n.inputs == "neural_image")]
         both = "; ".join(
             f"{arch} ``{m}`` mode: " + ", ".join(
@@ -351,10 +364,18 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
             + f"{p}" + (f"; {both}" if both else "")
             + "; the readout of its ``paper``-mode images "
             f"{r[r.split == split].accuracy.mean():.2f} (the published recipe's leak)."]
-    row = groups[(groups.group == "animals") & (groups.split == split)]
-    if len(row):
-        lines.append(f"* Across the animals, the time-respecting test (block relabelling): "
-                     f"p = {row.p_time_group.iloc[0]:.2g}.")
+    rows = groups[(groups.group == "animals") & (groups.split == split)
+                  & (groups.ps_mode.isna() | (groups.ps_mode == mode))]
+    if len(rows):
+        order = {m: i for i, m in enumerate(DECODERS)}
+        rows = rows.sort_values("model", key=lambda m: m.map(order))
+        lines.append(
+            "* Across the animals, the time-respecting test (block relabelling of every "
+            f"animal, {'exact' if (rows.method == 'exact').all() else 'Monte Carlo'} p): "
+            + ", ".join(
+                f"{model_name({'model': r.model, 'ps_mode': r.ps_mode})} "
+                f"p = {r.p_time_group:.2g}" for r in rows.itertuples())
+            + " (the network has no block-relabelling null in this configuration).")
     splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
     lines += [blank_control_line(summary, s, null) for s in splits]
     caveats = []

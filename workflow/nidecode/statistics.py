@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import stats
 
@@ -28,22 +30,60 @@ def permutation_p(observed: float, null: np.ndarray) -> float:
     return float((1 + np.sum(null >= observed - 1e-12)) / (1 + len(null)))
 
 
+# Exact enumeration is used while the number of joint relabellings stays below this; above it
+# (e.g. 20 sessions of 10 partitions) the null is drawn by Monte Carlo.
+EXACT_LIMIT = 10**12
+
+
+def group_null_size(nulls: list[list[float]]) -> int:
+    """Number of equally likely joint labellings under the group null: prod(1 + len(null_i))."""
+    return math.prod(1 + len(n) for n in nulls)
+
+
+def _half_sums(options: list[np.ndarray]) -> np.ndarray:
+    """Every sum of one option per session (all combinations), as a flat array."""
+    sums = np.zeros(1)
+    for o in options:
+        sums = (sums[:, None] + o[None, :]).ravel()
+    return sums
+
+
 def group_relabelling_p(observed: list[float], nulls: list[list[float]],
                         n_draws: int = 100_000, seed: int = 0) -> tuple[float, float]:
     """Block-relabelling p-value of the mean over independent sessions, and the null's mean.
 
     Under the null each session's observed labelling is one of its equally likely block
     partitions (``observed[i]`` and ``nulls[i]``), independently across sessions, so the null
-    of the mean is drawn by picking one partition per session (``n_draws`` Monte Carlo draws).
+    of the mean picks one partition per session. While there are at most ``EXACT_LIMIT`` joint
+    picks the p-value is exact: the sessions are split in two halves, every sum of each half is
+    listed, and the pairs reaching the observed total are counted with a sorted search (meet in
+    the middle). Beyond it, ``n_draws`` Monte Carlo draws (p then resolves about 1 / n_draws).
+    The null's mean is exact either way (the mean of each session's options, averaged).
     """
+    options = [np.array([o, *null], dtype=float) for o, null in zip(observed, nulls,
+                                                                    strict=True)]
+    null_mean = float(np.mean([o.mean() for o in options]))
+    target = float(np.sum(observed)) - 1e-12 * len(observed)
+    if group_null_size(nulls) <= EXACT_LIMIT:
+        # Balance the halves by their number of combinations.
+        order = sorted(range(len(options)), key=lambda i: -len(options[i]))
+        left, right, n_left, n_right = [], [], 1, 1
+        for i in order:
+            if n_left <= n_right:
+                left.append(options[i])
+                n_left *= len(options[i])
+            else:
+                right.append(options[i])
+                n_right *= len(options[i])
+        a, b = _half_sums(left), np.sort(_half_sums(right))
+        reach = len(b) - np.searchsorted(b, target - a, side="left")
+        return float(reach.sum() / (len(a) * len(b))), null_mean
     rng = np.random.default_rng(seed)
     draws = np.zeros(n_draws)
-    for o, null in zip(observed, nulls, strict=True):
-        options = np.array([o, *null])
-        draws += options[rng.integers(0, len(options), n_draws)]
-    draws /= len(observed)
-    p = (1 + np.sum(draws >= np.mean(observed) - 1e-12)) / (1 + n_draws)
-    return float(p), float(draws.mean())
+    for o in options:
+        draws += o[rng.integers(0, len(o), n_draws)]
+    p = (1 + np.sum(draws >= target)) / (1 + n_draws)
+    return float(p), null_mean
 
 
 def add_statistics(metrics: dict) -> dict:

@@ -118,7 +118,13 @@ def main(results: Path) -> None:
             print(f"| {session} | " + " | ".join(cells) + " |")
         print()
     g = pd.read_csv(results / "group_tests.csv")
-    print(g.to_markdown(index=False) if hasattr(g, "to_markdown") else g.to_string(index=False))
+    print("| decoder | split | group | mean balanced accuracy | null mean | "
+          "p (block relabelling) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in g.itertuples():
+        name = r.model + (f" ({r.ps_mode})" if isinstance(r.ps_mode, str) else "")
+        print(f"| {name} | {r.split} | {r.group} ({r.n_sessions}) | "
+              f"{r.balanced_accuracy_mean:.3f} | {r.null_mean:.3f} | {r.p_time_group:.2g} |")
     print()
     b = pd.read_csv(results / "benchmarks.csv")
     per = b.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"),

@@ -26,35 +26,37 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 from nidecode.config import validate_config  # noqa: E402
 from nidecode.fidelity import ALLEN, presentations_with_spikes, quickstart_accuracies  # noqa: E402
-from nidecode.responses import ALLEN_UNIT_FILTERS, spike_counts  # noqa: E402
+from nidecode.responses import ALLEN_UNIT_FILTERS, select_units, spike_counts  # noqa: E402
 from nidecode.simulate import AnimalSpec, Protocol, simulate_session  # noqa: E402
 from nidecode.stimuli import Canvas  # noqa: E402
 
 N_VISP = 93  # the quick-start session's VISp units after the default filters
 
 
-def passing(q: dict, filters: dict = ALLEN_UNIT_FILTERS) -> np.ndarray:
-    """Units of a simulated session that pass AllenSDK's default filters."""
-    return ((q["amplitude_cutoff"] <= filters["amplitude_cutoff_max"])
-            & (q["presence_ratio"] >= filters["presence_ratio_min"])
-            & (q["isi_violations"] <= filters["isi_violations_max"])
-            & (q["quality"] == filters["quality"]))
+def passing(sim) -> np.ndarray:
+    """Units of a simulated session that pass AllenSDK's default filters, selected by the
+    workflow's own select_units (which reads only ``units`` and ``path``)."""
+    units = pd.DataFrame({**sim.quality, "area": sim.unit_area})
+    session = SimpleNamespace(units=units, path=f"simulated {sim.animal.name}")
+    return select_units(session, tuple(np.unique(sim.unit_area)), ALLEN_UNIT_FILTERS)
 
 
 def measure(spec: AnimalSpec, protocol: Protocol, canvas: Canvas, seed: int = 0) -> dict:
     t0 = time.perf_counter()
     sim = simulate_session(spec, protocol, canvas)
-    ok = passing(sim.quality)
+    ok = passing(sim)
     visp = np.flatnonzero(ok & (sim.unit_area == "VISp"))
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(visp, N_VISP, replace=False)) if len(visp) > N_VISP else visp

@@ -252,9 +252,10 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
     means = means[means.split == split]
     if not len(means):
         return f"* Blank-presentation control ({split} split): not run"
-    main = summary[(summary.analysis == "main") & (summary.control == "none")
-                   & (summary.task == "within") & (summary.model == "glm")
-                   & (summary.split == split) & ~summary.session.isin(exclude)]
+    every = summary[(summary.analysis == "main") & (summary.control == "none")
+                    & (summary.task == "within") & (summary.model == "glm")
+                    & (summary.split == split)]
+    main = every[~every.session.isin(exclude)]
     glm_main = main.groupby("session").balanced_accuracy.mean().mean()
     order = {m: i for i, m in enumerate(DECODERS)}
     means = means.sort_values("model", key=lambda m: m.map(order))
@@ -271,9 +272,6 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
     # Per animal, the GLM on the blanks beside the main GLM (balanced accuracy, mean of folds).
     blank = summary[(summary.analysis == "blank_control") & (summary.model == "glm")
                     & (summary.split == split)].groupby("session").balanced_accuracy.mean()
-    every = summary[(summary.analysis == "main") & (summary.control == "none")
-                    & (summary.task == "within") & (summary.model == "glm")
-                    & (summary.split == split)]
     glm_each = every.groupby("session").balanced_accuracy.mean()  # null animals too
     each = "; ".join(f"{a} {blank[a]:.2f} / {glm_each[a]:.2f}" for a in blank.index
                      if a in glm_each.index)

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
+from .nwb import STIMULUS_BLOCKS
 
 PRESENTATION_S = 0.25
-DECODED_STIMULI = ("static_gratings", "natural_scenes")
 N_CONDITIONS = {"static_gratings": 120, "natural_scenes": 118}
 # Allen's printout leaves out the ~30 s of grey screen between most epochs; gaps at least this
 # long are written as spontaneous epochs (shorter ones, 1-2 s, are screen changes).
@@ -67,7 +67,7 @@ def check_epochs(table: pd.DataFrame, where: str = "epoch table") -> pd.DataFram
     start, stop = t["start_time"].to_numpy(float), t["stop_time"].to_numpy(float)
     if (stop <= start).any() or (start[1:] < stop[:-1] - 1e-6).any() or start[0] < 0:
         raise ConfigError(f"{where}: epochs must have start < stop, start >= 0 and not overlap")
-    for name in DECODED_STIMULI:
+    for name in STIMULUS_BLOCKS:
         blocks = t[t.stimulus_name == name]
         if blocks.empty:
             raise ConfigError(f"{where}: no {name} epoch; the decoded stimuli need one each")
@@ -84,7 +84,7 @@ def alternating_epochs(n_blocks: int = 3, block_s: float = 120.0,
     rows = [("spontaneous", -1, 0.0, spontaneous_s)]
     t, block = spontaneous_s, 0
     for b in range(n_blocks):
-        for name in DECODED_STIMULI:
+        for name in STIMULUS_BLOCKS:
             rows.append((name, block, t, t + block_s))
             t, block = t + block_s, block + 1
         if b == 0 and spontaneous_s > 0:
@@ -143,7 +143,7 @@ def place_presentations(epochs: pd.DataFrame, repeats: int, blanks: dict[str, in
     """
     run_len = max(1, int(round(run_s / PRESENTATION_S)))
     out: dict[str, dict] = {}
-    for name in DECODED_STIMULI:
+    for name in STIMULUS_BLOCKS:
         blocks = epochs[epochs.stimulus_name == name]
         slots = np.floor((blocks.stop_time - blocks.start_time).to_numpy() / PRESENTATION_S
                          + 1e-9).astype(np.int64)

@@ -40,6 +40,7 @@ import pandas as pd
 from .nwb import PRESENTATION_COLUMNS, STIMULUS_BLOCKS
 from .schedule import (
     ALLEN_SCHEDULE,
+    PRESENTATION_S,
     check_epochs,
     place_presentations,
     read_epochs,
@@ -51,7 +52,6 @@ DT = 0.005  # seconds per simulation bin
 SPONTANEOUS_DT = 0.05  # grey screen: nothing is shown, rates change only over seconds
 LEAD_S = 0.5  # simulated grey screen before each run of presentations (its pre-onset window)
 TAIL_S = 0.25
-PRESENTATION_S = 0.25
 KERNEL_S = 0.45
 NULL_NOTE = ", null animal: units blind to the stimulus"
 # Slow drift defaults (docs/simulation.md, "Slow drift"): a modelling choice consistent with

@@ -1,11 +1,21 @@
-"""How often each split and null calls a stimulus-blind, slowly drifting session significant.
+"""How often each test the project reports calls a stimulus-blind, drifting session significant,
+and how often it finds the information in sessions that have it, on Allen's clock.
 
-Simulates stimulus-blind sessions with the simulator's default slow drift (and a few M0-like
-sessions with stimulus information, for power), runs each through the NWB file, the reader and
-the GLM in both splits, and prints the rejection rates. tests/test_validation.py runs the same
-study and checks its limits.
+Simulates stimulus-blind sessions (N0 of the default config: 90 VISp units, the simulator's
+default slow drift) and sessions with stimulus information (M0: 120 VISp units, drive 1.2,
+gain noise 0.2), each with its own seed, Allen's block order and times, runs each through the
+NWB file, the reader and the decoders, and prints:
 
-    .venv/bin/python benchmarks/false_positives.py [--null 20] [--informative 3]
+* per session: the rate at which the binomial, label-shuffle and block-relabelling (``p_time``)
+  tests reject at alpha 0.05 and 0.1, per split and decoder, with each test's floor (the
+  smallest p it can give; "cannot reject" where the floor is above alpha);
+* per group of nine animals (disjoint groups, in seed order): the exact block-relabelling test
+  of the mean (:func:`nidecode.statistics.group_relabelling_p`).
+
+    .venv/bin/python benchmarks/false_positives.py [--null 180] [--informative 27]
+        [--processes 2] [--out results/false_positives.csv]
+
+tests/test_validation.py runs a small version of the same study and checks its limits.
 """
 
 import argparse
@@ -15,28 +25,68 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from nidecode.validation import false_positive_study, group_test, rejection_table  # noqa: E402
+from nidecode.validation import (  # noqa: E402
+    GROUP_SIZE,
+    false_positive_study,
+    group_table,
+    rejection_table,
+)
+
+
+def verdict(row: dict, alpha: float) -> str:
+    """The rejection rate at ``alpha``, or "cannot reject" where the test's floor is above it."""
+    if row["floor"] > alpha:
+        return "cannot reject"
+    return f"{row[f'rejected_at_{alpha:g}']:.3f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--null", type=int, default=20, help="stimulus-blind sessions")
-    ap.add_argument("--informative", type=int, default=3, help="sessions with information")
+    ap.add_argument("--null", type=int, default=180, help="stimulus-blind sessions")
+    ap.add_argument("--informative", type=int, default=27,
+                    help="sessions with stimulus information")
+    ap.add_argument("--repeats", type=int, default=6, help="presentations of each stimulus")
+    ap.add_argument("--decoders", default="glm,svc,knn,svc_w",
+                    help="decoders run in the block split")
+    ap.add_argument("--trial-decoders", default="glm,knn",
+                    help="decoders run in the trial split (the published recipe)")
+    ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=5000, help="first session seed")
+    ap.add_argument("--out", type=Path, help="write the per-session table here (CSV)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    results = false_positive_study(args.null, args.informative, n_permutations=50,
-                                   base_seed=args.seed)
-    table = rejection_table(results, alpha=0.05)
-    table["rejected_at_0.1"] = rejection_table(results, alpha=0.1)["rejected_at_0.1"]
-    print(table.to_string(index=False))
-    for blind, name in ((True, "stimulus-blind"), (False, "stimulus information")):
-        sub = results[results.stimulus_blind == blind]
-        if len(sub):
-            print(f"block-relabelling test of the mean over the {len(sub) // 2} {name} "
-                  f"sessions: block split p = {group_test(sub, 'block'):.2g}, trial split "
-                  f"p = {group_test(sub, 'trial'):.2g}")
-    print(f"{time.perf_counter() - t0:.0f} s")
+    results = false_positive_study(
+        args.null, args.informative, repeats=args.repeats, base_seed=args.seed,
+        decoders=tuple(args.decoders.split(",")),
+        trial_decoders=tuple(d for d in args.trial_decoders.split(",") if d),
+        processes=args.processes)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        results.drop(columns=["time_null_accuracies"]).assign(
+            time_null_accuracies=[" ".join(f"{a:.6f}" for a in x)
+                                  for x in results.time_null_accuracies]).to_csv(
+            args.out, index=False)
+    table = rejection_table(results)
+    print(f"Per session ({args.null} stimulus-blind, {args.informative} with information; "
+          f"Allen's clock, {args.repeats} repeats):\n")
+    print("| sessions | split | decoder | test | floor | rejected at 0.05 | rejected at 0.1 | "
+          "mean accuracy | relabellings' mean |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in table.to_dict("records"):
+        rel = r.get("relabelling_mean")
+        print(f"| {r['sessions']} | {r['split']} | {r['decoder']} | {r['test']} | "
+              f"{r['floor']:.2g} | {verdict(r, 0.05)} | {verdict(r, 0.1)} | "
+              f"{r['mean_accuracy']:.3f} | {'' if rel is None or rel != rel else f'{rel:.3f}'} |")
+    groups = group_table(results)
+    print(f"\nPer group of {GROUP_SIZE} animals (exact block-relabelling test of the mean):\n")
+    print("| sessions | split | decoder | groups | floor | rejected at 0.05 | rejected at 0.1 | "
+          "median p |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in groups.to_dict("records"):
+        print(f"| {r['sessions']} | {r['split']} | {r['decoder']} | {r['n_groups']} | "
+              f"{r['floor']:.0e} | {verdict(r, 0.05)} | {verdict(r, 0.1)} | "
+              f"{r['median_p']:.2g} |")
+    print(f"\n{time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -52,27 +52,73 @@ def test_paper_mode_equals_the_two_literal_sums():
                                atol=1e-4)
 
 
+def scaled_literal(basis: np.ndarray, t: int, counts_from: np.ndarray) -> np.ndarray:
+    """Trial t's image from the preferred stimuli of the ``basis`` trials, each stimulus's sum
+    scaled to the number of ``counts_from`` trials showing it (the literal two sums)."""
+    scale = np.array([(STIM[counts_from] == s).sum() / max((STIM[basis] == s).sum(), 1)
+                      for s in range(N_STIM)])
+    ps = np.zeros((N_UNITS, 2, 3))
+    for i in range(N_UNITS):
+        for u in np.flatnonzero(basis):
+            ps[i] += R[u, i] * SHOWN[u] * scale[STIM[u]]
+    return np.einsum("i,ijk->jk", R[t], ps)
+
+
 def test_train_mode_equals_the_literal_sums_over_training_trials():
     w = within_animal_weights(R, STIM, N_STIM, TRAIN, "train")
     images = synthesise(w)
     # Test trials: PS from all training trials.
     literal_test = literal_neural_images(R, SHOWN, basis=TRAIN)
     np.testing.assert_allclose(images[~TRAIN], literal_test[~TRAIN], rtol=1e-4, atol=1e-4)
-    # Training trial t: PS from the other training trials (leave-one-out).
+    # Training trial t: PS from the other training trials (leave-one-out), its own stimulus's
+    # sum scaled back to as many trials as the test images' PS have.
     for t in np.flatnonzero(TRAIN):
         basis = TRAIN.copy()
         basis[t] = False
-        np.testing.assert_allclose(images[t], literal_neural_images(R, SHOWN, basis)[t],
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(images[t], scaled_literal(basis, t, TRAIN), rtol=1e-4,
+                                   atol=1e-4)
+
+
+def test_leave_one_out_by_hand():
+    # Two trials of stimulus 0, one of stimulus 1, one unit: M = [r0 + r1, r2].
+    r = np.array([[1.0], [2.0], [3.0]], dtype=np.float32)
+    idx = np.array([0, 0, 1])
+    w = neural_image_weights(r, idx, 2, np.ones(3, bool), np.arange(3))
+    # Trial 0 without itself: stimulus 0 sums r1 = 2 over 1 trial, scaled x2 -> 4; times r0.
+    # Trial 2 is stimulus 1's only trial: nothing of it is left, weight 0.
+    np.testing.assert_allclose(w, [[1 * 4, 1 * 3], [2 * 2, 2 * 3], [3 * 3, 0]])
+
+
+def test_block_leave_out_by_hand_and_block_mates_do_not_matter():
+    blocks = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    w = within_animal_weights(R, STIM, N_STIM, TRAIN, "train", blocks)
+    images = synthesise(w)
+    for t in np.flatnonzero(TRAIN):
+        basis = TRAIN & (blocks != blocks[t])
+        np.testing.assert_allclose(images[t], scaled_literal(basis, t, TRAIN), rtol=1e-4,
+                                   atol=1e-4)
+    # A training trial's W is unchanged when its block-mates' responses change.
+    t = np.flatnonzero(TRAIN)[0]
+    mates = (blocks == blocks[t]) & (np.arange(N_TRIALS) != t)
+    changed = R.copy()
+    changed[mates] = rng.normal(size=(mates.sum(), N_UNITS)) * 50
+    w_changed = within_animal_weights(changed, STIM, N_STIM, TRAIN, "train", blocks)
+    np.testing.assert_array_equal(w_changed[t], w[t])
+    # With leave-one-out it changes: block-mates build its preferred stimuli.
+    loo = within_animal_weights(R, STIM, N_STIM, TRAIN, "train")
+    loo_changed = within_animal_weights(changed, STIM, N_STIM, TRAIN, "train")
+    assert not np.allclose(loo[t], loo_changed[t])
 
 
 def test_paper_mode_self_term_is_the_squared_response_norm():
     w_paper = neural_image_weights(R, STIM, N_STIM, np.ones(N_TRIALS, bool))
-    w_loo = neural_image_weights(R, STIM, N_STIM, np.ones(N_TRIALS, bool), leave_one_out=True)
-    diff = w_paper - w_loo
-    expected = np.zeros_like(diff)
-    expected[np.arange(N_TRIALS), STIM] = (R**2).sum(1)
-    np.testing.assert_allclose(diff, expected, rtol=1e-5, atol=1e-5)
+    w_loo = neural_image_weights(R, STIM, N_STIM, np.ones(N_TRIALS, bool), np.arange(N_TRIALS))
+    n_s = np.bincount(STIM, minlength=N_STIM)[STIM]
+    expected = w_paper.copy()
+    own = w_paper[np.arange(N_TRIALS), STIM] - (R**2).sum(1)
+    expected[np.arange(N_TRIALS), STIM] = np.where(n_s > 1, own * n_s / np.maximum(n_s - 1, 1),
+                                                   0)
+    np.testing.assert_allclose(w_loo, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_train_mode_never_uses_test_trials():

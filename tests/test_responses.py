@@ -43,6 +43,8 @@ def test_rates_and_zscores_match_hand_computation(hand_nwb, small_stimuli):
     np.testing.assert_allclose(ds.baseline_mean.values, [MU], rtol=1e-5)
     np.testing.assert_allclose(ds.baseline_sd.values, [SD], rtol=1e-5)
     np.testing.assert_allclose(ds.response.values[:, 0], (np.array(RATES) - MU) / SD, rtol=1e-5)
+    # Each presentation's own pre-onset window is kept, for z-scoring with training blocks.
+    np.testing.assert_allclose(ds.baseline_rate.values[:, 0], [5, 5, 5, 10, 10, 0], rtol=1e-6)
     assert list(ds.stimulus_class.values) == ["artificial"] * 3 + ["natural"] * 3
     assert ds.attrs["n_blank_presentations_dropped"] == 2
     # Stimulus rows: grating (0 deg, 0.04 cpd, phase 0) is Allen-order row 4; scene 5 -> 125.

@@ -77,3 +77,65 @@ def test_unit_subsets_are_seeded_and_sized(toy):
     assert not a.unit_mask[3:].any()  # drawn from the main area only
     with pytest.raises(NidecodeError, match="only 3"):
         select(ds, stimuli, "units-5-r0", ["VISp"])
+
+
+def test_training_response_z_scores_with_the_basis_windows_only():
+    from nidecode.variants import Selection
+
+    rate = np.array([[2.0], [4.0], [6.0], [8.0]])
+    base = np.array([[1.0], [3.0], [10.0], [20.0]])
+    sel = Selection(np.zeros((4, 1)), np.arange(4), np.array([0, 0, 1, 1]), ["a", "b"],
+                    np.ones(4, bool), np.ones(1, bool), rate=rate, baseline_rate=base,
+                    session_sd=np.array([9.0]))
+    basis = np.array([True, True, False, False])
+    # Basis windows 1 and 3 Hz: mean 2, SD (ddof 1) sqrt(2).
+    np.testing.assert_allclose(sel.training_response(basis)[:, 0],
+                               (rate[:, 0] - 2) / np.sqrt(2), rtol=1e-6)
+    # The other trials' windows do not matter...
+    sel.baseline_rate = np.array([[1.0], [3.0], [-50.0], [99.0]])
+    np.testing.assert_allclose(sel.training_response(basis)[:, 0],
+                               (rate[:, 0] - 2) / np.sqrt(2), rtol=1e-6)
+    # ...a unit silent in every basis window keeps the session-wide SD...
+    sel.baseline_rate = np.array([[0.0], [0.0], [5.0], [5.0]])
+    np.testing.assert_allclose(sel.training_response(basis)[:, 0], rate[:, 0] / 9.0, rtol=1e-6)
+    # ...and without per-presentation windows the session-wide responses are used.
+    sel.baseline_rate = None
+    np.testing.assert_array_equal(sel.training_response(basis), sel.response)
+
+
+def test_arousal_folds_adapt_to_the_blocks_a_state_has(small_stimuli):
+    from nidecode.decode import Scope, analysis_folds, glm_within
+
+    # Three gratings blocks (1, 4, 6) and three scenes blocks (2, 3, 5), 40 trials each. The
+    # animal runs in every scenes block but only in gratings blocks 1 and 4.
+    rng = np.random.default_rng(1)
+    blocks = np.repeat([1, 2, 3, 4, 5, 6], 40)
+    name = np.where(np.isin(blocks, [1, 4, 6]), "static_gratings", "natural_scenes")
+    stim = np.where(name == "static_gratings", rng.integers(0, 120, len(blocks)),
+                    rng.integers(120, 238, len(blocks)))
+    speed = np.tile([0.0, 20.0], len(blocks) // 2)
+    speed[blocks == 6] = 0.0
+    ds = xr.Dataset(
+        {"response": (("presentation", "unit"), rng.normal(size=(len(blocks), 4)))},
+        coords={"stimulus_index": ("presentation", stim),
+                "stimulus_block": ("presentation", blocks),
+                "stimulus_name": ("presentation", name),
+                "running_speed": ("presentation", speed), "area": ("unit", ["VISp"] * 4)},
+        attrs={"animal": "T", "source": "test"},
+    )
+    scope = Scope(split="block")
+    assert analysis_folds(ds, small_stimuli, scope, "arousal-still").n_folds == 3
+    running = analysis_folds(ds, small_stimuli, scope, "arousal-running")
+    assert running.n_folds == 2  # leave-one-block-out over gratings blocks 1 and 4
+    tested = [set(ds.stimulus_block.values[
+        select(ds, small_stimuli, "arousal-running", ["VISp"]).trial_mask][
+        ~running.train_mask(select(ds, small_stimuli, "arousal-running", ["VISp"]), k)])
+        for k in range(2)]
+    assert tested == [{1, 2, 5}, {3, 4}]
+    assert glm_within(ds, small_stimuli, 1, running, analysis="arousal-running")["n_test"] > 0
+    assert analysis_folds(ds, small_stimuli, scope, "main").n_folds == 3
+    # Running in one gratings block only: nothing to hold out, one clear error.
+    speed[blocks == 4] = 0.0
+    ds["running_speed"] = ("presentation", speed)
+    with pytest.raises(NidecodeError, match="at least 2 of each"):
+        analysis_folds(ds, small_stimuli, scope, "arousal-running")

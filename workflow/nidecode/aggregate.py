@@ -173,6 +173,30 @@ def retention(summary: pd.DataFrame, reference: str = "svc_w") -> pd.DataFrame:
         drop=True)
 
 
+def like_for_like(within: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Every decoder's mean accuracy on the folds the network ran (``decoding.dnn_folds``),
+    over the animals where all of them ran: one row per decoder, network included.
+
+    ``within``: main-analysis, no-control within-animal rows of one split. Decoders reading
+    ``W`` and the network in preferred-stimulus ``mode``.
+    """
+    cols = ["model_label", "accuracy", "n_sessions", "n_folds", "folds"]
+    df = within[within.ps_mode.isna() | (within.ps_mode == mode)]
+    df = df[df.inputs.isin(["responses", "neural_image", "neural_image_weights"])]
+    net = df[df.inputs == "neural_image"]
+    if not len(net):
+        return pd.DataFrame(columns=cols)
+    folds = sorted({int(f) for f in net.fold.dropna()})
+    df = df[df.fold.isin(folds)]
+    per = df.groupby(["model_label", "session"]).accuracy.mean().unstack("model_label")
+    per = per.dropna()  # animals where every decoder ran on those folds
+    order = [m for m in per.columns if m not in set(net.model_label)] + sorted(
+        set(net.model_label) & set(per.columns))
+    return pd.DataFrame([{"model_label": m, "accuracy": float(per[m].mean()),
+                          "n_sessions": len(per), "n_folds": len(folds), "folds": folds}
+                         for m in order], columns=cols)
+
+
 def fold_spread(summary: pd.DataFrame) -> pd.DataFrame:
     """Per model, analysis, control and session/combo: mean, SD, min and max over folds."""
     df = summary[summary.accuracy.notna()].copy()
@@ -301,9 +325,11 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
         acc = per.accuracy.mean()
         lo, hi = per.ci95_low.mean(), per.ci95_high.mean()
         best, worst = acc.idxmax(), acc.idxmin()
-        return (f"* {what}: mean **{acc.mean():.2f}** over {len(acc)}; from {acc[worst]:.2f} "
-                f"({worst}, 95 % CI {lo[worst]:.2f}-{hi[worst]:.2f}) to {acc[best]:.2f} "
-                f"({best}, {lo[best]:.2f}-{hi[best]:.2f})")
+        folds = sorted({int(f) for f in df.fold.dropna()}) if "fold" in df else []
+        on = (f" (fold {folds[0]} only)" if len(folds) == 1 else "")
+        return (f"* {what}{on}: mean **{acc.mean():.2f}** over {len(acc)}; from "
+                f"{acc[worst]:.2f} ({worst}, 95 % Wilson interval {lo[worst]:.2f}-"
+                f"{hi[worst]:.2f}) to {acc[best]:.2f} ({best}, {lo[best]:.2f}-{hi[best]:.2f})")
 
     glm = within[within.model == "glm"]
     net = within[(within.model != "glm") & (within.inputs == "neural_image")
@@ -332,6 +358,13 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
                    & (within.ps_mode.isna() | (within.ps_mode == mode))]
         lines.append(line(d, f"{model_name({'model': name, 'ps_mode': mode})} within animal "
                              "(baseline)"))
+    same = like_for_like(within, mode)
+    if len(same):
+        lines.append(
+            f"* Like for like, on the network's fold{'s' if same.n_folds.iloc[0] > 1 else ''} "
+            f"only ({', '.join(str(f) for f in same.folds.iloc[0])}; same trials, mean over "
+            f"{same.n_sessions.iloc[0]} animals): "
+            + ", ".join(f"{r.model_label} {r.accuracy:.3f}" for r in same.itertuples()))
     kept = retention(summary)
     # The null animals have nothing to retain: their gaps are noise around chance.
     kept = kept[(kept.split == split) & (kept.ps_mode == mode) & ~kept.unit.isin(null)]
@@ -389,8 +422,9 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
                                            else ": random trials, inflated by slow drift"))
     caveats.append(f"``{mode}`` mode" + (" (leak-free preferred stimuli)" if mode == "train"
                                          else " (the published, leaky recipe)"))
-    caveats.append("binomial and label-shuffle p-values assume independent trials; only "
-                   "``p_time`` respects slow drift")
+    caveats.append("Wilson intervals, binomial and label-shuffle p-values assume independent "
+                   "trials, which drifting trials are not; only ``p_time`` and the group test "
+                   "respect slow drift")
     lines += ["", "**Caveats of this run**: " + "; ".join(caveats) + ".", "",
               "Figures and tables: in the menu (Figures, Tables); how to read them: "
               "docs/how-to-read-results.md in the repository."]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +85,24 @@ class Scope:
         return train
 
 
+def analysis_folds(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
+                   analysis: str = "main") -> Scope:
+    """The scope ``analysis`` runs in: ``scope``, or under the block split with fewer folds
+    where the analysis's trials (a running state) lie in fewer blocks of some stimulus than
+    ``decoding.n_folds``: leave-one-block-out over the blocks they have, at least 2."""
+    if scope.split != "block" or not analysis.startswith("arousal-"):
+        return scope
+    sel = scope.select(ds, stimuli, analysis)
+    block, name = _blocks(sel, "block")
+    have = {g: len(set(block[name == g].tolist())) for g in sorted(set(name.tolist()))}
+    fewest = min(have.values())
+    if fewest < 2:
+        raise NidecodeError(
+            f"{ds.attrs.get('animal', '?')} {analysis}: its trials lie in {have} blocks "
+            "(stimulus -> blocks); the block split needs at least 2 of each to hold one out")
+    return replace(scope, n_folds=min(scope.n_folds, fewest))
+
+
 def _blocks(sel: Selection, split: str) -> tuple[np.ndarray, np.ndarray]:
     if sel.block is None or sel.stimulus_name is None:
         if split == "block":
@@ -121,15 +139,35 @@ def _balanced(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     return float(np.mean(recalls))
 
 
+def _leave_out(sel: Selection, split: str) -> np.ndarray | None:
+    """What a training trial's own image leaves out in ``train`` mode: its whole stimulus block
+    under the block split (block-mates share its drift and label, test trials have none of
+    them), itself alone under the trial split."""
+    return sel.block if split == "block" and sel.block is not None else None
+
+
+def _weights(sel: Selection, train: np.ndarray, mode: PSMode, n_stimuli: int, split: str,
+             response: np.ndarray | None = None) -> np.ndarray:
+    """``W`` of every selected trial for one training mask. In ``train`` mode the responses are
+    z-scored with the training trials' baseline windows and each training trial's image
+    leaves out its block (block split); ``paper`` mode is transductive, as published."""
+    if mode == "paper":
+        r = sel.response if response is None else response
+        return within_animal_weights(r, sel.stimulus_index, n_stimuli, train, mode)
+    r = sel.training_response(train) if response is None else response
+    return within_animal_weights(r, sel.stimulus_index, n_stimuli, train, mode,
+                                 _leave_out(sel, split))
+
+
 def _decoder_inputs(dec: Decoder, sel: Selection, train: np.ndarray, mode: PSMode | None,
-                    n_stimuli: int) -> np.ndarray:
+                    n_stimuli: int, split: str) -> np.ndarray:
     """What decoder ``dec`` reads for one training mask: the responses, or ``W`` built from
-    that mask in preferred-stimulus ``mode`` (leave-one-out for training trials in ``train``)."""
+    that mask in preferred-stimulus ``mode`` (:func:`_weights`)."""
     if dec.inputs == "responses":
         return sel.response
     if mode is None:
         raise ValueError(f"decoder {dec.name} reads W: give a preferred-stimulus mode")
-    return within_animal_weights(sel.response, sel.stimulus_index, n_stimuli, train, mode)
+    return _weights(sel, train, mode, n_stimuli, split)
 
 
 def decoder_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
@@ -152,7 +190,7 @@ def decoder_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     sel = scope.select(ds, stimuli, analysis)
     y = sel.y
     train = scope.train_mask(sel, fold)
-    x = _decoder_inputs(dec, sel, train, mode, stimuli.sizes["stimulus"])
+    x = _decoder_inputs(dec, sel, train, mode, stimuli.sizes["stimulus"], scope.split)
 
     def fit(labels: np.ndarray) -> np.ndarray:
         return dec.fit_predict(x[train], labels, x[~train], **params)
@@ -219,7 +257,7 @@ def decoder_block_relabelling(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
         y_true, y_hat = [], []
         for k in range(scope.n_folds):
             train = scope.train_mask(sel, k, labels, group)
-            x = _decoder_inputs(dec, sel, train, mode, n_stim)
+            x = _decoder_inputs(dec, sel, train, mode, n_stim, scope.split)
             y_hat.append(dec.fit_predict(x[train], labels[train], x[~train], **params))
             y_true.append(labels[~train])
         return _balanced(np.concatenate(y_true), np.concatenate(y_hat), len(names))
@@ -331,7 +369,7 @@ def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     sel = scope.select(ds, stimuli)
     train = scope.train_mask(sel, fold)
     n_stim = stimuli.sizes["stimulus"]
-    w = within_animal_weights(sel.response, sel.stimulus_index, n_stim, train, mode)
+    w = _weights(sel, train, mode, n_stim, scope.split)
     z = (w - w[train].mean(0)) / (w[train].std(0) + 1e-9)
     top = np.argmax(z, axis=1)
     stim_class = stimuli.stimulus_class.values.astype(str)
@@ -357,10 +395,12 @@ def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mo
     order (the time-respecting null; in the block split the folds follow the pseudo-classes).
     """
     sel = scope.select(ds, stimuli, analysis)
-    r, idx = sel.response, sel.stimulus_index
-    if response_shuffle:
+    idx = sel.stimulus_index
+    shuffle = None
+    if response_shuffle:  # one permutation of the trials per unit, the same in every fold
         rng = np.random.default_rng([scope.seed, 104729])
-        r = np.stack([rng.permutation(col) for col in r.T], axis=1)
+        shuffle = np.stack([rng.permutation(len(idx)) for _ in range(sel.response.shape[1])],
+                           axis=1)
     n_stim = stimuli.sizes["stimulus"]
     y, group = sel.y, None
     if relabelling is not None:
@@ -375,8 +415,14 @@ def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mo
         y = options[order[relabelling]]
         group = np.array(sel.names)[y]
     trains = np.stack([scope.train_mask(sel, k, y, group) for k in range(scope.n_folds)])
-    w = np.stack([within_animal_weights(r, idx, n_stim, trains[k], mode)
-                  for k in range(scope.n_folds)])
+
+    def fold_weights(train: np.ndarray) -> np.ndarray:
+        r = sel.training_response(train) if mode == "train" else sel.response
+        if shuffle is not None:
+            r = np.take_along_axis(r, shuffle, axis=0)
+        return _weights(sel, train, mode, n_stim, scope.split, r)
+
+    w = np.stack([fold_weights(trains[k]) for k in range(scope.n_folds)])
     info = {k: v for k, v in sel.info.items() if isinstance(v, str | int | float)}
     return xr.Dataset(
         {"W": (("fold", "trial", "stimulus"), w.astype(np.float32)),
@@ -484,7 +530,10 @@ def cross_weights(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli
     xs, ys, names = [], [], None
     for ds in train_ds:
         sel = scope.select(ds, stimuli)
-        w, _ = cross_animal_weights(sel.response, sel.stimulus_index, n_stim, "train", mode)
+        # Every trial of a training animal trains: the session-wide z-scoring is the training
+        # trials' own; in train mode each trial's image leaves out its block (block split).
+        w, _ = cross_animal_weights(sel.response, sel.stimulus_index, n_stim, "train", mode,
+                                    leave_out=_leave_out(sel, scope.split))
         xs.append(w)
         ys.append(sel.y)
         names = sel.names
@@ -500,8 +549,10 @@ def cross_weights(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli
                               ds.attrs["animal"])
         else:
             cal = None
-        w, evaluated = cross_animal_weights(sel.response, sel.stimulus_index, n_stim, "test",
-                                            mode, cal)
+        # In train mode the test animal is z-scored with its calibration trials' baseline
+        # windows: its evaluated trials inform neither its preferred stimuli nor its scaling.
+        r = sel.response if cal is None else sel.training_response(cal)
+        w, evaluated = cross_animal_weights(r, sel.stimulus_index, n_stim, "test", mode, cal)
         xt.append(w[evaluated])
         yt.append(sel.y[evaluated])
         n_cal += 0 if cal is None else int(cal.sum())

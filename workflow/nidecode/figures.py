@@ -136,10 +136,14 @@ def neural_images_figure(weights: xr.Dataset, stimuli: xr.Dataset, path: str | P
 def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
     """Fig. 6a: within-animal accuracy per animal, GLM vs DNN (bars: mean, dots: folds).
 
-    Error bars: mean of the folds' 95 % Wilson intervals.
+    Every decoder on the folds the network ran (like for like). Error bars: mean of the folds'
+    95 % Wilson intervals, which assume independent trials.
     """
     df = _main(summary)
     df = df[df.task == "within"]
+    net_folds = sorted({int(f) for f in df[df.inputs == "neural_image"].fold.dropna()})
+    if net_folds:
+        df = df[df.fold.isin(net_folds)]
     order = sorted(df.session.unique())
     hue_order = sorted(df.model_label.unique())
     fig, ax = plt.subplots(figsize=(max(6, len(order) * 1.2), 4))
@@ -155,8 +159,11 @@ def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
                 x = bar.get_x() + bar.get_width() / 2
                 ax.plot([x, x], [m.ci95_low, m.ci95_high], color="k", lw=1)
     ax.axhline(0.5, color="grey", ls="--", lw=1)
-    ax.set(ylim=(0.3, 1.0), ylabel="test accuracy (95 % CI)", xlabel="animal",
-           title="Within-animal decoding: natural vs artificial" + _source_tag(df))
+    folds = ("" if not net_folds else " (fold" + ("s " if len(net_folds) > 1 else " ")
+             + ", ".join(map(str, net_folds)) + ", the network's)")
+    ax.set(ylim=(0.3, 1.0), ylabel="test accuracy (95 % Wilson, indep. trials)",
+           xlabel="animal",
+           title="Within-animal decoding: natural vs artificial" + folds + _source_tag(df))
     ax.legend(title=None, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
 
@@ -190,7 +197,8 @@ def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str |
                 d = data[data.condition == c]
                 ax.plot([d.ci95_low.mean(), d.ci95_high.mean()], [i, i], color="k", lw=1.5)
         ax.axvline(0.5, color="grey", ls="--", lw=1)
-        ax.set(xlim=(0.3, 1.0), xlabel="test accuracy (95 % CI)", ylabel="", title=title)
+        ax.set(xlim=(0.3, 1.0), xlabel="test accuracy (95 % Wilson, indep. trials)", ylabel="",
+               title=title)
     fig.suptitle("Leakage and controls" + _source_tag(df))
     _save(fig, path)
 
@@ -235,7 +243,8 @@ def unit_count_figure(summary: pd.DataFrame, path: str | Path) -> None:
 
 
 def cross_figure(summary: pd.DataFrame, path: str | Path) -> None:
-    """Fig. 6b: cross-animal combos in ascending order of accuracy (95 % CI)."""
+    """Fig. 6b: cross-animal combos in ascending order of accuracy (95 % Wilson intervals,
+    which assume independent trials)."""
     df = _main(summary)
     df = df[df.task == "cross"].sort_values("accuracy")
     fig, ax = plt.subplots(figsize=(6, 0.4 * max(len(df), 3) + 1))
@@ -248,7 +257,7 @@ def cross_figure(summary: pd.DataFrame, path: str | Path) -> None:
         ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colour[m]) for m in models],
                   labels=models, frameon=False, fontsize=8, loc="lower right")
         ax.axvline(0.5, color="grey", ls="--", lw=1)
-    ax.set(xlim=(0.3, 1.0), xlabel="test accuracy",
+    ax.set(xlim=(0.3, 1.0), xlabel="test accuracy (95 % Wilson, indep. trials)",
            title="Across animals: TRAIN__TEST" + _source_tag(df))
     _save(fig, path)
 

@@ -17,8 +17,11 @@ Modes:
   trial's own stimulus then enters its own image with weight ``||R_t||^2``: the image leaks the
   stimulus even when the neurons carry no information about it.
 * ``train`` (default, leak-free): ``PS`` from training trials only. Training trial ``t``'s image
-  uses ``PS`` without trial ``t`` (leave-one-out: subtract ``||R_t||^2 A_t``), so training
-  images carry no self-term either and look like test images, which never have one.
+  uses ``PS`` without ``t``'s group: its whole stimulus block under the block split (the block
+  shares ``t``'s drift and, since a block shows one class, its label), ``t`` alone under the
+  trial split (leave-one-out: subtract ``||R_t||^2 A_t``). Each stimulus's sum is then scaled
+  back to the number of training trials that show it, so training images are built like test
+  images: from trials of other blocks, on the same scale, with no self-term.
 """
 
 from __future__ import annotations
@@ -57,21 +60,41 @@ def neural_image_weights(
     stimulus_index: np.ndarray,
     n_stimuli: int,
     basis: np.ndarray,
-    leave_one_out: bool = False,
+    leave_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``W`` (trials, stimuli) such that the trials' neural images are ``W @ U``.
 
     ``basis`` is a boolean mask (or index) of the trials whose responses build the preferred
-    stimuli. With ``leave_one_out`` each trial in ``basis`` gets its image from the preferred
-    stimuli of the other basis trials (its own self-term removed).
+    stimuli. With ``leave_out`` (one group label per trial) each trial in ``basis`` gets its
+    image from the preferred stimuli of the basis trials outside its group, each stimulus's sum
+    scaled by ``n_s(basis) / n_s(basis outside the group)`` so that it has the size of the
+    other trials' (0 where no trial of the stimulus is left). Unique labels give leave-one-out.
     """
-    rb = response[basis]
-    m = preferred_stimulus_weights(rb, stimulus_index[basis], n_stimuli)
-    w = response.astype(np.float32) @ m
-    if leave_one_out:
-        idx = np.flatnonzero(_as_mask(basis, len(response)))
-        self_weight = np.einsum("tu,tu->t", response[idx], response[idx])
-        w[idx, stimulus_index[idx]] -= self_weight
+    n = len(response)
+    basis = _as_mask(basis, n)
+    r = response.astype(np.float32)
+    m = preferred_stimulus_weights(r[basis], stimulus_index[basis], n_stimuli)
+    w = r @ m
+    if leave_out is None:
+        return w
+    groups = np.asarray(leave_out)
+    counts = np.bincount(stimulus_index[basis], minlength=n_stimuli).astype(np.float32)
+    idx = np.flatnonzero(basis)
+    if len(np.unique(groups[idx])) == len(idx):
+        # One trial per group: only its own stimulus's column changes (fast path).
+        s = stimulus_index[idx]
+        self_weight = np.einsum("tu,tu->t", r[idx], r[idx])
+        left = counts[s] - 1
+        own = w[idx, s] - self_weight
+        w[idx, s] = np.where(left > 0, own * counts[s] / np.maximum(left, 1), 0.0)
+        return w
+    for g in np.unique(groups[idx]):
+        members = basis & (groups == g)
+        others = basis & (groups != g)  # summed afresh: the group's values never enter
+        m_g = preferred_stimulus_weights(r[others], stimulus_index[others], n_stimuli)
+        left = np.bincount(stimulus_index[others], minlength=n_stimuli)
+        scale = np.divide(counts, left, out=np.zeros(n_stimuli, np.float32), where=left > 0)
+        w[members] = (r[members] @ m_g) * scale
     return w
 
 
@@ -90,18 +113,21 @@ def within_animal_weights(
     n_stimuli: int,
     train: np.ndarray,
     mode: PSMode,
+    leave_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``W`` for every trial of one animal given a train/test split (boolean ``train`` mask).
 
-    ``train``: preferred stimuli from training trials only, leave-one-out for the training
-    trials. ``paper``: preferred stimuli from all trials, self-terms included (as published).
+    ``train``: preferred stimuli from training trials only; each training trial's from the
+    training trials outside its ``leave_out`` group (its stimulus block under the block split;
+    default: the trial alone). ``paper``: preferred stimuli from all trials, self-terms included
+    (as published).
     """
     if mode == "paper":
         return neural_image_weights(response, stimulus_index, n_stimuli,
                                     np.ones(len(response), dtype=bool))
     if mode == "train":
-        return neural_image_weights(response, stimulus_index, n_stimuli, train,
-                                    leave_one_out=True)
+        groups = np.arange(len(response)) if leave_out is None else leave_out
+        return neural_image_weights(response, stimulus_index, n_stimuli, train, groups)
     raise ValueError(f"unknown preferred-stimulus mode {mode!r}; allowed: {PS_MODES}")
 
 
@@ -112,12 +138,14 @@ def cross_animal_weights(
     role: Literal["train", "test"],
     mode: PSMode,
     calibration: np.ndarray | None = None,
+    leave_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``W`` of one animal in a cross-animal combo, and the mask of trials it is used for.
 
-    Training animals use every trial (leave-one-out in ``train`` mode, self-terms in ``paper``
-    mode). A test animal in ``train`` mode builds its preferred stimuli from the ``calibration``
-    trials and is evaluated on the others only; in ``paper`` mode it uses and is evaluated on
+    Training animals use every trial (in ``train`` mode each trial's image leaves out its
+    ``leave_out`` group, by default the trial alone; self-terms in ``paper`` mode). A test
+    animal in ``train`` mode builds its preferred stimuli from the ``calibration`` trials and
+    is evaluated on the others only; in ``paper`` mode it uses and is evaluated on
     every trial (transductive, as published).
     """
     n = len(response)
@@ -125,8 +153,9 @@ def cross_animal_weights(
     if mode not in PS_MODES:
         raise ValueError(f"unknown preferred-stimulus mode {mode!r}; allowed: {PS_MODES}")
     if role == "train":
-        w = neural_image_weights(response, stimulus_index, n_stimuli, everything,
-                                 leave_one_out=mode == "train")
+        groups = (None if mode == "paper" else
+                  np.arange(n) if leave_out is None else leave_out)
+        w = neural_image_weights(response, stimulus_index, n_stimuli, everything, groups)
         return w, everything
     if mode == "paper":
         return neural_image_weights(response, stimulus_index, n_stimuli, everything), everything

@@ -359,7 +359,7 @@ def compute_responses(
         keep = ~zero
         if not keep.any():
             raise UnitSelectionError(f"{session.path}: every selected unit has zero baseline SD")
-        units, rate, mu, sd = units[keep], rate[:, keep], mu[keep], sd[keep]
+        units, rate, mu, sd, base = units[keep], rate[:, keep], mu[keep], sd[keep], base[:, keep]
         spikes = [s for s, k in zip(spikes, keep, strict=True) if k]
     response = (rate - mu) / sd
     # The blanks' z-scores use the presentations' baseline (same mu, sd, same units).
@@ -434,6 +434,10 @@ def compute_responses(
         "blank_rate": (("blank", "unit"), blank_rate.astype(np.float32)),
         "blank_response": (("blank", "unit"), blank_response.astype(np.float32)),
     }
+    if settings.baseline == "pre_onset":
+        # Each presentation's own baseline window, so that decoders reading W can z-score with
+        # the training blocks' windows only (variants.Selection.training_response).
+        data["baseline_rate"] = (("presentation", "unit"), base.astype(np.float32))
     if settings.time_bin_s:
         dur = float(np.median(duration))
         data["counts"] = (

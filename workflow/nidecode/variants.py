@@ -24,6 +24,9 @@ import xarray as xr
 from .errors import NidecodeError
 
 NOT_APPLICABLE = "na"
+# An arousal analysis decodes each state from the same number of trials of each class; with
+# fewer than this many in the rarer state it is skipped (and says so).
+MIN_STATE_TRIALS = 10
 ANALYSIS_RE = re.compile(
     r"^(main|label-[A-Za-z0-9_]+|areas-[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*|arousal-(running|still)"
     r"|units-\d+-r\d+)$"
@@ -43,6 +46,25 @@ class Selection:
     info: dict = field(default_factory=dict)
     block: np.ndarray | None = None  # (trials,) stimulus_block, for time-aware splits
     stimulus_name: np.ndarray | None = None  # (trials,) what each trial's block shows
+    rate: np.ndarray | None = None  # (trials, units) Hz, for training_response
+    baseline_rate: np.ndarray | None = None  # (trials, units) pre-onset Hz, likewise
+    session_sd: np.ndarray | None = None  # (units,) the session-wide baseline SD
+
+    def training_response(self, basis: np.ndarray) -> np.ndarray:
+        """Responses z-scored with the baseline windows of the ``basis`` trials only (each
+        unit's pre-onset mean and SD over them), so that the other trials inform no scaling.
+
+        The session-wide ``response`` where the file has no per-presentation baseline (the
+        spontaneous baseline, whose grey-screen windows hold no trial). A unit silent in every
+        basis window keeps its session-wide SD.
+        """
+        if self.baseline_rate is None or self.rate is None:
+            return self.response
+        b = self.baseline_rate[basis].astype(np.float64)
+        mu, sd = b.mean(axis=0), b.std(axis=0, ddof=1)
+        fallback = self.session_sd if self.session_sd is not None else np.ones_like(sd)
+        sd = np.where(sd > 0, sd, fallback)
+        return ((self.rate - mu) / sd).astype(np.float32)
 
     def counts(self, ds: xr.Dataset) -> np.ndarray:
         """Time-binned counts (trials, time_bin, units) of the selection."""
@@ -123,9 +145,11 @@ def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: str, areas: list[str],
         chosen = []
         for c in names:
             n_c = int(min((running & (labels_all == c)).sum(), (still & (labels_all == c)).sum()))
-            if n_c < 10:
-                raise NidecodeError(f"{animal}: only {n_c} '{c}' trials in the rarer arousal "
-                                    "state; lower analyses.running_threshold_cm_s or drop arousal")
+            if n_c < MIN_STATE_TRIALS:
+                raise NidecodeError(
+                    f"{animal}: only {n_c} '{c}' trials in the rarer arousal state (at least "
+                    f"{MIN_STATE_TRIALS} of each class in each state are needed to test); "
+                    "lower analyses.running_threshold_cm_s or drop arousal")
             chosen.append(rng.choice(np.flatnonzero(state & (labels_all == c)), n_c,
                                      replace=False))
         trial_mask = np.zeros_like(keep)
@@ -149,5 +173,11 @@ def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: str, areas: list[str],
     block = ds.stimulus_block.values[trial_mask] if "stimulus_block" in ds else None
     name = (ds.stimulus_name.values[trial_mask].astype(str) if "stimulus_name" in ds
             else None)
+    per_trial = {}
+    if "baseline_rate" in ds and "rate" in ds:
+        per_trial = {"rate": ds.rate.values[trial_mask][:, unit_mask],
+                     "baseline_rate": ds.baseline_rate.values[trial_mask][:, unit_mask],
+                     "session_sd": (ds.baseline_sd.values[unit_mask]
+                                    if "baseline_sd" in ds else None)}
     return Selection(r, ds.stimulus_index.values[trial_mask], y, names, trial_mask, unit_mask,
-                     info, block, name)
+                     info, block, name, **per_trial)

@@ -2,7 +2,7 @@
 
 import logging
 
-from nidecode.decode import Scope, glm_within
+from nidecode.decode import Scope, analysis_folds, glm_within
 from nidecode.errors import NidecodeError
 from nidecode.io import open_netcdf
 from nidecode.metrics import write_metrics_rows
@@ -16,16 +16,25 @@ def main(smk) -> None:
     scope = Scope.from_config(smk.config, stimuli, labels, split=smk.wildcards.split)
     n_within = smk.config["controls"]["within_block_permutations"]
     rows = []
+
+    def skipped(analysis: str, fold: int, err: NidecodeError) -> dict:
+        # too few units, trials or blocks in this session: say so
+        logging.warning("%s %s: skipped (%s)", smk.wildcards.session, analysis, err)
+        return {"analysis": analysis, "session": smk.wildcards.session, "fold": fold,
+                "model": "glm", "task": "within", "split": scope.split, "skipped": str(err)}
+
     for analysis in smk.params.analyses:
-        for fold in range(scope.n_folds):
+        try:  # an arousal state may span fewer blocks: leave-one-block-out over those it has
+            sc = analysis_folds(ds, stimuli, scope, analysis)
+        except NidecodeError as err:
+            rows += [skipped(analysis, fold, err) for fold in range(scope.n_folds)]
+            continue
+        for fold in range(sc.n_folds):
             try:
-                m = glm_within(ds, stimuli, fold, scope, smk.config["decoding"]["glm"]["C"],
+                m = glm_within(ds, stimuli, fold, sc, smk.config["decoding"]["glm"]["C"],
                                analysis=analysis, n_within_block=n_within)
-            except NidecodeError as err:  # too few units or trials in this session: say so
-                logging.warning("%s %s: skipped (%s)", smk.wildcards.session, analysis, err)
-                rows.append({"analysis": analysis, "session": smk.wildcards.session,
-                             "fold": fold, "model": "glm", "task": "within",
-                             "split": scope.split, "skipped": str(err)})
+            except NidecodeError as err:
+                rows.append(skipped(analysis, fold, err))
                 continue
             rows.append(add_statistics(m))
     write_metrics_rows(rows, smk.output[0])

@@ -1,0 +1,440 @@
+"""The docs' result tables, generated from one run's tables (README.md,
+docs/how-to-read-results.md).
+
+:func:`snapshot` copies the tables a finished run wrote (``results/summary.csv``,
+``retention.csv``, ``group_tests.csv``, ``benchmarks.csv``, and the calibration study's
+``false_positives.csv`` where given) into ``docs/run/`` with the run's name, commit and command.
+:func:`render` turns that snapshot into named Markdown blocks; :func:`fill` writes each block
+between its markers in a doc::
+
+    <!-- run-table: within -->
+    ...generated...
+    <!-- /run-table -->
+
+:func:`unsourced_numbers` lists the numbers a doc states that appear neither in the snapshot's
+tables nor in its generated blocks (tests/test_docs_numbers.py fails on any).
+``benchmarks/docs_tables.py`` is the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_COLUMNS = [
+    "model", "model_label", "inputs", "task", "analysis", "control", "ps_mode", "split",
+    "session", "combo", "fold", "accuracy", "balanced_accuracy", "chance_balanced_accuracy",
+    "p_time", "n_seeds", "seed_accuracy_sd", "arch", "image_channels", "pretrained",
+    "own_stimulus_top_fraction", "n_test", "skipped",
+]
+TABLES = ("summary.csv", "retention.csv", "group_tests.csv", "benchmarks.csv")
+STUDY = "false_positives.csv"
+BEGIN = re.compile(r"<!-- run-table: ([a-z_]+) -->\n")
+END = "<!-- /run-table -->"
+# A stated result: a decimal with at least two digits after the point, or a power of ten.
+NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+\.\d{2,}(?:e-?\d+)?(?![\w.])|\d(?:\.\d+)?e-\d+")
+
+
+class Snapshot:
+    """One run's tables as the docs quote them (``docs/run/``)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.run = json.loads((self.folder / "run.json").read_text())
+        self.summary = pd.read_csv(self.folder / "summary.csv")
+        self.retention = pd.read_csv(self.folder / "retention.csv")
+        self.groups = pd.read_csv(self.folder / "group_tests.csv")
+        self.benchmarks = pd.read_csv(self.folder / "benchmarks.csv")
+        study = self.folder / STUDY
+        self.study = pd.read_csv(study) if study.exists() else None
+        self.null = list(self.run.get("null_sessions", []))
+
+    @property
+    def within(self) -> pd.DataFrame:
+        s = self.summary
+        return s[(s.task == "within") & (s.control == "none")]
+
+    @property
+    def animals(self) -> list[str]:
+        """Sessions with stimulus information (the null animals left out)."""
+        return sorted(a for a in self.within.session.dropna().unique() if a not in self.null)
+
+
+def snapshot(results: str | Path, out: str | Path, run: dict,
+             study: str | Path | None = None) -> None:
+    """Copy a finished run's tables into ``out`` (replacing what was there), with ``run``
+    (name, commit, command, machine, wall time, jobs, null sessions) as run.json."""
+    results, out = Path(results), Path(out)
+    missing = [t for t in TABLES if not (results / t).exists()]
+    if missing:
+        raise FileNotFoundError(f"{results}: no {', '.join(missing)}; run the main job first")
+    out.mkdir(parents=True, exist_ok=True)
+    s = pd.read_csv(results / "summary.csv")
+    s[[c for c in SUMMARY_COLUMNS if c in s]].to_csv(out / "summary.csv", index=False)
+    for t in TABLES[1:]:
+        pd.read_csv(results / t).to_csv(out / t, index=False)
+    if study is not None:
+        pd.read_csv(study).drop(columns=["time_null_accuracies"], errors="ignore").to_csv(
+            out / STUDY, index=False)
+    (out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
+
+
+# ------------------------------------------------------------------------------ rendering
+
+
+def _spread(g: pd.DataFrame) -> str:
+    """Mean over folds (and seeds), with the SD over folds or, for one fold, over seeds."""
+    if not len(g) or g.accuracy.isna().all():
+        return ""
+    m = g.accuracy.mean()
+    if len(g) > 1:
+        return f"{m:.3f} ± {g.accuracy.std(ddof=1):.3f}"
+    sd = g.seed_accuracy_sd.iloc[0]
+    return f"{m:.3f} ± {sd:.3f}" if pd.notna(sd) else f"{m:.3f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _network(w: pd.DataFrame) -> pd.DataFrame:
+    return w[(w.inputs == "neural_image") & (w.analysis == "main")]
+
+
+def run_line(snap: Snapshot) -> str:
+    r = snap.run
+    return (f"Run `{r['name']}`: commit {r['commit']}, `{r['command']}` in a fresh clone on "
+            f"{r['machine']} ({r['wall']}, {r['jobs']} jobs).")
+
+
+def within_table(snap: Snapshot) -> str:
+    """Per animal: the GLM in both splits, the network, the readout, the time controls."""
+    w, s = snap.within, snap.summary
+    blanks = s[(s.analysis == "blank_control") & (s.model == "glm") & (s.split == "block")]
+    header = ["animal", "GLM, block", "GLM, trial", "network, block (fold 0)",
+              "readout `train`, block", "readout `paper`, block", "which block? (GLM)",
+              "blanks (GLM, block)", "p_time (GLM, block)"]
+    rows = []
+    for a in sorted(w.session.dropna().unique()):
+        d = w[w.session == a]
+        glm = d[(d.model == "glm") & (d.analysis == "main")]
+        net = _network(d)
+        net = net[(net.split == "block") & (net.ps_mode == "train")]
+        probe = d[d.model == "probe"]
+        conf = d[d.analysis.astype(str).str.startswith("time-")]
+        p = glm[glm.split == "block"].p_time
+        rows.append([a + (" (null)" if a in snap.null else ""),
+                     _spread(glm[glm.split == "block"]), _spread(glm[glm.split == "trial"]),
+                     _spread(net),
+                     _spread(probe[(probe.analysis == "probe-train") & (probe.split == "block")]),
+                     _spread(probe[(probe.analysis == "probe-paper") & (probe.split == "block")]),
+                     f"{conf.accuracy.mean():.3f}",
+                     f"{blanks[blanks.session == a].balanced_accuracy.mean():.3f}",
+                     f"{p.iloc[0]:.1f}" if len(p) else ""])
+    return _table(header, rows)
+
+
+NULL_ROWS = [("GLM", "glm", None), ("SVC", "svc", None), ("kNN", "knn", None),
+             ("SVC on W", "svc_w", "train"), ("SVC on W", "svc_w", "paper"),
+             ("network", "network", "train"), ("network", "network", "paper"),
+             ("top-stimulus readout", "probe", "train"),
+             ("top-stimulus readout", "probe", "paper")]
+
+
+def null_table(snap: Snapshot) -> str:
+    """Every decoder on the null animal(s), both splits, both preferred-stimulus modes."""
+    out = []
+    for null in snap.null:
+        d = snap.within[snap.within.session == null]
+        d = d[d.analysis.isin(["main", "probe-train", "probe-paper"])
+              & (d.inputs.astype(str) != "raster")]
+        rows = []
+        for label, model, mode in NULL_ROWS:
+            g = _network(d) if model == "network" else d[d.model == model]
+            if mode:
+                g = g[g.ps_mode == mode]
+            rows.append([label, mode or "–", _spread(g[g.split == "block"]),
+                         _spread(g[g.split == "trial"])])
+        out.append(_table([f"{null}: decoder", "mode", "block split", "trial split"], rows))
+    return "\n\n".join(out)
+
+
+BASELINES = [("GLM", "glm"), ("SVC", "svc"), ("kNN", "knn"), ("SVC on W", "svc_w")]
+
+
+def like_for_like_table(snap: Snapshot, split: str = "block") -> str:
+    """Per animal: every decoder on the network's fold(s) (same trials), the gap, and the
+    baselines' mean over all folds beside them."""
+    w = snap.within
+    main = w[(w.analysis == "main") & (w.split == split)
+             & (w.ps_mode.isna() | (w.ps_mode == "train"))]
+    net = _network(main)
+    folds = sorted({int(f) for f in net.fold.dropna()})
+    on = main[main.fold.isin(folds)]
+    f = ", ".join(map(str, folds))
+    header = (["animal"] + [f"{n}, fold {f}" for n, _ in BASELINES]
+              + [f"network, fold {f}", "gap (SVC on W − network)"]
+              + [f"{n}, all folds" for n, _ in BASELINES])
+    rows, per = [], {n: [] for n, _ in [*BASELINES, ("network", "")]}
+    for a in sorted(main.session.dropna().unique()):
+        cells = []
+        for n, m in BASELINES:
+            g = on[(on.session == a) & (on.model == m)]
+            cells.append(_spread(g))
+            if a not in snap.null and len(g):
+                per[n].append(g.accuracy.mean())
+        g = _network(on[on.session == a])
+        cells.append(_spread(g))
+        if a not in snap.null and len(g):
+            per["network"].append(g.accuracy.mean())
+        ref = on[(on.session == a) & (on.model == "svc_w")].accuracy.mean()
+        cells.append(f"{ref - g.accuracy.mean():+.3f}" if len(g) else "")
+        cells += [_spread(main[(main.session == a) & (main.model == m)]) for _, m in BASELINES]
+        rows.append([a + (" (null)" if a in snap.null else "")] + cells)
+    mean = [f"{np.mean(per[n]):.3f}" if per[n] else "" for n, _ in BASELINES]
+    net_mean = np.mean(per["network"]) if per["network"] else np.nan
+    gap = np.mean(per["SVC on W"]) - net_mean if per["network"] else np.nan
+    every = main[main.session.isin(snap.animals)]
+    every = every.groupby(["model", "session"]).accuracy.mean().groupby("model").mean()
+    rows.append([f"**mean of {len(snap.animals)}**"] + mean + [f"{net_mean:.3f}", f"{gap:+.3f}"]
+                + [f"{every[m]:.3f}" if m in every else "" for _, m in BASELINES])
+    return _table(header, rows)
+
+
+def blank_table(snap: Snapshot) -> str:
+    """The blank-presentation control beside the main decoders, mean over the animals."""
+    s = snap.summary
+    bc = s[(s.analysis == "blank_control") & s.session.isin(snap.animals)]
+    main = snap.within[(snap.within.analysis == "main") & snap.within.session.isin(snap.animals)]
+    rows = []
+    for split in ("block", "trial"):
+        for m, label in (("glm", "GLM"), ("svc", "SVC"), ("knn", "kNN")):
+            b = bc[(bc.split == split) & (bc.model == m)]
+            g = main[(main.split == split) & (main.model == m)]
+            if len(b):
+                rows.append([split, label,
+                             f"{b.groupby('session').balanced_accuracy.mean().mean():.3f}",
+                             f"{g.groupby('session').balanced_accuracy.mean().mean():.3f}"])
+    return _table(["split", "decoder", f"blanks (mean of {len(snap.animals)} animals)",
+                   "main (same animals)"], rows)
+
+
+def cross_table(snap: Snapshot) -> str:
+    s = snap.summary
+    c = s[(s.task == "cross") & (s.control == "none") & (s.ps_mode == "train")
+          & (s.analysis == "main")]
+    rows = []
+    for combo, g in c.groupby("combo"):
+        net = g[g.inputs == "neural_image"]
+        ref = g[g.model == "svc_w"]
+        if not len(net):
+            continue
+        r = net.iloc[0]
+        train, test = combo.split("__")
+        rows.append([f"{train.replace('+', ' + ')} → {test}", _spread(net),
+                     f"{ref.accuracy.iloc[0]:.3f}" if len(ref) else "",
+                     f"{ref.accuracy.iloc[0] - r.accuracy:+.3f}" if len(ref) else "",
+                     str(int(r.n_test))])
+    return _table(["train → test", "network (2 seeds)", "SVC on W", "gap", "test trials"], rows)
+
+
+def transfer_table(snap: Snapshot) -> str:
+    w = snap.within
+    t = w[w.analysis.astype(str).str.startswith("transfer-")]
+    if not len(t):
+        return "(no transfer-learning rows in this run)"
+    labels = sorted(t.model_label.unique())
+    rows = [[a] + [_spread(t[(t.session == a) & (t.model_label == m)]) for m in labels]
+            for a in sorted(t.session.unique())]
+    return _table(["animal", *labels], rows)
+
+
+def groups_table(snap: Snapshot) -> str:
+    g = snap.groups
+    rows = []
+    for r in g.itertuples():
+        name = r.model + (f" ({r.ps_mode})" if isinstance(r.ps_mode, str) else "")
+        rows.append([name, r.split, f"{r.group} ({r.n_sessions})",
+                     f"{r.balanced_accuracy_mean:.3f}", f"{r.null_mean:.3f}",
+                     f"{r.p_time_group:.2g}", r.method])
+    return _table(["decoder", "split", "group", "mean balanced accuracy", "relabellings' mean",
+                   "p (block relabelling)", "p computed"], rows)
+
+
+def leak_table(snap: Snapshot, split: str = "block") -> str:
+    rows = []
+    for null in snap.null:
+        d = snap.within[(snap.within.session == null) & (snap.within.split == split)]
+        probe = {m: d[d.analysis == f"probe-{m}"] for m in ("train", "paper")}
+        net = _network(d)
+        svc = d[(d.model == "svc_w") & (d.analysis == "main")]
+        rows += [
+            [f"{null}: top-stimulus readout (class of the most over-weighted stimulus)"]
+            + [f"{probe[m].accuracy.mean():.3f}" for m in ("train", "paper")],
+            [f"{null}: how often that stimulus is the one shown"]
+            + [f"{probe[m].own_stimulus_top_fraction.mean():.3f}" for m in ("train", "paper")],
+            [f"{null}: the network"]
+            + [f"{net[net.ps_mode == m].accuracy.mean():.3f}" for m in ("train", "paper")],
+            [f"{null}: RBF SVC on W"]
+            + [f"{svc[svc.ps_mode == m].accuracy.mean():.3f}" for m in ("train", "paper")]]
+    return _table(["readout", "`train` mode (default)", "`paper` mode (published)"], rows)
+
+
+def future_table(snap: Snapshot, split: str = "block") -> str:
+    """Sub-classes, regions, arousal and unit counts: GLM balanced accuracy, mean over the
+    animals, with how many animals and folds each analysis decoded."""
+    s = snap.summary
+    s = s[(s.model == "glm") & (s.split == split) & s.session.isin(snap.animals)]
+    rows = []
+    for a in sorted(s.analysis.dropna().unique()):
+        if not a.startswith(("label-", "areas-", "arousal-", "units-")):
+            continue
+        d = s[s.analysis == a]
+        done = d[d.balanced_accuracy.notna()]
+        chance = done.chance_balanced_accuracy.mean()
+        rows.append([a, f"{done.groupby('session').balanced_accuracy.mean().mean():.3f}",
+                     f"{chance:.3f}", f"{done.session.nunique()} of {d.session.nunique()}",
+                     f"{len(done)} of {len(d)}"])
+    return _table(["analysis", "balanced accuracy (GLM)", "chance", "animals decoded",
+                   "folds decoded"], rows)
+
+
+def benchmarks_table(snap: Snapshot) -> str:
+    b = snap.benchmarks
+    per = b.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"),
+                                peak_mb=("max_rss_mb", "max"))
+    per = per.sort_values("total_s", ascending=False)
+    rows = [[rule, str(int(r.jobs)), f"{r.total_s:,.0f}", f"{r.mean_s:.1f}",
+             f"{r.peak_mb:,.0f}"] for rule, r in per.iterrows()]
+    rows.append(["all", str(int(per.jobs.sum())), f"{per.total_s.sum():,.0f}", "", ""])
+    return _table(["rule", "jobs", "total s", "mean s", "peak MB"], rows)
+
+
+def _study_tables(snap: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from .validation import group_table, rejection_table
+
+    st = snap.study.copy()
+    st["time_null_accuracies"] = [[float(v) for v in str(x).split()]
+                                  for x in st.time_null_accuracies]
+    return rejection_table(st), group_table(st)
+
+
+def false_positive_table(snap: Snapshot) -> str:
+    if snap.study is None:
+        return "(no calibration study in this snapshot)"
+    table, _ = _study_tables(snap)
+
+    def cell(r: dict, alpha: float) -> str:
+        return "cannot reject" if r["floor"] > alpha else f"{r[f'rejected_at_{alpha:g}']:.3f}"
+
+    rows = [[r["sessions"], r["split"], r["decoder"], r["test"], f"{r['floor']:.2g}",
+             cell(r, 0.05), cell(r, 0.1), f"{r['mean_accuracy']:.3f}",
+             "" if pd.isna(r.get("relabelling_mean")) else f"{r['relabelling_mean']:.3f}"]
+            for r in table.to_dict("records")]
+    return _table(["sessions", "split", "decoder", "test", "floor", "rejected at α = 0.05",
+                   "at α = 0.1", "mean accuracy", "relabellings' mean"], rows)
+
+
+def group_calibration_table(snap: Snapshot) -> str:
+    if snap.study is None:
+        return "(no calibration study in this snapshot)"
+    _, groups = _study_tables(snap)
+    rows = [[r["sessions"], r["split"], r["decoder"], str(r["n_groups"]), f"{r['floor']:.0e}",
+             f"{r['rejected_at_0.05']:.2f}", f"{r['rejected_at_0.1']:.2f}",
+             f"{r['smallest_p']:.2g}", f"{r['median_p']:.2g}"]
+            for r in groups.to_dict("records")]
+    return _table(["groups of nine", "split", "decoder", "groups", "floor",
+                   "rejected at α = 0.05", "at α = 0.1", "smallest p", "median p"], rows)
+
+
+def study_line(snap: Snapshot) -> str:
+    if snap.study is None:
+        return "(no calibration study in this snapshot)"
+    st = snap.study
+    r = snap.run.get("study", {})
+    return (f"Study `{r.get('name', '?')}`: `{r.get('command', '?')}` at commit "
+            f"{r.get('commit', '?')} ({r.get('wall', '?')}): "
+            f"{int(st[st.stimulus_blind].session.nunique())} stimulus-blind sessions and "
+            f"{int(st[~st.stimulus_blind].session.nunique())} with stimulus information, each "
+            "with its own seed, on Allen's clock.")
+
+
+RENDERERS: dict[str, Callable[[Snapshot], str]] = {
+    "run": run_line, "within": within_table, "null": null_table,
+    "like_for_like": like_for_like_table, "blank": blank_table, "cross": cross_table,
+    "transfer": transfer_table, "groups": groups_table, "leak": leak_table,
+    "future": future_table, "benchmarks": benchmarks_table,
+    "false_positives": false_positive_table, "group_calibration": group_calibration_table,
+    "study": study_line,
+}
+
+
+def render(snap: Snapshot) -> dict[str, str]:
+    """Every named block, rendered from the snapshot."""
+    return {name: f(snap) for name, f in RENDERERS.items()}
+
+
+def fill(text: str, blocks: dict[str, str], where: str = "doc") -> str:
+    """``text`` with every ``<!-- run-table: NAME -->`` ... ``<!-- /run-table -->`` block
+    replaced by ``blocks[NAME]``."""
+    out, pos = [], 0
+    for m in BEGIN.finditer(text):
+        if m.start() < pos:
+            continue
+        name = m.group(1)
+        if name not in blocks:
+            raise KeyError(f"{where}: unknown run-table '{name}'; known: {sorted(blocks)}")
+        end = text.find(END, m.end())
+        if end < 0:
+            raise ValueError(f"{where}: run-table '{name}' has no closing {END}")
+        out += [text[pos:m.end()], blocks[name].rstrip("\n") + "\n"]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _outside_blocks(text: str) -> str:
+    return re.sub(r"<!-- run-table: [a-z_]+ -->\n.*?<!-- /run-table -->", "", text,
+                  flags=re.S)
+
+
+def _forms(x: float) -> set[str]:
+    out = set()
+    for d in (2, 3, 4):
+        v = round(x, d)
+        out |= {f"{v:.{d}f}", f"{abs(v):.{d}f}"}
+    out |= {f"{x:.2g}", f"{x:.1e}", f"{x:.0e}", f"{x:.1g}"}
+    return out
+
+
+def allowed_numbers(snap: Snapshot, blocks: dict[str, str]) -> set[str]:
+    """Every number the snapshot's tables hold (at 2–4 decimals and as p-values print) and
+    every number its generated blocks state."""
+    allowed: set[str] = set()
+    frames = [snap.summary, snap.retention, snap.groups, snap.benchmarks]
+    if snap.study is not None:
+        frames.append(snap.study)
+    for f in frames:
+        vals = f.select_dtypes("number").to_numpy().ravel()
+        for v in vals[np.isfinite(vals)]:
+            allowed |= _forms(float(v))
+    for b in blocks.values():
+        allowed |= {_norm(n) for n in NUMBER.findall(b)}
+    return allowed
+
+
+def _norm(n: str) -> str:
+    return n.replace("−", "-").lstrip("+-")
+
+
+def unsourced_numbers(text: str, allowed: set[str]) -> list[str]:
+    """The numbers ``text`` states outside its generated blocks that ``allowed`` lacks."""
+    found = NUMBER.findall(_outside_blocks(text))
+    return [n for n in found if _norm(n) not in allowed]

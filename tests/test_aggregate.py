@@ -104,3 +104,22 @@ def test_blank_control_rows_and_front_page_line(tmp_path):
     from nidecode.aggregate import accuracy_table
 
     assert list(accuracy_table(df).columns) == ["GLM, block split"]
+
+
+def test_like_for_like_takes_every_decoder_on_the_networks_folds():
+    from nidecode.aggregate import like_for_like
+
+    rows = []
+    for session, shift in (("A", 0.0), ("B", 0.1)):
+        for fold, acc in enumerate((0.6, 0.7, 0.8)):
+            rows.append({"session": session, "model": "glm", "model_label": "GLM",
+                         "inputs": "responses", "ps_mode": None, "fold": fold,
+                         "accuracy": acc + shift})
+        rows.append({"session": session, "model": "efficientnet_lite0",
+                     "model_label": "DNN (train)", "inputs": "neural_image", "ps_mode": "train",
+                     "fold": 0, "accuracy": 0.5 + shift})
+    out = like_for_like(pd.DataFrame(rows), "train").set_index("model_label")
+    # Fold 0 only: GLM (0.6 + 0.7) / 2, not the 3-fold mean 0.75.
+    assert out.loc["GLM", "accuracy"] == pytest.approx(0.65)
+    assert out.loc["DNN (train)", "accuracy"] == pytest.approx(0.55)
+    assert out.n_sessions.tolist() == [2, 2] and out.folds.iloc[0] == [0]

@@ -36,8 +36,10 @@ TABLES = ("summary.csv", "retention.csv", "group_tests.csv", "benchmarks.csv")
 STUDY = "false_positives.csv"
 BEGIN = re.compile(r"<!-- run-table: ([a-z_]+) -->\n")
 END = "<!-- /run-table -->"
-# A stated result: a decimal with at least two digits after the point, or a power of ten.
-NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+\.\d{2,}(?:e-?\d+)?(?![\w.])|\d(?:\.\d+)?e-\d+")
+# A stated result: a decimal with at least two digits after the point, or a power of ten
+# (a version, "Python 3.11", is not one).
+NUMBER = re.compile(
+    r"(?<![\w.])(?<!Python )[-+−]?\d+\.\d{2,}(?:e-?\d+)?(?![\w.])|\d(?:\.\d+)?e-\d+")
 
 
 class Snapshot:
@@ -414,10 +416,18 @@ def _forms(x: float) -> set[str]:
     return out
 
 
-def allowed_numbers(snap: Snapshot, blocks: dict[str, str]) -> set[str]:
-    """Every number the snapshot's tables hold (at 2–4 decimals and as p-values print) and
-    every number its generated blocks state."""
-    allowed: set[str] = set()
+# Numbers a doc may state that are not results: the conventional significance level.
+CONSTANTS = {"0.05"}
+
+
+def allowed_numbers(snap: Snapshot, blocks: dict[str, str], settings: tuple[str, ...] = ()
+                    ) -> set[str]:
+    """Every number the snapshot's tables hold (at 2–4 decimals and as p-values print), every
+    number its generated blocks state, the numbers of the ``settings`` texts (the shipped
+    configs: a doc may quote a setting) and :data:`CONSTANTS`."""
+    allowed: set[str] = set(CONSTANTS)
+    for text in settings:
+        allowed |= {_norm(n) for n in NUMBER.findall(text)}
     frames = [snap.summary, snap.retention, snap.groups, snap.benchmarks]
     if snap.study is not None:
         frames.append(snap.study)

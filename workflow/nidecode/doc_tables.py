@@ -39,7 +39,7 @@ END = "<!-- /run-table -->"
 # A stated result: a decimal with at least two digits after the point, or a power of ten
 # (a version, "Python 3.11", is not one).
 NUMBER = re.compile(
-    r"(?<![\w.])(?<!Python )[-+−]?\d+\.\d{2,}(?:e-?\d+)?(?![\w.])|\d(?:\.\d+)?e-\d+")
+    r"(?<![\w.])(?<!Python )[-+−]?\d+\.\d{2,}(?:e-?\d+)?(?!\w|\.\d)|\d(?:\.\d+)?e-\d+")
 
 
 class Snapshot:

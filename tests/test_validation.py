@@ -61,3 +61,30 @@ def test_block_split_keeps_power_on_sessions_with_information(study):
     assert block.p_time.tolist() == pytest.approx([0.1] * len(block))  # each beats all 9
     # Three sessions together: the time-respecting null rejects (floor 1/1000).
     assert group_test(info, "block") < 0.01
+
+
+def test_rejection_and_group_tables_by_hand():
+    import pandas as pd
+
+    # 18 blind sessions in two groups of nine. Group 1: each session beats all 9 relabellings
+    # (p_time 0.1): the group's exact p is 10^-9. Group 2: each ties with them all (p_time 1).
+    rows = []
+    for k in range(18):
+        top = k < 9
+        rows.append({"session": f"s{k}", "index": k, "split": "block", "decoder": "glm",
+                     "stimulus_blind": True, "accuracy": 0.6 if top else 0.5,
+                     "p_binomial": 0.01, "p_label_shuffle": 0.5, "n_label_shuffles": 50,
+                     "p_time": 0.1 if top else 1.0, "n_time_null": 9,
+                     "time_null_observed": 0.6 if top else 0.5,
+                     "time_null_accuracies": [0.5] * 9})
+    results = pd.DataFrame(rows)
+    table = rejection_table(results).set_index("test")
+    assert table.loc["p_time", "floor"] == pytest.approx(0.1)
+    assert table.loc["p_time", "rejected_at_0.1"] == pytest.approx(0.5)  # the 9 at p = 0.1
+    assert table.loc["p_time", "rejected_at_0.05"] == 0.0  # below the floor: cannot
+    assert table.loc["p_binomial", "rejected_at_0.05"] == 1.0
+    assert table.loc["p_label_shuffle", "floor"] == pytest.approx(1 / 51)
+    groups = group_table(results).iloc[0]
+    assert groups.n_groups == 2 and groups.floor == pytest.approx(1e-9)
+    assert groups.smallest_p == pytest.approx(1e-9)  # only the observed joint labelling
+    assert groups["rejected_at_0.05"] == pytest.approx(0.5)  # group 2's p is 1

@@ -48,9 +48,9 @@ def test_summary_rows_and_dnn_permutation_p(tmp_path):
     # The fold-1 job has no shuffles of its own, so no permutation p-value.
     main1 = df[(df.control == "none") & (df.fold == 1)].iloc[0]
     assert pd.isna(main1.p_permutation)
-    assert set(df.model_label) == {"DNN (train)", "GLM"}
+    assert set(df.model_label) == {"network (train)", "GLM"}
     spread = fold_spread(df)
-    row = spread[(spread.model_label == "DNN (train)") & (spread.control == "none")].iloc[0]
+    row = spread[(spread.model_label == "network (train)") & (spread.control == "none")].iloc[0]
     assert row.n_folds == 2 and row.accuracy_mean == pytest.approx(0.75)
     assert row.accuracy_min == pytest.approx(0.7) and row.accuracy_max == pytest.approx(0.8)
     assert json.loads((tmp_path / "main0.json").read_text())["n_correct"] == 80
@@ -116,10 +116,34 @@ def test_like_for_like_takes_every_decoder_on_the_networks_folds():
                          "inputs": "responses", "ps_mode": None, "fold": fold,
                          "accuracy": acc + shift})
         rows.append({"session": session, "model": "efficientnet_lite0",
-                     "model_label": "DNN (train)", "inputs": "neural_image", "ps_mode": "train",
+                     "model_label": "network (train)", "inputs": "neural_image", "ps_mode": "train",
                      "fold": 0, "accuracy": 0.5 + shift})
     out = like_for_like(pd.DataFrame(rows), "train").set_index("model_label")
     # Fold 0 only: GLM (0.6 + 0.7) / 2, not the 3-fold mean 0.75.
     assert out.loc["GLM", "accuracy"] == pytest.approx(0.65)
-    assert out.loc["DNN (train)", "accuracy"] == pytest.approx(0.55)
+    assert out.loc["network (train)", "accuracy"] == pytest.approx(0.55)
     assert out.n_sessions.tolist() == [2, 2] and out.folds.iloc[0] == [0]
+
+
+def test_verdict_names_the_winner_the_gap_and_what_was_tested():
+    from nidecode.aggregate import verdict
+
+    rows = []
+    for session in ("A", "B"):
+        for model, label, inputs, mode, acc in (
+                ("glm", "GLM", "responses", None, 0.6), ("knn", "kNN", "responses", None, 0.8),
+                ("efficientnet_lite0", "network (train)", "neural_image", "train", 0.55)):
+            rows.append({"session": session, "model": model, "model_label": label,
+                         "inputs": inputs, "ps_mode": mode, "fold": 0, "accuracy": acc,
+                         "task": "within", "analysis": "main", "control": "none",
+                         "split": "block"})
+    groups = pd.DataFrame([
+        {"group": "animals", "split": "block", "model": "glm", "ps_mode": None,
+         "p_time_group": 0.01},
+        {"group": "animals", "split": "block", "model": "knn", "ps_mode": None,
+         "p_time_group": 0.2}])
+    text = verdict(pd.DataFrame(rows), groups, [], "block")
+    assert "best decoder of natural vs artificial stimuli is the kNN (0.800" in text
+    assert "the network on neural images reaches 0.550, 0.250 behind it" in text
+    assert "rejects chance (p ≤ 0.05) for GLM and not for kNN" in text
+    assert text.endswith("the network was not tested against drift in this run.")

@@ -1,4 +1,4 @@
-"""Every Snakemake command the README and the shipped configs document: each one parses,
+"""Every Snakemake command the README, docs/ and the shipped configs document: each one parses,
 validates its configs and builds its DAG (as a dry run), exactly as written."""
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
 def readme_commands() -> list[str]:
-    """Snakemake command lines in the README's bash blocks (comments and pipes cut off)."""
-    text = (REPO / "README.md").read_text()
+    """Snakemake command lines in the bash blocks of the README and docs/ (comments and pipes
+    cut off)."""
+    text = "\n".join(p.read_text() for p in DOCS)
     out = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.splitlines():
@@ -57,14 +61,19 @@ COMMANDS = sorted(set(readme_commands()) | set(config_header_commands()))
 def test_the_documented_commands_are_found():
     assert any("all_combos.yaml" in c for c in COMMANDS)
     assert any("--profile slurm" in c for c in COMMANDS)
-    for layer in ("ci", "gpu", "full", "all_combos", "allen"):
+    for layer in ("ci", "gpu", "full", "all_combos", "allen", "dandi", "own_nwb"):
         assert any(f"config/{layer}.yaml" in c for c in COMMANDS), layer
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cmd", COMMANDS)
-def test_documented_command_builds_its_dag(cmd, tmp_path):
+def test_documented_command_builds_its_dag(cmd, tmp_path, write_session_file):
     t0 = time.perf_counter()
+    if "own_nwb.yaml" in cmd:  # the folder config/own_nwb.yaml reads: two sessions of "yours"
+        folder = tmp_path / "data" / "nwb" / "sub-723627600"
+        folder.mkdir(parents=True)
+        write_session_file(folder / "sub-723627600_ses-742951821.nwb", "742951821", "723627600")
+        write_session_file(folder / "sub-723627600_ses-744228101.nwb", "744228101", "723627600")
     res = dry_run(cmd, tmp_path)
     assert res.returncode == 0, f"{cmd}\n{res.stdout[-3000:]}"
     if "all_combos.yaml" in cmd:

@@ -160,10 +160,10 @@ def test_cross_animal_test_animal_uses_calibration_trials_only():
         within_animal_weights(R, STIM, N_STIM, TRAIN, "transductive")
 
 
-def test_leakage_probe_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
+def test_top_stimulus_readout_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
     import xarray as xr
 
-    from nidecode.decode import Scope, leakage_probe
+    from nidecode.decode import Scope, top_stimulus_readout
 
     rng = np.random.default_rng(3)
     stim = np.repeat(np.arange(238), 4)  # 4 repeats of every stimulus
@@ -173,8 +173,8 @@ def test_leakage_probe_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
         coords={"stimulus_index": ("presentation", stim), "area": ("unit", ["VISp"] * 60)},
         attrs={"animal": "blind", "source": "test"},
     )
-    paper = leakage_probe(ds, small_stimuli, 0, Scope(split="trial"), "paper")
-    train = leakage_probe(ds, small_stimuli, 0, Scope(split="trial"), "train")
+    paper = top_stimulus_readout(ds, small_stimuli, 0, Scope(split="trial"), "paper")
+    train = top_stimulus_readout(ds, small_stimuli, 0, Scope(split="trial"), "train")
     # Paper mode: the trial's own stimulus tops its image far above chance (1/238)...
     assert paper["own_stimulus_top_fraction"] > 0.3
     assert paper["accuracy"] > 0.6

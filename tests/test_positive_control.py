@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from conftest import REPO
 from nidecode.config import validate_config
-from nidecode.decode import Scope, leakage_probe, within_weights_dataset
+from nidecode.decode import Scope, top_stimulus_readout, within_weights_dataset
 from nidecode.dnn import DNNSettings, fit_predict, standardise_weights
 from nidecode.simulate import AnimalSpec, Protocol
 from nidecode.statistics import binomial_p
@@ -52,7 +52,7 @@ def test_networks_see_the_stimulus_in_leaky_images(tmp_path):
     n = 0
     for k in range(scope.n_folds):
         w, train = weights.W.values[k], weights.train.values[k]
-        correct["readout"] += round(leakage_probe(ds, stimuli, k, scope, "paper")["accuracy"]
+        correct["readout"] += round(top_stimulus_readout(ds, stimuli, k, scope, "paper")["accuracy"]
                                     * (~train).sum())
         s = StandardScaler().fit(w[train])
         glm = LogisticRegression(max_iter=5000).fit(s.transform(w[train]), y[train])

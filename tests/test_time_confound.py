@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nidecode.decode import Scope, glm_block_relabelling, glm_within, leakage_probe, time_confound
-
+from nidecode.decode import (
+    Scope,
+    glm_block_relabelling,
+    glm_within,
+    time_confound,
+    top_stimulus_readout,
+)
 
 # Allen's order of the six blocks: SG, NS, NS, SG, NS, SG (natural scenes in blocks 2, 3, 5).
 ALLEN_NATURAL_BLOCKS = [2, 3, 5]
@@ -87,7 +92,7 @@ def test_time_confound_control_reads_the_block_of_one_stimulus(small_stimuli):
 
 def test_readout_follows_the_split(small_stimuli):
     ds = drifting_session(small_stimuli, 4, informative=False)
-    m = leakage_probe(ds, small_stimuli, 0, Scope(split="block"), "train")
+    m = top_stimulus_readout(ds, small_stimuli, 0, Scope(split="block"), "train")
     assert m["split"] == "block" and m["n_test"] == 160
 
 

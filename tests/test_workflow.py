@@ -124,9 +124,9 @@ def test_tiny_end_to_end_run(tiny_run):
     # the null animal N0 also in paper mode; one combo; raster for S0 (block split).
     # Baselines: SVC, kNN and SVC on W (train mode; paper mode too for the control and null
     # animals) like the GLM; SVC on W across animals on the combo.
-    assert counts == {("within", "GLM"): 8, ("within", "DNN (train)"): 4,
-                      ("within", "DNN (paper)"): 2, ("within", "DNN raster"): 1,
-                      ("cross", "DNN (train)"): 1, ("within", "SVC"): 8, ("within", "kNN"): 8,
+    assert counts == {("within", "GLM"): 8, ("within", "network (train)"): 4,
+                      ("within", "network (paper)"): 2, ("within", "network on raster images"): 1,
+                      ("cross", "network (train)"): 1, ("within", "SVC"): 8, ("within", "kNN"): 8,
                       ("within", "SVC on W (train)"): 8, ("within", "SVC on W (paper)"): 8,
                       ("cross", "SVC on W (train)"): 1}
     baselines = main[main.model.isin(["svc", "knn", "svc_w"]) & (main.task == "within")]
@@ -171,8 +171,8 @@ def test_tiny_end_to_end_run(tiny_run):
     n0_glm = n0[(n0.model == "glm") & (n0.analysis == "main") & (n0.split == "block")]
     assert (n0_glm.p_time > 0.1).all()
     readout = n0[n0.split == "block"].groupby("analysis").accuracy.mean()
-    assert readout["probe-paper"] > 0.75
-    assert 0.35 < readout["probe-train"] < 0.65
+    assert readout["readout-paper"] > 0.75
+    assert 0.35 < readout["readout-train"] < 0.65
     # Time-confound control in the main split's GLM job: one row per stimulus and session.
     confound = summary[summary.analysis.astype(str).str.startswith("time-")]
     assert len(confound) == 4 and set(confound.session) == {"S0", "N0"}
@@ -182,7 +182,7 @@ def test_tiny_end_to_end_run(tiny_run):
     assert sorted(controls.control.unique()) == ["label_shuffle-0", "relabel-0",
                                                  "response_shuffle"]
     assert set(controls.ps_mode) == {"train", "paper"}
-    s0_dnn = main[(main.session == "S0") & (main.model_label == "DNN (train)")
+    s0_dnn = main[(main.session == "S0") & (main.model_label == "network (train)")
                   & (main.split == "block")]
     assert s0_dnn.n_time_null.tolist() == [1] and s0_dnn.n_permutations.tolist() == [1]
     # Every network trains with both seeds of ci.yaml: the mean and the SD over seeds.
@@ -192,14 +192,14 @@ def test_tiny_end_to_end_run(tiny_run):
     transfer = summary[summary.analysis.astype(str).str.startswith("transfer-")]
     assert len(transfer) == 3 and set(transfer.session) == {"S0"}
     assert dict(zip(transfer.analysis, transfer.pretrained, strict=True)) == {
-        "transfer-efficientnet_lite0-imagenet-probe": True,
-        "transfer-efficientnet_lite0-imagenet-probe-grey": True,
+        "transfer-efficientnet_lite0-imagenet-linear": True,
+        "transfer-efficientnet_lite0-imagenet-linear-grey": True,
         "transfer-googlenet-scratch": False}
     probes = transfer[transfer.arch == "efficientnet_lite0"]
     assert len(probes) == 2 and (probes.finetune == "head").all()
     # ON/OFF images by default; the grey variant is the published single-channel image.
     assert dict(zip(transfer.analysis, transfer.image_channels, strict=True))[
-        "transfer-efficientnet_lite0-imagenet-probe-grey"] == "grey"
+        "transfer-efficientnet_lite0-imagenet-linear-grey"] == "grey"
     assert (transfer[~transfer.analysis.str.endswith("-grey")].image_channels == "on_off").all()
     # Future-work analyses: sub-classes (k-class), areas, arousal, unit counts; each kind has
     # decoded rows (not only skipped ones).
@@ -274,11 +274,15 @@ def test_report_holds_every_figure(tiny_run):
     summary = pd.read_csv(tiny_run / "results" / "summary.csv")
     glm = summary[(summary.model == "glm") & (summary.analysis == "main")
                   & (summary.split == "block") & (summary.session == "S0")]
-    assert f"mean **{glm.accuracy.mean():.2f}** over 1" in front
+    # The answer first, then every decoder side by side (the GLM's mean over its folds).
+    assert front.index("**Answer**: On these data the best decoder") < front.index(
+        "**Every decoder**")
+    assert f"     - {glm.accuracy.mean():.3f}\n" in front
+    assert "   * - network on neural images" in front and "   * - RBF SVC on W" in front
     assert "Null animal N0" in front and "**simulated data**" in front
-    assert "pretrained: false" in front  # GoogLeNet from scratch in ci.yaml
-    assert "SVC within animal (baseline)" in front and "Information retention" in front
-    assert "Null animal N0" in html and "Caveats of this run" in html
+    assert "pretrained weights loaded: false" in front  # GoogLeNet from scratch in ci.yaml
+    assert "The paper's raster variant" in front  # raster for S0 in ci.yaml
+    assert "**Answer**" in html and "Caveats of this run" in html
 
 
 @pytest.mark.slow
@@ -332,3 +336,73 @@ def test_retention_benchmark_runs_on_a_finished_run(tiny_run):
     assert "grey image span (rank 179)" in res.stdout and "on_off image span" in res.stdout
     rows = [line for line in res.stdout.splitlines() if line.split()[:1] in (["S0"], ["N0"])]
     assert len(rows) == 4
+
+
+def _merged(*paths: Path) -> dict:
+    """Configs layered as Snakemake layers --configfile (later files win, key by key)."""
+    import yaml
+
+    def update(a: dict, b: dict) -> dict:
+        for k, v in b.items():
+            a[k] = update(a.get(k, {}), v) if isinstance(v, dict) and isinstance(
+                a.get(k), dict) else v
+        return a
+
+    out: dict = {}
+    for p in paths:
+        update(out, yaml.safe_load(Path(p).read_text()))
+    return out
+
+
+@pytest.mark.slow
+def test_every_figure_is_readable(tiny_run, tmp_path, monkeypatch):
+    """Every figure of the tiny run drawn again with the layout check: no overlapping text,
+    no data outside the axes, no legend over a plotting area."""
+    import runpy
+    import types
+
+    from nidecode import figures
+    from nidecode.config import validate_config
+    from nidecode.constants import FIGURES
+
+    config = validate_config(_merged(*CI_CONFIG[1:]))
+    res = tiny_run / "results"
+    problems: dict[str, list[str]] = {}
+    save = figures._save
+
+    def checked(fig, path):
+        problems[Path(path).stem] = figures.layout_problems(fig)
+        save(fig, path)
+
+    monkeypatch.setattr(figures, "_save", checked)
+    monkeypatch.chdir(tiny_run)  # label files are read relative to the run, as Snakemake does
+    smk = types.SimpleNamespace(
+        input=types.SimpleNamespace(
+            summary=str(res / "summary.csv"), benchmarks=str(res / "benchmarks.csv"),
+            responses=str(res / "responses" / f"{config['figures']['session']}.nc"),
+            stimuli=str(res / "stimuli.nc"),
+            cross=sorted(str(p) for p in res.glob("decode/block/dnn_*/cross/*/test_weights.nc"))),
+        output=types.SimpleNamespace(**{n: str(tmp_path / f"{n}.png") for n in FIGURES}),
+        params=types.SimpleNamespace(mode=config["decoding"]["ps_modes"][0]),
+        config=config, log=[str(tmp_path / "figures.log")])
+    runpy.run_path(str(REPO / "workflow" / "scripts" / "figures.py"),
+                   init_globals={"snakemake": smk})
+    assert set(problems) == set(FIGURES)
+    assert not {k: v for k, v in problems.items() if v}
+
+
+def test_the_layout_check_finds_overlaps_and_clipping():
+    import matplotlib.pyplot as plt
+
+    from nidecode.figures import layout_problems
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0.2, 0.9], label="a line")
+    ax.set_ylim(0.3, 1.0)  # cuts the line's first point off
+    ax.text(0.5, 0.5, "same place")
+    ax.text(0.5, 0.5, "same place too")
+    ax.legend(loc="center")  # over the data
+    found = "\n".join(layout_problems(fig))
+    assert "outside the axes" in found and "text overlaps" in found
+    assert "legend over a plotting area" in found
+    plt.close(fig)

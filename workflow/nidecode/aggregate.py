@@ -25,24 +25,37 @@ COLUMNS = [
 ]
 
 
+ARCH_NAMES = {"efficientnet_lite0": "EfficientNet-Lite0", "googlenet": "GoogLeNet",
+              "resnet18": "ResNet-18"}
+CHANNEL_NAMES = {"on_off": "ON/OFF images", "grey": "grey images"}
+
+
+def regime(m: dict) -> str:
+    """How a network was trained, in words."""
+    if m.get("finetune") == "head":
+        return ("ImageNet features + linear classifier" if m.get("pretrained")
+                else "random features + linear classifier")
+    return "fine-tuned from ImageNet" if m.get("pretrained") else "trained from scratch"
+
+
 def model_name(m: dict) -> str:
-    """Label in tables and figures: GLM, DNN (mode), DNN raster, top-stimulus readout (mode),
-    and for the transfer-learning comparison the backbone, its weights and regime."""
+    """One name per decoder, in every table and figure: GLM, SVC, kNN, SVC on W (mode),
+    top-stimulus readout (mode), network (mode), network on raster images, and for the
+    transfer-learning comparison the backbone, its regime in words and its images."""
     if m.get("model") in DECODERS:  # the GLM and the baselines
         label = DECODERS[m["model"]].label
         return f"{label} ({m.get('ps_mode')})" if DECODERS[m["model"]].inputs == "weights" \
             else label
-    if m.get("model") == "probe":
+    if m.get("model") == "readout":
         return f"top-stimulus readout ({m.get('ps_mode')})"
     if str(m.get("analysis", "")).startswith("transfer-"):
-        weights = "ImageNet" if m.get("pretrained") else "scratch"
-        regime = ", linear probe" if m.get("finetune") == "head" else ""
-        channels = f", {m['image_channels']}" if m.get("image_channels") else ""
-        return (f"{m.get('arch', m.get('model'))} {weights}{regime}{channels} "
-                f"({m.get('ps_mode')})")
+        arch = m.get("arch", m.get("model"))
+        channels = CHANNEL_NAMES.get(m.get("image_channels"), m.get("image_channels"))
+        return (f"{ARCH_NAMES.get(arch, arch)}, {regime(m)}"
+                + (f", {channels}" if channels else "") + f" ({m.get('ps_mode')})")
     if m.get("inputs") == "raster":
-        return "DNN raster"
-    return f"DNN ({m.get('ps_mode')})"
+        return "network on raster images"
+    return f"network ({m.get('ps_mode')})"
 
 
 def _rows(path: str | Path) -> list[dict]:
@@ -75,7 +88,7 @@ def summarise(metric_files: list[str | Path]) -> pd.DataFrame:
     for (kind, split, session, fold, mode), null in df[df.null_kind != ""].groupby(
             ["null_kind", "split", "session", "fold", "ps_mode"]):
         target = ((df.control == "none") & (df.analysis == "main")
-                  & ~df.model.isin(["glm", "probe"])
+                  & ~df.model.isin(["glm", "readout"])
                   & (df.inputs == "neural_image") & (df.session == session) & (df.fold == fold)
                   & (df.ps_mode == mode) & (df.split == split))
         for i in df.index[target]:
@@ -197,6 +210,83 @@ def like_for_like(within: pd.DataFrame, mode: str) -> pd.DataFrame:
                          for m in order], columns=cols)
 
 
+DECODER_ROWS = [("glm", None, "GLM"), ("svc", None, "RBF SVC"), ("knn", None, "kNN"),
+                ("svc_w", "train", "RBF SVC on W"),
+                ("network", "train", "network on neural images")]
+
+
+def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
+                       split: str = "block") -> list[dict]:
+    """Per decoder (``DECODER_ROWS``): its mean accuracy over the animals with stimulus
+    information on the network's folds (``same``, like for like) and on all its folds
+    (``all``), across animals (``cross``), the group test's p (``p_group``, NaN where it did
+    not run) and the null animals' mean in each split."""
+    s = summary[summary.control.fillna("none") == "none"]
+    w = s[s.task == "within"]
+    main = w[(w.analysis == "main") & (w.split == split)]
+    informative = main[~main.session.isin(null)]
+    same = like_for_like(informative, "train").set_index("model_label")
+    cross = s[(s.task == "cross") & (s.analysis == "main") & (s.split == split)
+              & (s.ps_mode == "train")]
+    g_all = groups[(groups.group == "animals") & (groups.split == split)]
+    rows = []
+    for model, mode, label in DECODER_ROWS:
+        def pick(d: pd.DataFrame, model: str = model, mode: str | None = mode) -> pd.DataFrame:
+            d = d[d.inputs == "neural_image"] if model == "network" else d[d.model == model]
+            return d[d.ps_mode == mode] if mode else d
+
+        d = pick(informative)
+        if not len(d):
+            continue
+        name = d.model_label.iloc[0]
+        c = pick(cross)
+        g = g_all[(g_all.model == model) & ((g_all.ps_mode == mode) if mode
+                                             else g_all.ps_mode.isna())]
+        nulls = pick(w[w.session.isin(null) & (w.analysis == "main")])
+        rows.append({
+            "label": label, "model": model, "model_label": name,
+            "same": float(same.loc[name, "accuracy"]) if name in same.index else np.nan,
+            "all": float(d.groupby("session").accuracy.mean().mean()),
+            "n_folds": int(d.fold.nunique()), "n_animals": int(d.session.nunique()),
+            "cross": float(c.accuracy.mean()) if len(c) else np.nan, "n_cross": len(c),
+            "p_group": float(g.p_time_group.iloc[0]) if len(g) else np.nan,
+            "null_block": float(nulls[nulls.split == "block"].accuracy.mean()),
+            "null_trial": float(nulls[nulls.split == "trial"].accuracy.mean()),
+        })
+    return rows
+
+
+def verdict(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
+            split: str = "block") -> str:
+    """The run's answer in one sentence: which decoder wins like for like, by how much over
+    the network, and for which decoders the time-respecting test across animals rejects."""
+    rows = [r for r in decoder_comparison(summary, groups, null, split)
+            if not pd.isna(r["same"])]
+    if not rows:
+        return "No decoder ran on the animals with stimulus information."
+    best = max(rows, key=lambda r: r["same"])
+    net = next((r for r in rows if r["model"] == "network"), None)
+    n = max(r["n_animals"] for r in rows)
+    text = (f"On these data the best decoder of natural vs artificial stimuli is the "
+            f"{best['label']} ({best['same']:.3f} within animal, chance 0.5, {split} split, on "
+            f"the network's fold)")
+    if net is not None and net is not best:
+        text += (f"; the network on neural images reaches {net['same']:.3f}, "
+                 f"{best['same'] - net['same']:.3f} behind it")
+    tested = [r for r in rows if not pd.isna(r["p_group"])]
+    passed = [r["label"] for r in tested if r["p_group"] <= 0.05]
+    failed = [r["label"] for r in tested if r["p_group"] > 0.05]
+    if tested and not failed:
+        text += (f". The time-respecting test across the {n} animals rejects chance (p ≤ 0.05) "
+                 f"for every decoder it was run for ({', '.join(passed)})")
+    else:
+        text += (f". The time-respecting test across the {n} animals rejects chance (p ≤ 0.05) "
+                 f"for {', '.join(passed) or 'none'} and not for {', '.join(failed) or 'none'}")
+    if net is not None and pd.isna(net["p_group"]):
+        text += "; the network was not tested against drift in this run"
+    return text + "."
+
+
 def fold_spread(summary: pd.DataFrame) -> pd.DataFrame:
     """Per model, analysis, control and session/combo: mean, SD, min and max over folds."""
     df = summary[summary.accuracy.notna()].copy()
@@ -308,105 +398,87 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
             "here is time/context, not stimulus.")
 
 
+def _rst_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = [".. list-table::", "   :header-rows: 1", ""]
+    for r in [header, *rows]:
+        out.append("   * - " + r[0])
+        out += [f"     - {c}" for c in r[1:]]
+    return out + [""]
+
+
 def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str:
-    """The report's landing text (reStructuredText), generated from the run's tables: what was
-    decoded, how well (with 95 % intervals), the null animal, and the caveats of this run."""
+    """The report's landing text (reStructuredText), generated from the run's tables: the
+    answer first (which decoder wins, by how much, and whether it survives the time-respecting
+    test), then every decoder side by side, the raster network beside the neural-image one,
+    the null animal, the blank control and the caveats of this run."""
     split = config["decoding"]["split"]
     mode = config["decoding"]["ps_modes"][0]
     null = list(config["controls"]["null_sessions"])
+    source = config["source"]
     main = summary[(summary.analysis == "main") & (summary.control == "none")
                    & (summary.split == split)]
     within = main[(main.task == "within") & ~main.session.isin(null)]
-
-    def line(df: pd.DataFrame, what: str) -> str:
-        if not len(df):
-            return f"* {what}: not run"
-        per = df.groupby("session" if "session" in df and df.session.notna().any() else "combo")
-        acc = per.accuracy.mean()
-        lo, hi = per.ci95_low.mean(), per.ci95_high.mean()
-        best, worst = acc.idxmax(), acc.idxmin()
-        folds = sorted({int(f) for f in df.fold.dropna()}) if "fold" in df else []
-        on = (f" (fold {folds[0]} only)" if len(folds) == 1 else "")
-        return (f"* {what}{on}: mean **{acc.mean():.2f}** over {len(acc)}; from "
-                f"{acc[worst]:.2f} ({worst}, 95 % Wilson interval {lo[worst]:.2f}-"
-                f"{hi[worst]:.2f}) to {acc[best]:.2f} ({best}, {lo[best]:.2f}-{hi[best]:.2f})")
-
-    glm = within[within.model == "glm"]
-    net = within[(within.model != "glm") & (within.inputs == "neural_image")
-                 & (within.ps_mode == mode)]
-    cross = main[(main.task == "cross") & (main.ps_mode == mode)
-                 & (main.inputs == "neural_image")]
-    arch = ", ".join(sorted(set(net.arch.dropna().astype(str)))) or "the network"
+    net = within[(within.inputs == "neural_image") & (within.ps_mode == mode)]
     pretrained = sorted({str(v).lower() for v in net.pretrained.dropna()})
-    source = config["source"]
     lines = [
-        "Decoding natural vs artificial stimuli from mouse visual cortex through neural images "
-        "(Iqbal et al., IJCNN 2019), run by nidecode.",
+        "Decoding natural vs artificial stimuli (natural scenes vs static gratings) from mouse "
+        "visual cortex through neural images (Iqbal et al., IJCNN 2019), run by nidecode.",
         "",
         f"**Data**: source ``{source}`` ({config.get('results_label', '')}), sessions "
-        f"{', '.join(config['sessions'])}.",
+        f"{', '.join(config['sessions'])}"
+        + (f"; null animal{'s' if len(null) > 1 else ''} {', '.join(null)} (units blind to "
+           "the stimulus)" if null else "") + ".",
         "",
-        f"**Headline** ({split} split, preferred stimuli in ``{mode}`` mode, accuracy with "
-        "chance 0.5; every number below comes from results/summary.csv):",
+        f"**Answer**: {verdict(summary, groups, null, split)}",
         "",
-        line(glm, "GLM within animal (mean of folds)"),
-        line(net, f"{arch} within animal (pretrained: {'/'.join(pretrained) or 'n/a'})"),
-        line(cross, f"{arch} across animals (train on some animals, test on another)"),
     ]
-    for name in [m for m in DECODERS if m != "glm" and m in set(within.model)]:
-        d = within[(within.model == name)
-                   & (within.ps_mode.isna() | (within.ps_mode == mode))]
-        lines.append(line(d, f"{model_name({'model': name, 'ps_mode': mode})} within animal "
-                             "(baseline)"))
-    same = like_for_like(within, mode)
-    if len(same):
-        lines.append(
-            f"* Like for like, on the network's fold{'s' if same.n_folds.iloc[0] > 1 else ''} "
-            f"only ({', '.join(str(f) for f in same.folds.iloc[0])}; same trials, mean over "
-            f"{same.n_sessions.iloc[0]} animals): "
-            + ", ".join(f"{r.model_label} {r.accuracy:.3f}" for r in same.itertuples()))
-    kept = retention(summary)
-    # The null animals have nothing to retain: their gaps are noise around chance.
-    kept = kept[(kept.split == split) & (kept.ps_mode == mode) & ~kept.unit.isin(null)]
-    if len(kept):
-        gaps = "; ".join(
-            f"{task}: mean {t.gap.mean():+.3f} (from {t.gap.min():+.3f} to {t.gap.max():+.3f}, "
-            f"{len(t)} jobs)" for task, t in kept.groupby("task"))
-        lines.append(f"* Information retention, RBF SVC on the network's own input ``W`` minus "
-                     f"the network (positive: the network loses what its images hold; null "
-                     f"animals left out): {gaps}.")
-    for s in null:
-        n = summary[(summary.session == s) & (summary.control == "none")]
-        g = n[(n.model == "glm") & (n.analysis == "main")]
-        r = n[n.analysis == "probe-paper"]
-        row = groups[(groups.group == f"null {s}") & (groups.split == split)
-                     & (groups.model == "glm")]
-        p = f", GLM block-relabelling p = {row.p_time_group.iloc[0]:.2g}" if len(row) else ""
+    rows = decoder_comparison(summary, groups, null, split)
+    if rows:
+        def f(x: float, fmt: str = ".3f") -> str:
+            return "–" if pd.isna(x) else format(x, fmt)
+
+        folds = sorted({int(x) for x in net.fold.dropna()}) or [0]
+        lines += [f"**Every decoder** ({split} split, ``{mode}`` mode, accuracy, chance 0.5; "
+                  "mean over the animals with stimulus information; every number comes from "
+                  "results/summary.csv and results/group_tests.csv):", ""]
+        lines += _rst_table(
+            ["decoder", f"within animal, fold {', '.join(map(str, folds))} (same trials)",
+             "within animal, all its folds", "across animals",
+             "time-respecting test across animals (p)", "null animal, block / trial split"],
+            [[r["label"], f(r["same"]), f(r["all"]) + ("" if r["n_folds"] > 1 else
+                                                        " (fold 0)"),
+              f(r["cross"]),
+              "**not tested**" if pd.isna(r["p_group"]) else f(r["p_group"], ".2g"),
+              f"{f(r['null_block'])} / {f(r['null_trial'])}"] for r in rows])
+    raster = main[(main.task == "within") & (main.inputs == "raster")]
+    if len(raster):
+        pairs = []
+        for s_, d in raster.groupby("session"):
+            n = net[(net.session == s_) & net.fold.isin(d.fold)]
+            pairs.append(f"{s_}: raster images {d.accuracy.mean():.3f}, neural images "
+                         + (f"{n.accuracy.mean():.3f}" if len(n) else "not run"))
+        lines += ["* **The paper's raster variant** (one trial's 10 ms counts as the image, the "
+                  "same network and folds) beside the neural images: " + "; ".join(pairs)
+                  + ". Where the raster images decode as well, neural images add nothing.", ""]
+    arch = sorted({str(a) for a in net.arch.dropna()})
+    regimes = sorted({regime(r) for r in net[["finetune", "pretrained"]].to_dict("records")})
+    if arch:
+        lines += [f"* The network: {', '.join(ARCH_NAMES.get(a, a) for a in arch)}, "
+                  f"{', '.join(regimes)} (pretrained weights loaded: "
+                  f"{'/'.join(pretrained) or 'n/a'}).", ""]
+    for s_ in null:
+        n = summary[(summary.session == s_) & (summary.control == "none")]
+        r = n[(n.analysis == "readout-paper") & (n.split == split)]
         nets = n[(n.task == "within") & (n.analysis == "main") & (n.inputs == "neural_image")]
         both = "; ".join(
-            f"{arch} ``{m}`` mode: " + ", ".join(
+            f"network ``{m}`` mode: " + ", ".join(
                 f"{sp} split {d[d.split == sp].accuracy.mean():.2f}"
                 for sp in sorted(set(d.split.dropna())))
             for m, d in nets.groupby("ps_mode"))
-        lines += [
-            f"* Null animal {s} (units blind to the stimulus): GLM "
-            + ", ".join(f"{sp} split {g[g.split == sp].accuracy.mean():.2f}"
-                        for sp in sorted(set(g.split.dropna())))
-            + f"{p}" + (f"; {both}" if both else "")
-            + "; the readout of its ``paper``-mode images "
-            f"{r[r.split == split].accuracy.mean():.2f} (the published recipe's leak)."]
-    rows = groups[(groups.group == "animals") & (groups.split == split)
-                  & (groups.ps_mode.isna() | (groups.ps_mode == mode))]
-    if len(rows):
-        order = {m: i for i, m in enumerate(DECODERS)}
-        rows = rows.sort_values("model", key=lambda m: m.map(order))
         lines.append(
-            "* Across the animals, the time-respecting test (block relabelling of every "
-            f"animal, {'exact' if (rows.method == 'exact').all() else 'Monte Carlo'} p): "
-            + ", ".join(
-                f"{model_name({'model': r.model, 'ps_mode': r.ps_mode})} "
-                f"p = {r.p_time_group:.2g}" for r in rows.itertuples())
-            + " (the network has no block-relabelling null in this configuration).")
+            f"* **Null animal {s_}**: " + (f"{both}; " if both else "")
+            + f"the top-stimulus readout of its ``paper``-mode images (the published recipe) "
+            f"{r.accuracy.mean():.2f}, the leak of a trial's own stimulus into its image.")
     splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
     lines += [blank_control_line(summary, s, null) for s in splits]
     caveats = []

@@ -14,7 +14,7 @@ import yaml
 
 from .errors import ConfigError
 from .sources import dandi_session_file, resolve_sessions
-from .splits import all_subsets, leave_one_animal_out, parse_combo
+from .splits import all_subsets, combo_name, leave_one_animal_out, parse_combo
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -64,6 +64,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         raise ConfigError(f"invalid configuration:\n  {lines}")
     # Sessions against the source; `sessions: [all]` and nwb_dir's sessions filled in here.
     resolve_sessions(config)
+    resolve_roles(config)
     for combo in combos(config):
         train, test = parse_combo(combo)
         missing = sorted({a for a in train + test if a not in config["sessions"]})
@@ -138,12 +139,118 @@ def decoder_reads_weights(name: str) -> bool:
     return get(name).inputs == "weights"
 
 
+# Words a session role may use instead of names, so that changing `sessions` is one edit.
+FIRST, NULLS, EVERY = "first", "nulls", "all"
+
+
+def _informative(config: dict) -> list[str]:
+    nulls = config["controls"]["null_sessions"] or []
+    return [s for s in config["sessions"] if s not in nulls]
+
+
+def _expand(config: dict, key: str, values: list[str] | None) -> list[str] | None:
+    """A role's session list with ``first`` (the first session with stimulus information),
+    ``nulls`` (the null sessions) and ``all`` (every session) replaced by names."""
+    if values is None:
+        return None
+    out: list[str] = []
+    for v in values:
+        if v == FIRST:
+            informative = _informative(config)
+            if not informative:
+                raise ConfigError(f"config key '{key}': 'first' names the first session with "
+                                  f"stimulus information, but every session in "
+                                  f"{config['sessions']} is a null session")
+            out.append(informative[0])
+        elif v == NULLS:
+            out += list(config["controls"]["null_sessions"])
+        elif v == EVERY:
+            out += list(config["sessions"])
+        else:
+            out.append(v)
+    return list(dict.fromkeys(out))
+
+
+def resolve_roles(config: dict) -> list[str]:
+    """Fill in the sessions each role uses, in place, from ``sessions``; return one line per
+    role saying which sessions it got and why.
+
+    ``controls.null_sessions: null`` takes the simulated animals marked ``stimulus_blind`` (none
+    for real data); ``figures.session: null`` the first session with stimulus information;
+    ``first``, ``nulls`` and ``all`` in the session lists of ``decoding.raster``,
+    ``decoding.transfer``, ``decoding.compare_dnn_sessions``, ``controls.sessions`` and
+    ``analyses.dnn.sessions`` stand for those sessions. A session named like one of these words
+    is an error.
+    """
+    sessions = config["sessions"]
+    if clash := sorted({FIRST, NULLS, EVERY} & set(sessions)):
+        raise ConfigError(f"config key 'sessions': {clash} are words of the session roles "
+                          "(first, nulls, all); rename those sessions")
+    lines = []
+    ctrl, dec = config["controls"], config["decoding"]
+    if ctrl["null_sessions"] is None:
+        animals = config["simulation"]["animals"] if config["source"] == "simulated" else {}
+        ctrl["null_sessions"] = [s for s in sessions
+                                 if animals.get(s, {}).get("stimulus_blind", False)]
+        why = ("the simulated animals marked stimulus_blind" if config["source"] == "simulated"
+               else "none for real data")
+        lines.append(f"null sessions: {ctrl['null_sessions']} ({why})")
+    if config["figures"]["session"] is None:
+        config["figures"]["session"] = _expand(config, "figures.session", [FIRST])[0]
+        lines.append(f"figures: {config['figures']['session']} (the first session with "
+                     "stimulus information)")
+    for key, holder, name in (("decoding.raster.sessions", dec["raster"], "sessions"),
+                              ("decoding.transfer.sessions", dec["transfer"], "sessions"),
+                              ("decoding.compare_dnn_sessions", dec, "compare_dnn_sessions"),
+                              ("controls.sessions", ctrl, "sessions"),
+                              ("analyses.dnn.sessions", config["analyses"]["dnn"], "sessions")):
+        before = holder[name]
+        holder[name] = _expand(config, key, before)
+        if before is not None and before != holder[name]:
+            lines.append(f"{key}: {holder[name]} (from {before})")
+    return lines
+
+
+def describe_sessions(config: dict) -> list[str]:
+    """What a run decodes, before anything runs: each session and where it comes from, and the
+    sessions each role got (printed by the workflow at start)."""
+    source, sessions = config["source"], config["sessions"]
+    if source == "nwb":  # own files: each name beside the file it was read from
+        lines = [f"session {s}: {config['nwb_files'].get(s, '?')}" for s in sessions]
+    else:
+        ids = {"allen": config["allen"]["session_ids"],
+               "dandi": config["dandi"]["session_ids"]}.get(source, {})
+        lines = [f"sessions ({source}): " + ", ".join(
+            f"{s} ({ids[s]})" if s in ids else s for s in sessions)]
+    dec, ctrl = config["decoding"], config["controls"]
+    roles = {"null sessions": ctrl["null_sessions"], "figures": config["figures"]["session"],
+             "raster": dec["raster"]["sessions"] or "every session",
+             "transfer comparison": dec["transfer"]["sessions"] or "every session",
+             "network controls": ctrl["sessions"], "combos": combos(config)}
+    lines += [f"{k}: {(', '.join(v) or 'none') if isinstance(v, list) else v}"
+              for k, v in roles.items()]
+    return lines
+
+
+def paper_combos(sessions: list[str]) -> list[str]:
+    """The paper's four-animal design on the first four sessions a, b, c, d: each held out in
+    turn, trained on a subset of the other three (a+b -> d, c -> d, b+c -> a, c+d -> b,
+    a+d -> c); with fewer sessions, leave one animal out."""
+    if len(sessions) < 4:
+        return leave_one_animal_out(sessions)
+    a, b, c, d = sessions[:4]
+    return [combo_name(t, [x]) for t, x in (([a, b], d), ([c], d), ([b, c], a), ([c, d], b),
+                                            ([a, d], c))]
+
+
 def combos(config: dict) -> list[str]:
     """Explicit combos, then generated ones, without duplicates, in a stable order."""
     dec = config["decoding"]
     out = list(dec["combos"])
     for gen in dec["combo_generators"]:
-        make = {"leave_one_animal_out": leave_one_animal_out, "all_subsets": all_subsets}[gen]
+        make = {"leave_one_animal_out": leave_one_animal_out, "all_subsets": all_subsets,
+                "paper": lambda s, exclude: paper_combos([x for x in s if x not in exclude])
+                }[gen]
         # Null animals carry no stimulus information: never train or test on them in combos.
         out += make(list(config["sessions"]), exclude=config["controls"]["null_sessions"])
     return list(dict.fromkeys(out))

@@ -311,7 +311,7 @@ def glm_session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 1.
         for r in rows:
             r.update(null)
     rows = [add_statistics(r) for r in rows]
-    rows += [add_statistics(leakage_probe(ds, stimuli, k, scope, mode))
+    rows += [add_statistics(top_stimulus_readout(ds, stimuli, k, scope, mode))
              for mode in PS_MODES for k in range(scope.n_folds)]
     if time_confound_control:
         rows += [add_statistics(r) for r in time_confound(ds, stimuli, scope, C)]
@@ -354,7 +354,7 @@ def time_confound(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 
     return rows
 
 
-def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
+def top_stimulus_readout(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
                   mode: PSMode) -> dict:
     """Training-free readout of the neural images: the class of each test image's top stimulus.
 
@@ -376,8 +376,8 @@ def leakage_probe(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     y_pred = np.searchsorted(sel.names, stim_class[top])
     out = classification_metrics(sel.y[~train], y_pred[~train], sel.names)
     out.update(_record(
-        ds, sel, scope, t0, model="probe", inputs="neural_image", fold=fold,
-        n_folds=scope.n_folds, n_train=int(train.sum()), ps_mode=mode, analysis=f"probe-{mode}",
+        ds, sel, scope, t0, model="readout", inputs="neural_image", fold=fold,
+        n_folds=scope.n_folds, n_train=int(train.sum()), ps_mode=mode, analysis=f"readout-{mode}",
         own_stimulus_top_fraction=float(np.mean(top[~train] == sel.stimulus_index[~train])),
         own_stimulus_top_chance=1.0 / n_stim))
     return out

@@ -129,14 +129,14 @@ def within_table(snap: Snapshot) -> str:
         glm = d[(d.model == "glm") & (d.analysis == "main")]
         net = _network(d)
         net = net[(net.split == "block") & (net.ps_mode == "train")]
-        probe = d[d.model == "probe"]
+        readout = d[(d.model == "readout") & (d.split == "block")]
         conf = d[d.analysis.astype(str).str.startswith("time-")]
         p = glm[glm.split == "block"].p_time
         rows.append([a + (" (null)" if a in snap.null else ""),
                      _spread(glm[glm.split == "block"]), _spread(glm[glm.split == "trial"]),
                      _spread(net),
-                     _spread(probe[(probe.analysis == "probe-train") & (probe.split == "block")]),
-                     _spread(probe[(probe.analysis == "probe-paper") & (probe.split == "block")]),
+                     _spread(readout[readout.analysis == "readout-train"]),
+                     _spread(readout[readout.analysis == "readout-paper"]),
                      f"{conf.accuracy.mean():.3f}",
                      f"{blanks[blanks.session == a].balanced_accuracy.mean():.3f}",
                      f"{p.iloc[0]:.1f}" if len(p) else ""])
@@ -146,8 +146,8 @@ def within_table(snap: Snapshot) -> str:
 NULL_ROWS = [("GLM", "glm", None), ("SVC", "svc", None), ("kNN", "knn", None),
              ("SVC on W", "svc_w", "train"), ("SVC on W", "svc_w", "paper"),
              ("network", "network", "train"), ("network", "network", "paper"),
-             ("top-stimulus readout", "probe", "train"),
-             ("top-stimulus readout", "probe", "paper")]
+             ("top-stimulus readout", "readout", "train"),
+             ("top-stimulus readout", "readout", "paper")]
 
 
 def null_table(snap: Snapshot) -> str:
@@ -155,7 +155,7 @@ def null_table(snap: Snapshot) -> str:
     out = []
     for null in snap.null:
         d = snap.within[snap.within.session == null]
-        d = d[d.analysis.isin(["main", "probe-train", "probe-paper"])
+        d = d[d.analysis.isin(["main", "readout-train", "readout-paper"])
               & (d.inputs.astype(str) != "raster")]
         rows = []
         for label, model, mode in NULL_ROWS:
@@ -274,14 +274,14 @@ def leak_table(snap: Snapshot, split: str = "block") -> str:
     rows = []
     for null in snap.null:
         d = snap.within[(snap.within.session == null) & (snap.within.split == split)]
-        probe = {m: d[d.analysis == f"probe-{m}"] for m in ("train", "paper")}
+        readout = {m: d[d.analysis == f"readout-{m}"] for m in ("train", "paper")}
         net = _network(d)
         svc = d[(d.model == "svc_w") & (d.analysis == "main")]
         rows += [
             [f"{null}: top-stimulus readout (class of the most over-weighted stimulus)"]
-            + [f"{probe[m].accuracy.mean():.3f}" for m in ("train", "paper")],
+            + [f"{readout[m].accuracy.mean():.3f}" for m in ("train", "paper")],
             [f"{null}: how often that stimulus is the one shown"]
-            + [f"{probe[m].own_stimulus_top_fraction.mean():.3f}" for m in ("train", "paper")],
+            + [f"{readout[m].own_stimulus_top_fraction.mean():.3f}" for m in ("train", "paper")],
             [f"{null}: the network"]
             + [f"{net[net.ps_mode == m].accuracy.mean():.3f}" for m in ("train", "paper")],
             [f"{null}: RBF SVC on W"]
@@ -368,7 +368,41 @@ def study_line(snap: Snapshot) -> str:
             "with its own seed, on Allen's clock.")
 
 
+def _decoder_rows(snap: Snapshot, split: str = "block") -> list[dict]:
+    from .aggregate import decoder_comparison
+
+    return decoder_comparison(snap.summary, snap.groups, snap.null, split)
+
+
+def decoders_table(snap: Snapshot) -> str:
+    """One row per decoder: the README's results table."""
+    rows = _decoder_rows(snap)
+    net = snap.within[(snap.within.inputs == "neural_image") & (snap.within.analysis == "main")]
+    folds = ", ".join(map(str, sorted({int(f) for f in net.fold.dropna()}))) or "0"
+    n = len(snap.animals)
+
+    def f(x: float, fmt: str = ".3f") -> str:
+        return "–" if pd.isna(x) else format(x, fmt)
+
+    body = [[r["label"], f(r["same"]), f(r["all"]) + ("" if r["n_folds"] > 1 else " (fold 0)"),
+             f(r["cross"]), "not tested" if pd.isna(r["p_group"]) else f(r["p_group"], ".2g"),
+             f"{f(r['null_block'])} / {f(r['null_trial'])}"] for r in rows]
+    return _table(["decoder", f"within animal, fold {folds} (same trials)",
+                   "within animal, all folds", "across animals",
+                   f"time-respecting test across the {n} animals (p)",
+                   f"null animal{'s' if len(snap.null) > 1 else ''}, block / trial split"],
+                  body)
+
+
+def verdict(snap: Snapshot) -> str:
+    """The answer of the run in one sentence (block split, like for like)."""
+    from .aggregate import verdict as run_verdict
+
+    return run_verdict(snap.summary, snap.groups, snap.null, "block")
+
+
 RENDERERS: dict[str, Callable[[Snapshot], str]] = {
+    "decoders": decoders_table, "verdict": verdict,
     "run": run_line, "within": within_table, "null": null_table,
     "like_for_like": like_for_like_table, "blank": blank_table, "cross": cross_table,
     "transfer": transfer_table, "groups": groups_table, "leak": leak_table,

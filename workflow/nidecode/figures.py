@@ -17,10 +17,75 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from .neural_images import preferred_stimuli  # noqa: E402
 
 CLASS_PALETTE = {"natural": "#2a9d8f", "artificial": "#e76f51"}
+# One colour per decoder in every figure; its trial-split or paper-mode version is a paler
+# shade of the same colour, so the two can be paired.
+DECODER_COLOURS = {"GLM": "#4c72b0", "SVC on W": "#8172b3", "SVC": "#dd8452",
+                   "kNN": "#55a868", "top-stimulus readout": "#937860",
+                   "network on raster images": "#da8bc3", "network": "#c44e52"}
+OTHER_COLOURS = ["#8c8c8c", "#ccb974", "#64b5cd", "#2f4f4f", "#b07aa1", "#ff9da7"]
+
+
+def _pale(colour: str, amount: float = 0.5) -> tuple[float, float, float]:
+    rgb = np.array(matplotlib.colors.to_rgb(colour))
+    return tuple(rgb + (1 - rgb) * amount)
+
+
+def decoder_palette(labels: list[str]) -> dict[str, object]:
+    """Colours for decoder labels (``model_label``, optionally with ", trial split"): the
+    decoder's own colour, paler for the trial split and for ``paper`` mode; labels of no known
+    decoder (transfer variants) take the remaining colours in order."""
+    out: dict[str, object] = {}
+    others = iter(OTHER_COLOURS * 3)
+    for label in labels:
+        key = next((k for k in DECODER_COLOURS if label.startswith(k)), None)
+        colour = DECODER_COLOURS[key] if key else next(others)
+        pale = ("trial split" in label) + ("(paper)" in label)
+        out[label] = _pale(colour, 0.3 * pale) if pale else colour
+    return out
+
+
+def combo_label(combo: str) -> str:
+    """``M0+M1__M3`` as a reader says it: ``M0+M1 → M3``."""
+    train, _, test = str(combo).partition("__")
+    return f"{train} → {test}" if test else str(combo)
+
+
+def animal_order(sessions, null_sessions) -> tuple[list[str], list[str]]:
+    """Animals with stimulus information first (sorted), then the null animals; and their tick
+    labels, the null ones marked."""
+    null = [s for s in sorted(set(sessions)) if s in set(null_sessions)]
+    order = [s for s in sorted(set(sessions)) if s not in set(null_sessions)] + null
+    return order, [f"{s}\n(null)" if s in null else s for s in order]
+
+
+def _legend_outside(ax: plt.Axes, **kw) -> None:
+    """The legend right of the axes, never over the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False, fontsize=8, borderaxespad=0, **kw)
+
+
+def _chance(ax: plt.Axes, level: float = 0.5, vertical: bool = False) -> None:
+    """The chance level, drawn and named (it joins the legend)."""
+    line = ax.axvline if vertical else ax.axhline
+    line(level, color="grey", ls="--", lw=1, label=f"chance ({level:g})")
+
+
+def _accuracy_limits(values, low: float = 0.3, high: float = 1.0) -> tuple[float, float]:
+    """Axis limits for accuracies: from 0.3 (or lower, so no point is cut off) to 1."""
+    v = np.asarray(pd.to_numeric(pd.Series(np.ravel(values)), errors="coerce"), dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v):
+        low = min(low, np.floor((v.min() - 0.02) * 20) / 20)
+        high = max(high, np.ceil((v.max() + 0.01) * 20) / 20)
+    return max(low, 0.0), high
 
 
 def _tag(ds: xr.Dataset) -> str:
@@ -33,19 +98,122 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
+def _texts(fig: plt.Figure) -> list[tuple[str, Text]]:
+    """Every piece of text drawn: titles, axis and tick labels (of ticks in view), legend
+    entries and annotations, each with a description."""
+    out = [(f"suptitle {t.get_text()!r}", t) for t in fig.texts]
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible():
+            continue
+        out += [(f"axes {i} title {t.get_text()!r}", t)
+                for t in (ax.title, ax._left_title, ax._right_title)]
+        out += [(f"axes {i} text {t.get_text()!r}", t) for t in ax.texts]
+        if not ax.axison:  # axis("off"): no labels or ticks are drawn
+            continue
+        out += [(f"axes {i} {a}label", getattr(ax, f"{a}axis").label) for a in "xy"]
+        for a, lim in (("x", ax.get_xlim()), ("y", ax.get_ylim())):
+            lo, hi = sorted(lim)
+            axis = getattr(ax, f"{a}axis")
+            for tick in axis.get_major_ticks():
+                if lo - 1e-9 <= tick.get_loc() <= hi + 1e-9 and tick.label1.get_visible():
+                    out.append((f"axes {i} {a} tick {tick.label1.get_text()!r}", tick.label1))
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    for leg in legends:
+        out += [(f"legend entry {t.get_text()!r}", t) for t in leg.get_texts()]
+        if leg.get_title().get_text():
+            out.append((f"legend title {leg.get_title().get_text()!r}", leg.get_title()))
+    return [(d, t) for d, t in out if t.get_visible() and t.get_text().strip()]
+
+
+def _outside(values: np.ndarray, lim: tuple[float, float]) -> bool:
+    lo, hi = sorted(lim)
+    v = values[np.isfinite(values)]
+    tol = 1e-6 * max(1.0, hi - lo)
+    return bool(len(v)) and bool((v < lo - tol).any() or (v > hi + tol).any())
+
+
+def layout_problems(fig: plt.Figure) -> list[str]:
+    """What a reader could not read: overlapping text, data outside the axes (clipped points,
+    bar ends, error bars) and legends over a plotting area. Empty when the figure is clean."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+    texts = [(d, t.get_window_extent(renderer)) for d, t in _texts(fig)]
+    for i, (d1, b1) in enumerate(texts):
+        for d2, b2 in texts[i + 1:]:
+            # a pixel of tolerance: touching is not overlapping
+            if (min(b1.x1, b2.x1) - max(b1.x0, b2.x0) > 1
+                    and min(b1.y1, b2.y1) - max(b1.y0, b2.y0) > 1):
+                problems.append(f"text overlaps: {d1} and {d2}")
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or ax.name != "rectilinear":
+            continue
+        xlim, ylim = ax.get_xlim(), ax.get_ylim()
+        for line in ax.lines:
+            if line.get_transform() != ax.transData:
+                continue  # reference lines (chance, diagonals in axes coordinates)
+            xy = np.asarray(line.get_xydata(), dtype=float)
+            if len(xy) and (_outside(xy[:, 0], xlim) or _outside(xy[:, 1], ylim)):
+                problems.append(f"axes {i}: line {line.get_label()!r} outside the axes")
+        for coll in ax.collections:
+            if coll.get_offset_transform() == ax.transData and len(coll.get_offsets()):
+                off = np.asarray(coll.get_offsets(), dtype=float)
+                if _outside(off[:, 0], xlim) or _outside(off[:, 1], ylim):
+                    problems.append(f"axes {i}: points outside the axes")
+            if hasattr(coll, "get_segments") and coll.get_transform() == ax.transData:
+                for seg in coll.get_segments():
+                    seg = np.asarray(seg, dtype=float)
+                    if len(seg) and (_outside(seg[:, 0], xlim) or _outside(seg[:, 1], ylim)):
+                        problems.append(f"axes {i}: error bar outside the axes")
+                        break
+        for patch in ax.patches:
+            if isinstance(patch, Rectangle) and patch.get_transform() == ax.transData:
+                # A bar's far end (its value): y + height upright, x + width lying; its
+                # other end is the baseline, which may start below the axis.
+                far = (np.array([patch.get_x() + patch.get_width()]), xlim), (
+                    np.array([patch.get_y() + patch.get_height()]), ylim)
+                if any(_outside(v, lim) for v, lim in far):
+                    problems.append(f"axes {i}: bar end outside the axes")
+    areas = [ax.get_window_extent(renderer) for ax in fig.axes if ax.get_visible()]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    for leg in legends:
+        b = leg.get_window_extent(renderer)
+        for a in areas:
+            if min(a.x1, b.x1) - max(a.x0, b.x0) > 1 and min(a.y1, b.y1) - max(a.y0, b.y0) > 1:
+                entries = [t.get_text() for t in leg.get_texts()][:3]
+                problems.append(f"legend over a plotting area: {entries}")
+                break
+    return problems
+
+
 def raster_figure(ds: xr.Dataset, path: str | Path) -> None:
-    """Fig. 1: responses of every unit to every natural-scene trial, trials sorted by scene."""
-    # isel, not where: where would broadcast the presentation mask onto the blank variables.
-    scenes = ds.isel(presentation=np.flatnonzero(ds.stimulus_name.values == "natural_scenes"))
-    order = np.argsort(scenes.frame.values, kind="stable")
-    r = scenes.response.values[order].T
-    fig, ax = plt.subplots(figsize=(10, 4))
-    sns.heatmap(r, ax=ax, cmap="magma", vmin=-1, vmax=4, cbar_kws={"label": "response (z)"},
-                xticklabels=False, yticklabels=False)
-    ax.set_xlabel(f"natural-scene trials, sorted by scene (n = {r.shape[1]})")
+    """Fig. 1: every unit's response to every trial of both classes, in time order, with the
+    stimulus blocks marked (a coloured strip: natural scenes or gratings)."""
+    order = np.argsort(ds.start_time.values, kind="stable") if "start_time" in ds else \
+        np.arange(ds.sizes["presentation"])
+    r = ds.response.values[order].T
+    cls = ds.stimulus_class.values[order]
+    fig, (strip, ax) = plt.subplots(2, 1, figsize=(10, 4.6), sharex=True,
+                                    gridspec_kw={"height_ratios": [1, 12], "hspace": 0.05})
+    colours = np.array([matplotlib.colors.to_rgb(CLASS_PALETTE[c]) for c in cls])
+    strip.imshow(colours[None], aspect="auto", interpolation="nearest")
+    strip.set_yticks([])
+    strip.set_title(f"{ds.attrs['animal']}: responses to every trial in time order, "
+                    f"natural scenes and gratings{_tag(ds)}")
+    im = ax.imshow(r, aspect="auto", cmap="magma", vmin=-1, vmax=4, interpolation="nearest")
+    if "stimulus_block" in ds:
+        block = ds.stimulus_block.values[order]
+        for edge in np.flatnonzero(np.diff(block) != 0) + 0.5:
+            ax.axvline(edge, color="w", lw=0.8)
+            strip.axvline(edge, color="w", lw=0.8)
+    fig.colorbar(im, ax=[strip, ax], label="response (z)", pad=0.01)
+    ax.set_xlabel(f"trials in time order (n = {r.shape[1]}); white lines: stimulus blocks")
     ax.set_ylabel(f"units (n = {r.shape[0]})")
-    ax.set_title(f"{ds.attrs['animal']}: baseline-subtracted responses to natural scenes"
-                 f"{_tag(ds)}")
+    ax.set_yticks([])
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in CLASS_PALETTE.values()]
+    strip.legend(handles, [f"{k} ({'scenes' if k == 'natural' else 'gratings'})"
+                           for k in CLASS_PALETTE], loc="lower left", bbox_to_anchor=(0, 1.6),
+                 ncol=2, frameon=False, fontsize=8)
     _save(fig, path)
 
 
@@ -71,8 +239,10 @@ def example_units_figure(ds: xr.Dataset, path: str | Path, n_units: int = 3) -> 
         ax.set_title(f"unit {int(ds.unit_id.values[u])}")
         ax.set_xlabel("time from onset (ms)" if "counts" in ds else "stimulus")
         ax.set_ylabel("rate (Hz)")
-    np.atleast_1d(axes)[0].legend(frameon=False)
-    fig.suptitle(f"{ds.attrs['animal']}: example units, 4 natural scenes and 4 gratings{_tag(ds)}")
+    _legend_outside(np.atleast_1d(axes)[-1])
+    fig.suptitle(f"{ds.attrs['animal']}: example units, 4 natural scenes and 4 gratings{_tag(ds)}",
+                 y=1.0)
+    fig.tight_layout()
     _save(fig, path)
 
 
@@ -86,6 +256,7 @@ def pca_responses_figure(ds: xr.Dataset, path: str | Path) -> None:
                     s=8, alpha=0.6, ax=ax, linewidth=0)
     ax.set(xlabel="PC 1", ylabel="PC 2",
            title=f"{ds.attrs['animal']}: population responses{_tag(ds)}")
+    _legend_outside(ax)
     _save(fig, path)
 
 
@@ -124,33 +295,37 @@ def neural_images_figure(weights: xr.Dataset, stimuli: xr.Dataset, path: str | P
         axes[0, j].set_title(names[weights.label.values[t]], fontsize=8)
         for a in axes[:, j]:
             a.axis("off")
-    axes[0, 0].text(-0.1, 0.5, "stimulus", transform=axes[0, 0].transAxes, ha="right",
+    axes[0, 0].text(-0.12, 0.5, "stimulus", transform=axes[0, 0].transAxes, ha="right",
                     va="center", rotation=90)
-    axes[1, 0].text(-0.1, 0.5, "neural image", transform=axes[1, 0].transAxes, ha="right",
+    axes[1, 0].text(-0.12, 0.5, "neural image", transform=axes[1, 0].transAxes, ha="right",
                     va="center", rotation=90)
     fig.suptitle(f"{weights.attrs['animal']}: stimuli and neural images of test trials "
                  f"({weights.attrs['ps_mode']} mode){_tag(weights)}")
     _save(fig, path)
 
 
-def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
-    """Fig. 6a: within-animal accuracy per animal, GLM vs DNN (bars: mean, dots: folds).
+def within_figure(summary: pd.DataFrame, path: str | Path,
+                  null_sessions: list[str] | tuple = ()) -> None:
+    """Fig. 6a: within-animal accuracy per animal, every decoder (bars: mean, dots: folds).
 
     Every decoder on the folds the network ran (like for like). Error bars: mean of the folds'
-    95 % Wilson intervals, which assume independent trials.
+    95 % Wilson intervals, which assume independent trials. Null animals last.
     """
     df = _main(summary)
-    df = df[df.task == "within"]
+    df = df[(df.task == "within") & df.accuracy.notna()]
     net_folds = sorted({int(f) for f in df[df.inputs == "neural_image"].fold.dropna()})
     if net_folds:
         df = df[df.fold.isin(net_folds)]
-    order = sorted(df.session.unique())
-    hue_order = sorted(df.model_label.unique())
+    order, labels = animal_order(df.session.dropna(), null_sessions)
+    hue_order = sorted(df.model_label.unique(), key=_decoder_rank)
+    palette = decoder_palette(hue_order)
     fig, ax = plt.subplots(figsize=(max(6, len(order) * 1.2), 4))
-    sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order,
-                hue_order=hue_order, ax=ax, errorbar=None, alpha=0.8)
-    sns.stripplot(df, x="session", y="accuracy", hue="model_label", order=order,
-                  hue_order=hue_order, ax=ax, dodge=True, color="k", size=3, legend=False)
+    if len(df):
+        sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order,
+                    hue_order=hue_order, palette=palette, ax=ax, errorbar=None, alpha=0.85)
+        sns.stripplot(df, x="session", y="accuracy", hue="model_label", order=order,
+                      hue_order=hue_order, ax=ax, dodge=True, palette=dict.fromkeys(hue_order, "k"),
+                      size=3, legend=False)
     means = df.groupby(["session", "model_label"])[["accuracy", "ci95_low", "ci95_high"]].mean()
     for bar_group, label in zip(ax.containers, hue_order, strict=False):
         for bar, session in zip(bar_group, order, strict=False):
@@ -158,14 +333,25 @@ def within_figure(summary: pd.DataFrame, path: str | Path) -> None:
                 m = means.loc[(session, label)]
                 x = bar.get_x() + bar.get_width() / 2
                 ax.plot([x, x], [m.ci95_low, m.ci95_high], color="k", lw=1)
-    ax.axhline(0.5, color="grey", ls="--", lw=1)
+    _chance(ax)
     folds = ("" if not net_folds else " (fold" + ("s " if len(net_folds) > 1 else " ")
              + ", ".join(map(str, net_folds)) + ", the network's)")
-    ax.set(ylim=(0.3, 1.0), ylabel="test accuracy (95 % Wilson, indep. trials)",
-           xlabel="animal",
+    ax.set_xticks(range(len(order)), labels)
+    ax.set(ylim=_accuracy_limits(df[["accuracy", "ci95_low", "ci95_high"]]),
+           ylabel="test accuracy (95 % Wilson, indep. trials)", xlabel="animal",
            title="Within-animal decoding: natural vs artificial" + folds + _source_tag(df))
-    ax.legend(title=None, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _legend_outside(ax)
     _save(fig, path)
+
+
+def _decoder_rank(label: str) -> tuple[int, str]:
+    """Decoders in one order everywhere: GLM, SVC, kNN, SVC on W, readout, network, raster."""
+    keys = ["GLM", "SVC on W", "SVC", "kNN", "top-stimulus readout", "network on raster",
+            "network"]
+    rank = {"GLM": 0, "SVC": 1, "kNN": 2, "SVC on W": 3, "top-stimulus readout": 4,
+            "network": 5, "network on raster": 6}
+    key = next((k for k in keys if label.startswith(k)), None)
+    return (rank.get(key, 7), label)
 
 
 def _main(summary: pd.DataFrame) -> pd.DataFrame:
@@ -174,37 +360,48 @@ def _main(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str | Path) -> None:
-    """Leakage and controls: the null animal in both modes, shuffles, GLM permutation p."""
-    df = summary[summary.task == "within"].copy()
-    df["condition"] = df.model_label + np.where(df.control == "none", "",
-                                                " / " + df.control.astype(str))
+    """Leakage and controls: the null animal in both modes and both splits, and the network's
+    shuffle controls; bars in each decoder's colour (paler: ``paper`` mode)."""
+    df = summary[(summary.task == "within") & summary.accuracy.notna()].copy()
+    df["condition"] = (df.model_label + ", " + df.split.astype(str) + " split"
+                       + np.where(df.control == "none", "", " / " + df.control.astype(str)))
     null = df[df.session.isin(null_sessions) & (df.control == "none")
-              & ((df.analysis == "main") | df.analysis.astype(str).str.startswith("probe-"))]
+              & ((df.analysis == "main") | df.analysis.astype(str).str.startswith("readout-"))]
     ctrl_sessions = sorted(df[df.control != "none"].session.dropna().unique())
     ctrl = df[df.session.isin(ctrl_sessions) & (df.analysis == "main")
               & (df.inputs == "neural_image")]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, data, title in ((axes[0], null, f"null animal {', '.join(null_sessions)}: "
-                             "units carry no stimulus information"),
-                            (axes[1], ctrl, f"controls in {', '.join(ctrl_sessions)}")):
+    panels = [(data, title) for data, title in (
+        (null, f"null animal {', '.join(null_sessions)}: units carry no stimulus information"),
+        (ctrl, f"network controls in {', '.join(ctrl_sessions)}")) if len(data)] or [
+        (null, "no null animal or controls in this run")]
+    height = max(3.0, 0.3 * max(d.condition.nunique() for d, _ in panels) + 1.5)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, height * len(panels)), squeeze=False)
+    for ax, (data, title) in zip(axes[:, 0], panels, strict=True):
         if len(data):
-            order = sorted(data.condition.unique())
+            order = sorted(data.condition.unique(), key=lambda c: (_decoder_rank(c), c))
+            base = {c: c.split(", ")[0] for c in order}
+            colours = decoder_palette(sorted(set(base.values())))
             sns.barplot(data, y="condition", x="accuracy", order=order, ax=ax, errorbar=None,
-                        color="#8ab17d")
+                        hue="condition", hue_order=order, legend=False,
+                        palette={c: colours[base[c]] for c in order})
             sns.stripplot(data, y="condition", x="accuracy", order=order, ax=ax, color="k",
                           size=4)
             for i, c in enumerate(order):
                 d = data[data.condition == c]
                 ax.plot([d.ci95_low.mean(), d.ci95_high.mean()], [i, i], color="k", lw=1.5)
-        ax.axvline(0.5, color="grey", ls="--", lw=1)
-        ax.set(xlim=(0.3, 1.0), xlabel="test accuracy (95 % Wilson, indep. trials)", ylabel="",
-               title=title)
+        _chance(ax, vertical=True)
+        ax.set(xlim=_accuracy_limits(data[["accuracy", "ci95_low", "ci95_high"]]),
+               xlabel="test accuracy (95 % Wilson, indep. trials)", ylabel="", title=title)
+        _legend_outside(ax)
     fig.suptitle("Leakage and controls" + _source_tag(df))
+    fig.tight_layout()
     _save(fig, path)
 
 
-def analyses_figure(summary: pd.DataFrame, prefix: str, path: str | Path, title: str) -> None:
-    """Future-work analyses (sub-classes, regions, arousal): balanced accuracy per animal."""
+def analyses_figure(summary: pd.DataFrame, prefix: str, path: str | Path, title: str,
+                    null_sessions: list[str] | tuple = ()) -> None:
+    """Future-work analyses (sub-classes, regions, arousal): balanced accuracy per animal
+    (bars: mean over folds, error bars: SD over folds), each chance level drawn and named."""
     df = summary[summary.analysis.astype(str).str.startswith(prefix)
                  & summary.accuracy.notna()].copy()
     if prefix == "areas-":  # the main analysis' area joins the comparison
@@ -215,50 +412,73 @@ def analyses_figure(summary: pd.DataFrame, prefix: str, path: str | Path, title:
     fig, ax = plt.subplots(figsize=(10, 4))
     if len(df):
         df["name"] = df.analysis.str.replace(prefix, "", regex=False) + " " + df.model_label
+        order, labels = animal_order(df.session.dropna(), null_sessions)
         sns.barplot(df, x="session", y="balanced_accuracy", hue="name", ax=ax, errorbar="sd",
-                    order=sorted(df.session.unique()))
+                    order=order)
+        ax.set_xticks(range(len(order)), labels)
         chance = df.groupby("name").chance_balanced_accuracy.mean()
         for c in sorted(set(chance.round(3))):
-            ax.axhline(c, color="grey", ls="--", lw=1)
-        ax.legend(title=None, frameon=False, fontsize=7, ncol=2)
-    ax.set(ylim=(0, 1.0), ylabel="balanced accuracy (SD over folds)", xlabel="animal",
+            k = round(1 / c) if c > 0 else 0
+            ax.axhline(c, color="grey", ls="--", lw=1, label=f"chance, {k} classes ({c:.2f})")
+    ax.set(ylim=(0, 1.05), ylabel="balanced accuracy (SD over folds)", xlabel="animal",
            title=title + _source_tag(df))
+    _legend_outside(ax)
     _save(fig, path)
 
 
-def unit_count_figure(summary: pd.DataFrame, path: str | Path) -> None:
-    """Accuracy against the number of units (random subsets), GLM and DNN."""
+def unit_count_figure(summary: pd.DataFrame, path: str | Path,
+                      null_sessions: list[str] | tuple = ()) -> None:
+    """Accuracy against the number of units (random subsets), mean ± SD over the animals with
+    stimulus information (null animals apart: they have none to lose)."""
     df = summary[summary.analysis.astype(str).str.startswith("units-")
-                 & summary.accuracy.notna()].copy()
+                 & summary.accuracy.notna() & ~summary.session.isin(null_sessions)].copy()
     fig, ax = plt.subplots(figsize=(6, 4))
     if len(df):
         df["n_units_used"] = df.analysis.str.split("-").str[1].astype(int)
+        hue_order = sorted(df.model_label.unique(), key=_decoder_rank)
         sns.lineplot(df, x="n_units_used", y="accuracy", hue="model_label", marker="o",
-                     errorbar="sd", ax=ax)
+                     errorbar="sd", ax=ax, hue_order=hue_order,
+                     palette=decoder_palette(hue_order))
         ax.set_xscale("log")
-    ax.axhline(0.5, color="grey", ls="--", lw=1)
-    ax.set(xlabel="units (random subsets)", ylabel="test accuracy (mean ± SD)",
+        counts = sorted(df.n_units_used.unique())
+        ax.set_xticks(counts, [str(c) for c in counts])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_ylim(*_accuracy_limits(df.groupby(["n_units_used", "model_label"]).accuracy
+                                      .agg(["min", "max"])))
+    _chance(ax)
+    ax.set(xlabel="units (random subsets)", ylabel="test accuracy (mean ± SD over animals)",
            title="Accuracy vs number of units" + _source_tag(df))
+    _legend_outside(ax)
     _save(fig, path)
 
 
 def cross_figure(summary: pd.DataFrame, path: str | Path) -> None:
-    """Fig. 6b: cross-animal combos in ascending order of accuracy (95 % Wilson intervals,
-    which assume independent trials)."""
+    """Fig. 6b: cross-animal combos (train → test) in ascending order of the network's
+    accuracy, every decoder that ran across animals beside it (95 % Wilson intervals, which
+    assume independent trials)."""
     df = _main(summary)
-    df = df[df.task == "cross"].sort_values("accuracy")
-    fig, ax = plt.subplots(figsize=(6, 0.4 * max(len(df), 3) + 1))
+    df = df[(df.task == "cross") & df.accuracy.notna()].copy()
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(df.combo.nunique() * 2, 4) + 1.2))
     if len(df):
-        labels = [f"{c} ({m})" for c, m in zip(df.combo, df.model_label, strict=True)]
-        models = sorted(df.model_label.unique())
-        colour = dict(zip(models, sns.color_palette("colorblind", len(models)), strict=True))
-        ax.barh(labels, df.accuracy, color=[colour[m] for m in df.model_label],
-                xerr=[df.accuracy - df.ci95_low, df.ci95_high - df.accuracy])
-        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colour[m]) for m in models],
-                  labels=models, frameon=False, fontsize=8, loc="lower right")
-        ax.axvline(0.5, color="grey", ls="--", lw=1)
-    ax.set(xlim=(0.3, 1.0), xlabel="test accuracy (95 % Wilson, indep. trials)",
-           title="Across animals: TRAIN__TEST" + _source_tag(df))
+        net = df[df.inputs == "neural_image"]
+        key = (net if len(net) else df).groupby("combo").accuracy.mean().sort_values()
+        order = [c for c in key.index] + sorted(set(df.combo) - set(key.index))
+        df["combo_label"] = df.combo.map(combo_label)
+        hue_order = sorted(df.model_label.unique(), key=_decoder_rank)
+        sns.barplot(df, y="combo_label", x="accuracy", hue="model_label",
+                    order=[combo_label(c) for c in order], hue_order=hue_order,
+                    palette=decoder_palette(hue_order), errorbar=None, ax=ax)
+        for bars, label in zip(ax.containers, hue_order, strict=False):
+            for bar, combo in zip(bars, order, strict=False):
+                r = df[(df.combo == combo) & (df.model_label == label)]
+                if len(r):
+                    y = bar.get_y() + bar.get_height() / 2
+                    ax.plot([r.ci95_low.iloc[0], r.ci95_high.iloc[0]], [y, y], color="k", lw=1)
+    _chance(ax, vertical=True)
+    ax.set(xlim=_accuracy_limits(df[["accuracy", "ci95_low", "ci95_high"]]),
+           xlabel="test accuracy (95 % Wilson, indep. trials)", ylabel="train → test animals",
+           title="Across animals" + _source_tag(df))
+    _legend_outside(ax)
     _save(fig, path)
 
 
@@ -269,7 +489,9 @@ def embeddings_figure(test_weights: dict[str, xr.Dataset], summary: pd.DataFrame
     from sklearn.manifold import TSNE
 
     cross = _main(summary)
-    cross = cross[cross.task == "cross"].sort_values("accuracy")
+    # The network's combos: the images shown are the network's input, so is the accuracy.
+    cross = cross[(cross.task == "cross") & (cross.inputs == "neural_image")].sort_values(
+        "accuracy")
     fig, axes = plt.subplots(2, 2, figsize=(9, 8))
     if not len(cross):
         fig.text(0.5, 0.5, "no cross-animal combos configured", ha="center")
@@ -291,8 +513,11 @@ def embeddings_figure(test_weights: dict[str, xr.Dataset], summary: pd.DataFrame
         for col, (z, method) in enumerate(((pca, "PCA"), (tsne, "t-SNE"))):
             ax = axes[row, col]
             sns.scatterplot(x=z[:, 0], y=z[:, 1], hue=labels, palette=CLASS_PALETTE, s=8,
-                            alpha=0.6, ax=ax, linewidth=0, legend=col == 0 and row == 0)
-            ax.set_title(f"{tag}: {rec.combo} (acc {rec.accuracy:.2f}) — {method}", fontsize=9)
+                            alpha=0.6, ax=ax, linewidth=0, legend=col == 1 and row == 0)
+            ax.set_title(f"{tag}: {combo_label(rec.combo)}, network accuracy "
+                         f"{rec.accuracy:.2f} ({method})", fontsize=9)
+            if col == 1 and row == 0:
+                _legend_outside(ax)
             ax.set_xticks([])
             ax.set_yticks([])
     fig.suptitle("Neural images of the test animal" + _source_tag(cross))
@@ -305,39 +530,45 @@ def _source_tag(df: pd.DataFrame) -> str:
 
 def time_confound_figure(summary: pd.DataFrame, null_sessions: list[str],
                          path: str | Path) -> None:
-    """Trial vs block split per animal (GLM, readout, GoogLeNet), and the time-confound control."""
+    """Trial vs block split per animal (the GLM, the SVC, the readout, the network; each
+    decoder one colour, its trial split the paler shade), and the time-confound control."""
     main = summary[(summary.task == "within") & (summary.control == "none")
                    & summary.accuracy.notna()].copy()
     comp = main[(main.analysis == "main")
-                | main.analysis.astype(str).str.startswith("probe-train")]
+                | main.analysis.astype(str).str.startswith("readout-train")]
     # The GLM, the SVC users trust, the readout and the network; the other baselines are in 6a.
     comp = comp[(comp.inputs.astype(str) != "raster") & ~comp.model.isin(["knn", "svc_w"])].copy()
     comp["decoder"] = comp.model_label.astype(str) + ", " + comp.split.astype(str) + " split"
     conf = main[main.analysis.astype(str).str.startswith("time-")].copy()
-    fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
-    order = sorted(set(comp.session.dropna()) | set(conf.session.dropna()))
-    labels = [f"{s} (null)" if s in null_sessions else s for s in order]
+    fig, axes = plt.subplots(2, 1, figsize=(12, 8.5), gridspec_kw={"height_ratios": [1.4, 1]})
+    order, labels = animal_order(set(comp.session.dropna()) | set(conf.session.dropna()),
+                                 null_sessions)
     if len(comp):
-        hue_order = sorted(comp.decoder.unique())
+        hue_order = sorted(comp.decoder.unique(),
+                           key=lambda d: (_decoder_rank(d), "trial split" in d))
         sns.barplot(comp, x="session", y="accuracy", hue="decoder", order=order,
-                    hue_order=hue_order, errorbar=None, ax=axes[0], alpha=0.85)
+                    hue_order=hue_order, palette=decoder_palette(hue_order), errorbar=None,
+                    ax=axes[0])
         sns.stripplot(comp, x="session", y="accuracy", hue="decoder", order=order,
-                      hue_order=hue_order, dodge=True, color="k", size=2.5, legend=False,
-                      ax=axes[0])
-        axes[0].legend(title=None, frameon=False, fontsize=7, ncol=2, loc="lower left")
-    axes[0].axhline(0.5, color="grey", ls="--", lw=1)
+                      hue_order=hue_order, dodge=True, palette=dict.fromkeys(hue_order, "k"),
+                      size=2.5, legend=False, ax=axes[0])
+    _chance(axes[0])
     axes[0].set_xticks(range(len(order)), labels)
-    axes[0].set(ylim=(0.2, 1.0), xlabel="animal", ylabel="test accuracy (bars: mean, dots: folds)",
+    axes[0].set(ylim=_accuracy_limits(comp.accuracy, low=0.2), xlabel="animal",
+                ylabel="test accuracy (bars: mean, dots: folds)",
                 title="Trial split vs block split" + _source_tag(main))
+    _legend_outside(axes[0])
     if len(conf):
-        conf["stimulus"] = conf.analysis.str.replace("time-", "", regex=False)
+        conf["stimulus"] = conf.analysis.str.replace("time-", "blocks of ", regex=False)
         sns.barplot(conf, x="session", y="accuracy", hue="stimulus", order=order, errorbar=None,
-                    ax=axes[1])
-        axes[1].legend(title="blocks of", frameon=False, fontsize=7)
-    axes[1].axhline(0.5, color="grey", ls="--", lw=1)
-    axes[1].set_xticks(range(len(order)), labels, rotation=45)
-    axes[1].set(ylim=(0.2, 1.0), xlabel="animal", ylabel="accuracy: which block? (GLM)",
-                title="Time-confound control")
+                    ax=axes[1], palette=["#2a9d8f", "#e76f51"])
+    _chance(axes[1])
+    axes[1].set_xticks(range(len(order)), labels)
+    axes[1].set(ylim=_accuracy_limits(conf.accuracy, low=0.2), xlabel="animal",
+                ylabel="accuracy: which block? (GLM)",
+                title="Time-confound control: two blocks of the same stimulus told apart")
+    _legend_outside(axes[1])
+    fig.tight_layout()
     _save(fig, path)
 
 
@@ -358,22 +589,24 @@ def benchmarks_figure(bench: pd.DataFrame, path: str | Path) -> None:
     _save(fig, path)
 
 
-def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path) -> None:
-    """Does ImageNet pretraining help? Each transfer variant beside GoogLeNet, the GLM and the
-    top-stimulus readout, per animal (main split; bars: mean, error bars: SD over seeds)."""
+def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path,
+                    null_sessions: list[str] | tuple = ()) -> None:
+    """Does ImageNet pretraining help? Each transfer variant beside the network, the GLM, the
+    SVC on W and the top-stimulus readout, per animal (main split; bars: mean, error bars: SD
+    over seeds)."""
     df = summary[(summary.task == "within") & (summary.control == "none")
                  & summary.session.isin(sessions) & summary.accuracy.notna()].copy()
-    keep = (df.analysis.astype(str).str.startswith("transfer-") | (df.analysis == "probe-train")
+    keep = (df.analysis.astype(str).str.startswith("transfer-") | (df.analysis == "readout-train")
             | ((df.analysis == "main") & (df.model.isin(["glm", "svc_w"])
                                           | (df.inputs == "neural_image"))))
     df = df[keep]
     fig, ax = plt.subplots(figsize=(max(7, 2.6 * len(sessions)), 4.5))
     if len(df):
-        order = [s for s in sessions if s in set(df.session)]
-        hue_order = sorted(df.model_label.unique(), key=lambda m: (not m.startswith("GLM"),
-                                                                   "readout" not in m, m))
+        order, labels = animal_order(df.session.dropna(), null_sessions)
+        hue_order = sorted(df.model_label.unique(), key=_decoder_rank)
         sns.barplot(df, x="session", y="accuracy", hue="model_label", order=order,
-                    hue_order=hue_order, errorbar=None, ax=ax, alpha=0.85)
+                    hue_order=hue_order, palette=decoder_palette(hue_order), errorbar=None,
+                    ax=ax)
         sd = df.groupby(["session", "model_label"]).seed_accuracy_sd.mean()
         mean = df.groupby(["session", "model_label"]).accuracy.mean()
         for bars, label in zip(ax.containers, hue_order, strict=False):
@@ -382,40 +615,52 @@ def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path
                 if key in sd.index and pd.notna(sd[key]):
                     x = bar.get_x() + bar.get_width() / 2
                     ax.errorbar(x, mean[key], yerr=sd[key], color="k", lw=1, capsize=2)
-        ax.legend(title=None, frameon=False, fontsize=7, ncol=2, loc="lower left")
-    ax.axhline(0.5, color="grey", ls="--", lw=1)
-    ax.set(ylim=(0.2, 1.0), xlabel="animal", ylabel="test accuracy (error bars: SD over seeds)",
+        ax.set_xticks(range(len(order)), labels)
+        ax.set_ylim(*_accuracy_limits(pd.concat([mean - sd.fillna(0), mean + sd.fillna(0)]),
+                                      low=0.2))
+    _chance(ax)
+    ax.set(xlabel="animal", ylabel="test accuracy (error bars: SD over seeds)",
            title="Transfer learning: ImageNet weights vs from scratch" + _source_tag(df))
+    _legend_outside(ax)
     _save(fig, path)
 
 
-def retention_figure(summary: pd.DataFrame, path: str | Path) -> None:
+def retention_figure(summary: pd.DataFrame, path: str | Path,
+                     null_sessions: list[str] | tuple = ()) -> None:
     """How much of its input the network keeps: its accuracy against an RBF SVC on the same
     ``W`` (:func:`nidecode.aggregate.retention`), within animal and across animals; one panel
-    per split and preferred-stimulus mode, the main ones first."""
+    per split and preferred-stimulus mode, the main ones first. Null animals are drawn apart
+    (grey) and left out of the mean gap, as on the front page."""
     from .aggregate import retention
 
     df = retention(summary)
+    df["null"] = df.unit.isin(null_sessions)
     panels = sorted({(sp, m) for sp, m in zip(df.split, df.ps_mode, strict=True)},
                     key=lambda p: (p[1] != "train", p[0] != "block")) or [("", "")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 2, 4.6),
+                             squeeze=False)
+    lim = _accuracy_limits(df[["network_accuracy", "svc_w_accuracy"]])
     for ax, (split, mode) in zip(axes[0], panels, strict=True):
         d = df[(df.split == split) & (df.ps_mode == mode)]
         for task, marker in (("within", "o"), ("cross", "s")):
-            t = d[d.task == task]
+            t = d[(d.task == task) & ~d.null]
             ax.scatter(t.network_accuracy, t.svc_w_accuracy, marker=marker, s=28,
-                       label=f"{task} ({len(t)})", alpha=0.8)
-            for _, r in t.iterrows():
-                ax.annotate(str(r.unit), (r.network_accuracy, r.svc_w_accuracy), fontsize=6,
-                            xytext=(2, 2), textcoords="offset points")
-        ax.plot([0.3, 1], [0.3, 1], color="grey", ls="--", lw=1)
-        gaps = "\n".join(f"mean gap, {task}: {d[d.task == task].gap.mean():+.3f}"
-                         for task in ("within", "cross") if (d.task == task).any())
+                       color=DECODER_COLOURS["network"], alpha=0.8)
+        n = d[d.null]
+        ax.scatter(n.network_accuracy, n.svc_w_accuracy, marker="x", s=28, color="grey")
+        ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, transform=ax.transAxes)
+        gaps = "\n".join(f"mean gap, {task}: {d[(d.task == task) & ~d.null].gap.mean():+.3f}"
+                         for task in ("within", "cross") if ((d.task == task) & ~d.null).any())
         ax.text(0.03, 0.97, gaps or "no pairs", transform=ax.transAxes, va="top", fontsize=8)
-        ax.set(xlim=(0.3, 1), ylim=(0.3, 1), xlabel="network accuracy (mean over seeds)",
+        ax.set(xlim=lim, ylim=lim, xlabel="network accuracy (mean over seeds)",
                ylabel="RBF SVC on the same W", title=f"{split} split, {mode} mode")
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle("Does the network keep what its images hold? (gap = SVC - network)"
+    marks = [plt.Line2D([], [], marker=m, ls="", color=c) for m, c in
+             (("o", DECODER_COLOURS["network"]), ("s", DECODER_COLOURS["network"]),
+              ("x", "grey"))] + [plt.Line2D([], [], color="grey", ls="--", lw=1)]
+    axes[0, -1].legend(marks, ["within animal", "across animals", "null animal", "no gap"],
+                       loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
+                       borderaxespad=0)
+    fig.suptitle("Does the network keep what its images hold? (gap = SVC on W − network)"
                  + _source_tag(summary))
     fig.tight_layout()
     _save(fig, path)
@@ -428,9 +673,9 @@ def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
     same in both kinds of block: above chance is time and context, not stimulus."""
     df = summary[summary.analysis == "blank_control"].copy()
     splits = sorted(set(df.split.dropna()), key=lambda s: s != "block") or ["block"]
-    order = sorted(set(df.session.dropna()))
-    labels = [f"{s} (null)" if s in null_sessions else s for s in order]
-    hue_order = sorted(set(df.model_label.dropna()), key=lambda m: (m != "GLM", m))
+    order, labels = animal_order(df.session.dropna(), null_sessions)
+    hue_order = sorted(set(df.model_label.dropna()), key=_decoder_rank)
+    palette = decoder_palette(hue_order)
     fig, axes = plt.subplots(1, len(splits), figsize=(max(5.0, 0.9 * len(order) + 2)
                                                       * len(splits) + 1.5, 4.2),
                              sharey=True, squeeze=False)
@@ -438,7 +683,7 @@ def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
         d = df[(df.split == split) & df.skipped.isna() & df.balanced_accuracy.notna()]
         if len(d):
             sns.barplot(d, x="session", y="balanced_accuracy", hue="model_label", order=order,
-                        hue_order=hue_order, errorbar=None, ax=ax, alpha=0.85)
+                        hue_order=hue_order, palette=palette, errorbar=None, ax=ax)
             sns.stripplot(d, x="session", y="balanced_accuracy", hue="model_label", order=order,
                           hue_order=hue_order, dodge=True, palette=dict.fromkeys(hue_order, "k"),
                           size=3, legend=False, ax=ax)
@@ -448,15 +693,14 @@ def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
                 ax.text(i, 0.03, "too few\nblanks", ha="center", va="bottom", fontsize=7,
                         color="grey")
         ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
-        ax.set_xticks(range(len(order)), labels, rotation=45 if len(order) > 6 else 0)
+        ax.set_xticks(range(len(order)), labels)
         # Balanced accuracy lies in [0, 1]: the full range, a little headroom for the dots.
         ax.set(ylim=(0, 1.05), xlim=(-0.5, len(order) - 0.5), xlabel="animal",
                title=f"{split} split",
                ylabel="balanced accuracy: scenes vs gratings block")
         if ax.get_legend():
             ax.get_legend().remove()
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in
-               sns.color_palette(n_colors=len(hue_order))]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[m]) for m in hue_order]
     handles.append(plt.Line2D([], [], color="grey", ls="--", lw=1))
     # Outside the axes, right of the last panel: never over a bar.
     fig.legend(handles, [*hue_order, "chance (0.5)"], frameon=False, fontsize=8,

@@ -1,6 +1,7 @@
 # Configuration checks and helpers shared by every rule file.
 import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -9,6 +10,7 @@ from nidecode.config import (
     analysis_names,
     combos,
     decoder_reads_weights,
+    describe_sessions,
     nwb_path,
     validate_config,
 )
@@ -20,6 +22,11 @@ try:
     validate_config(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+
+# Which sessions this run decodes, from where, and in which roles: said before anything runs
+# (own files are named <subject>_<session id> from the file itself).
+if not os.environ.get("NIDECODE_QUIET"):
+    print("\n".join("nidecode: " + line for line in describe_sessions(config)), file=sys.stderr)
 
 SESSIONS = list(config["sessions"])
 SOURCE = config["source"]

@@ -22,20 +22,21 @@ def main(smk) -> None:
     scope = Scope.from_config(smk.config, stimuli)
     weights = within_weights_dataset(ds, stimuli, scope, smk.params.mode)
     F.neural_images_figure(weights, stimuli, out.fig5_neural_images)
-    F.within_figure(summary, out.fig6a_within)
+    null = smk.config["controls"]["null_sessions"]
+    F.within_figure(summary, out.fig6a_within, null)
     F.cross_figure(summary, out.fig6b_cross)
     tests = [open_netcdf(p) for p in smk.input.cross]
     cross = {f"{w.attrs['ps_mode']}/{w.attrs['combo']}": w for w in tests}
     F.embeddings_figure(cross, summary, stimuli, out.fig7_embeddings)
     F.controls_figure(summary, smk.config["controls"]["null_sessions"], out.fig8_controls)
-    F.analyses_figure(summary, "label-", out.fig9_subclasses, "Sub-classes (k-class)")
-    F.analyses_figure(summary, "areas-", out.fig10_regions, "Other brain areas (GLM)")
+    F.analyses_figure(summary, "label-", out.fig9_subclasses, "Sub-classes (k-class)", null)
+    F.analyses_figure(summary, "areas-", out.fig10_regions, "Other brain areas (GLM)", null)
     F.analyses_figure(summary, "arousal-", out.fig11_arousal,
-                      "Running vs still (equal trial counts)")
-    F.unit_count_figure(summary, out.fig12_unit_counts)
+                      "Running vs still (equal trial counts)", null)
+    F.unit_count_figure(summary, out.fig12_unit_counts, null)
     F.transfer_figure(summary, smk.config["decoding"]["transfer"]["sessions"]
-                      or smk.config["sessions"], out.fig15_transfer)
-    F.retention_figure(full, out.fig16_retention)
+                      or smk.config["sessions"], out.fig15_transfer, null)
+    F.retention_figure(full, out.fig16_retention, null)
     F.blank_control_figure(full, smk.config["controls"]["null_sessions"],
                            out.fig17_blank_control)
     F.benchmarks_figure(pd.read_csv(smk.input.benchmarks), out.fig14_rule_benchmarks)

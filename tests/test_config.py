@@ -75,3 +75,32 @@ def test_unknown_sessions(default_config):
     allen["sessions"] = ["S0", "N0"]
     with pytest.raises(ConfigError, match=r"unknown sessions \['N0'\].*allen.session_ids"):
         validate_config(allen)
+
+
+def test_changing_the_animals_is_one_edit():
+    """The default config's roles pick from `sessions`: a new list of animals needs no other
+    edit (figures, raster, transfer, controls, null animals and combos follow)."""
+    import yaml
+
+    from nidecode.config import combos, describe_sessions, validate_config
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["sessions"] = ["S2", "S3", "M1", "S0", "N0"]
+    validate_config(config)
+    assert config["controls"]["null_sessions"] == ["N0"]  # the stimulus_blind animal
+    assert config["figures"]["session"] == "S2"  # the first with stimulus information
+    assert config["decoding"]["raster"]["sessions"] == ["S2"]
+    assert config["decoding"]["transfer"]["sessions"] == ["S2", "N0"]
+    assert config["controls"]["sessions"] == ["S2"]
+    assert config["decoding"]["compare_dnn_sessions"] == ["N0"]
+    # The paper's five combos on the first four animals with information.
+    assert combos(config) == ["S2+S3__S0", "M1__S0", "S3+M1__S2", "M1+S0__S3", "S2+S0__M1"]
+    lines = describe_sessions(config)
+    assert lines[0] == "sessions (simulated): S2, S3, M1, S0, N0"
+    assert "combos: S2+S3__S0, M1__S0, S3+M1__S2, M1+S0__S3, S2+S0__M1" in lines
+    # A session named like a role word is refused.
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["simulation"]["animals"]["first"] = config["simulation"]["animals"]["S0"]
+    config["sessions"] = ["first", "S1"]
+    with pytest.raises(ConfigError, match="words of the session roles"):
+        validate_config(config)

@@ -236,6 +236,8 @@ def paper_combos(sessions: list[str]) -> list[str]:
     """The paper's four-animal design on the first four sessions a, b, c, d: each held out in
     turn, trained on a subset of the other three (a+b -> d, c -> d, b+c -> a, c+d -> b,
     a+d -> c); with fewer sessions, leave one animal out."""
+    if len(sessions) < 2:
+        return []
     if len(sessions) < 4:
         return leave_one_animal_out(sessions)
     a, b, c, d = sessions[:4]

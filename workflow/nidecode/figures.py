@@ -413,8 +413,12 @@ def analyses_figure(summary: pd.DataFrame, prefix: str, path: str | Path, title:
     if len(df):
         df["name"] = df.analysis.str.replace(prefix, "", regex=False) + " " + df.model_label
         order, labels = animal_order(df.session.dropna(), null_sessions)
+        # The GLM decodes these analyses: shades of its colour, one per analysis.
+        names = sorted(df.name.unique())
+        shades = sns.blend_palette([_pale(DECODER_COLOURS["GLM"], 0.6), DECODER_COLOURS["GLM"]],
+                                   max(len(names), 2))[-len(names):]
         sns.barplot(df, x="session", y="balanced_accuracy", hue="name", ax=ax, errorbar="sd",
-                    order=order)
+                    order=order, hue_order=names, palette=dict(zip(names, shades, strict=True)))
         ax.set_xticks(range(len(order)), labels)
         chance = df.groupby("name").chance_balanced_accuracy.mean()
         for c in sorted(set(chance.round(3))):

@@ -240,8 +240,9 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
             continue
         name = d.model_label.iloc[0]
         c = pick(cross)
-        g = g_all[(g_all.model == model) & ((g_all.ps_mode == mode) if mode
-                                             else g_all.ps_mode.isna())]
+        # The network's rows carry its architecture as model.
+        g = g_all[g_all.model.isin(set(d.model)) & ((g_all.ps_mode == mode) if mode
+                                                     else g_all.ps_mode.isna())]
         nulls = pick(w[w.session.isin(null) & (w.analysis == "main")])
         rows.append({
             "label": label, "model": model, "model_label": name,

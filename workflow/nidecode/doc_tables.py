@@ -61,6 +61,11 @@ class Snapshot:
         s = self.summary
         return s[(s.task == "within") & (s.control == "none")]
 
+    def order(self, sessions) -> list[str]:
+        """Animals with stimulus information (sorted), then the null animals."""
+        found = sorted(set(sessions))
+        return [a for a in found if a not in self.null] + [a for a in found if a in self.null]
+
     @property
     def animals(self) -> list[str]:
         """Sessions with stimulus information (the null animals left out)."""
@@ -124,7 +129,7 @@ def within_table(snap: Snapshot) -> str:
               "readout `train`, block", "readout `paper`, block", "which block? (GLM)",
               "blanks (GLM, block)", "p_time (GLM, block)"]
     rows = []
-    for a in sorted(w.session.dropna().unique()):
+    for a in snap.order(w.session.dropna()):
         d = w[w.session == a]
         glm = d[(d.model == "glm") & (d.analysis == "main")]
         net = _network(d)
@@ -185,7 +190,7 @@ def like_for_like_table(snap: Snapshot, split: str = "block") -> str:
               + [f"network, fold {f}", "gap (SVC on W − network)"]
               + [f"{n}, all folds" for n, _ in BASELINES])
     rows, per = [], {n: [] for n, _ in [*BASELINES, ("network", "")]}
-    for a in sorted(main.session.dropna().unique()):
+    for a in snap.order(main.session.dropna()):
         cells = []
         for n, m in BASELINES:
             g = on[(on.session == a) & (on.model == m)]

@@ -344,14 +344,15 @@ def within_figure(summary: pd.DataFrame, path: str | Path,
     _save(fig, path)
 
 
+# Decoders in one order everywhere; a label is matched by its longest known prefix.
+DECODER_ORDER = ["GLM", "SVC", "kNN", "SVC on W", "top-stimulus readout", "network",
+                 "network on raster"]
+
+
 def _decoder_rank(label: str) -> tuple[int, str]:
     """Decoders in one order everywhere: GLM, SVC, kNN, SVC on W, readout, network, raster."""
-    keys = ["GLM", "SVC on W", "SVC", "kNN", "top-stimulus readout", "network on raster",
-            "network"]
-    rank = {"GLM": 0, "SVC": 1, "kNN": 2, "SVC on W": 3, "top-stimulus readout": 4,
-            "network": 5, "network on raster": 6}
-    key = next((k for k in keys if label.startswith(k)), None)
-    return (rank.get(key, 7), label)
+    keys = [k for k in DECODER_ORDER if label.startswith(k)]
+    return (DECODER_ORDER.index(max(keys, key=len)) if keys else len(DECODER_ORDER), label)
 
 
 def _main(summary: pd.DataFrame) -> pd.DataFrame:

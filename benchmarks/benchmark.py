@@ -104,7 +104,7 @@ def simulated_weights(n_trials: int, n_units: int, seed: int = 0):
     Throughput does not depend on the images' content, so U is seeded noise here: the benchmark
     needs neither the rendered stimuli nor their packages on the GPU machine.
     """
-    from nidecode.neural_images import neural_image_weights
+    from nidecode.images.neural_images import neural_image_weights
 
     rng = np.random.default_rng(seed)
     n_stim = 238
@@ -122,7 +122,12 @@ def pipeline(args) -> dict:
     import lightning as L
     import torch
 
-    from nidecode.dnn import DNNSettings, NeuralImageClassifier, _loader, build_googlenet
+    from nidecode.decoders.network import (
+        DNNSettings,
+        NeuralImageClassifier,
+        _loader,
+        build_googlenet,
+    )
 
     _, _, w, y, u = simulated_weights(args.trials, 800)
     settings = DNNSettings(
@@ -253,7 +258,7 @@ def build_images(args) -> dict:
 import json, resource, time, sys
 sys.path.insert(0, {str(REPO / "workflow")!r})
 import numpy as np, torch, torch.nn.functional as F
-from nidecode.neural_images import neural_image_weights, literal_neural_images
+from nidecode.images.neural_images import neural_image_weights, literal_neural_images
 size = {args.image_size}
 rng = np.random.default_rng(0)
 images = rng.random((238, 120, 192), dtype=np.float32)  # U as config/gpu.yaml renders it

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from nidecode.doc_tables import (  # noqa: E402
+from nidecode.report.doc_tables import (  # noqa: E402
     Snapshot,
     allowed_numbers,
     fill,

@@ -10,7 +10,7 @@ NWB file, the reader and the decoders, and prints:
   tests reject at alpha 0.05 and 0.1, per split and decoder, with each test's floor (the
   smallest p it can give; "cannot reject" where the floor is above alpha);
 * per group of nine animals (disjoint groups, in seed order): the exact block-relabelling test
-  of the mean (:func:`nidecode.statistics.group_relabelling_p`).
+  of the mean (:func:`nidecode.evaluation.statistics.group_relabelling_p`).
 
     .venv/bin/python benchmarks/false_positives.py [--null 180] [--informative 27]
         [--processes 2] [--out results/false_positives.csv]
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from nidecode.validation import (  # noqa: E402
+from nidecode.studies.false_positives import (  # noqa: E402
     GROUP_SIZE,
     false_positive_study,
     group_table,

@@ -2,7 +2,8 @@
 
 Simulates each animal of a config at Allen's 50 repeats and 50 blanks on the configured
 session clock (Allen's brain_observatory_1.1 schedule by default), then computes what Allen
-printed for real sessions (nidecode.fidelity.ALLEN): the quick-start scene decoder per fold on
+printed for real sessions (nidecode.studies.fidelity.ALLEN): the
+quick-start scene decoder per fold on
 93 VISp units passing the default filters, the fraction of units passing those filters, the
 VISp rate during natural scenes and two quality-metric fractions. Prints a markdown table.
 
@@ -37,10 +38,10 @@ import yaml  # noqa: E402
 from snakemake.utils import update_config  # noqa: E402
 
 from nidecode.config import validate_config  # noqa: E402
-from nidecode.fidelity import ALLEN, presentations_with_spikes, quickstart_accuracies  # noqa: E402
-from nidecode.responses import ALLEN_UNIT_FILTERS, select_units, spike_counts  # noqa: E402
-from nidecode.simulate import AnimalSpec, Protocol, simulate_session  # noqa: E402
-from nidecode.stimuli import Canvas  # noqa: E402
+from nidecode.data.responses import ALLEN_UNIT_FILTERS, select_units, spike_counts  # noqa: E402
+from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session  # noqa: E402
+from nidecode.data.stimuli import Canvas  # noqa: E402
+from nidecode.studies.fidelity import ALLEN, presentations_with_spikes, quickstart_accuracies  # noqa: E402
 
 N_VISP = 93  # the quick-start session's VISp units after the default filters
 
@@ -83,9 +84,9 @@ def glm_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canv
     """GLM balanced accuracy per animal, split and drift setting (markdown)."""
     import tempfile
 
-    from nidecode.decode import Scope, glm_within
-    from nidecode.stimuli import render_stimuli
-    from nidecode.validation import simulated_responses
+    from nidecode.data.stimuli import render_stimuli
+    from nidecode.jobs.decode import Scope, glm_within
+    from nidecode.studies.false_positives import simulated_responses
 
     stimuli = render_stimuli(canvas)
     print("| animal | drift | trial split | block split |")

@@ -13,7 +13,7 @@ python3 - <<'PY' 2>&1 | tee "$out/fit_check.log"
 import sys, tempfile, time
 sys.path.insert(0, "workflow")
 import numpy as np
-from nidecode.dnn import DNNSettings, fit_predict
+from nidecode.decoders.network import DNNSettings, fit_predict
 rng = np.random.default_rng(0)
 u = rng.random((238, 60, 96)).astype(np.float32)
 w = rng.normal(size=(4096, 238)).astype(np.float32)

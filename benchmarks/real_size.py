@@ -6,7 +6,7 @@
 (also ``python benchmarks/benchmark.py --only g``)
 
 A real Allen Visual Coding - Neuropixels session holds about 2,000 units on six probes over about
-3 hours, some 10^8 spikes. The simulator (nidecode.simulate) works on a 5 ms grid of every unit
+3 hours, some 10^8 spikes. The simulator (nidecode.data.simulate) works on a 5 ms grid of every unit
 at once (17 GB for that size), so this script writes a synthetic session in the same NWB layout
 instead: write_nwb with the simulator's schedule (Protocol(repeats=50) on Allen's clock: about
 6,000 static gratings and 5,950 natural scenes in three ~8-minute blocks each, the other epochs
@@ -108,8 +108,8 @@ def make_session_file(path: Path, n_units: int, hours: float, rate: float, seed:
     import h5py
     import pandas as pd
 
-    from nidecode.schedule import read_epochs
-    from nidecode.simulate import (
+    from nidecode.data.schedule import read_epochs
+    from nidecode.data.simulate import (
         AnimalSpec,
         Protocol,
         SimulatedSession,
@@ -228,7 +228,7 @@ def eager_session(path: Path, provenance: str = "simulated"):
     """The reader before lazy spike times: every unit's spikes read at once and sorted."""
     import h5py
 
-    from nidecode.nwb import read_session
+    from nidecode.data.nwb import read_session
 
     session = read_session(path, provenance=provenance)
     with h5py.File(path, "r") as f:
@@ -258,11 +258,11 @@ def peak_mb() -> float:
 
 def measure(mode: str, path: Path) -> dict:
     """In this process: the responses step on ``path``; times and peak RSS."""
+    from nidecode.common.io import write_netcdf
     from nidecode.config import load_config
-    from nidecode.io import write_netcdf
-    from nidecode.nwb import read_session
-    from nidecode.responses import ResponseSettings, compute_responses
-    from nidecode.stimuli import Canvas, render_stimuli
+    from nidecode.data.nwb import read_session
+    from nidecode.data.responses import ResponseSettings, compute_responses
+    from nidecode.data.stimuli import Canvas, render_stimuli
 
     settings = ResponseSettings.from_config(load_config(REPO / "config" / "config.yaml"))
     stimuli = render_stimuli(Canvas(12, 20))  # the workflow loads stimuli.nc: not timed

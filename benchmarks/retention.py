@@ -1,7 +1,8 @@
 """Does the network keep what its images hold? Network variants against an RBF SVC on the same W.
 
 For each session and fold, builds W (train mode, the configured split) from a run's responses,
-decodes it with ``svc_w`` (an RBF SVC on W, nidecode.baselines) and trains each network variant
+decodes it with ``svc_w`` (an RBF SVC on W, nidecode.decoders.reference) and
+trains each network variant
 (decoding.dnn settings that differ, as JSON) on the neural images of the same W; prints one row
 per session, fold and variant with the gap (svc_w - network). Runs on the CPU or a GPU.
 
@@ -33,9 +34,9 @@ sys.path.insert(0, str(ROOT / "workflow"))
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+from nidecode.common.io import open_netcdf  # noqa: E402
 from nidecode.config import validate_config  # noqa: E402
-from nidecode.decode import Scope, decoder_within, within_weights_dataset  # noqa: E402
-from nidecode.io import open_netcdf  # noqa: E402
+from nidecode.jobs.decode import Scope, decoder_within, within_weights_dataset  # noqa: E402
 
 DEFAULT_VARIANTS = {
     "probe, grey": {"finetune": "head", "image_channels": "grey"},
@@ -68,8 +69,8 @@ def main() -> None:
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
-    from nidecode.decode import dnn_within
-    from nidecode.dnn import DNNSettings
+    from nidecode.decoders.network import DNNSettings
+    from nidecode.jobs.decode import dnn_within
 
     config = load(args.configfile)
     variants = json.loads(args.variants) if args.variants else DEFAULT_VARIANTS
@@ -115,8 +116,8 @@ def span_table(stimuli, scope: Scope, results: Path, sessions: list[str], folds:
     """SVC on W against the SVC on W's projection onto the image span of each channel kind."""
     import numpy as np
 
-    from nidecode.baselines import svc_w
-    from nidecode.dnn import neural_image_channels, standardise_weights
+    from nidecode.decoders.network import neural_image_channels, standardise_weights
+    from nidecode.decoders.reference import svc_w
 
     projectors = {}
     for kind in ("grey", "on_off"):

@@ -14,9 +14,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from nidecode.decode import Scope, decoder_within  # noqa: E402
-from nidecode.decode import top_stimulus_readout as readout  # noqa: E402
-from nidecode.io import open_netcdf  # noqa: E402
+from nidecode.common.io import open_netcdf  # noqa: E402
+from nidecode.jobs.decode import Scope, decoder_within  # noqa: E402
+from nidecode.jobs.decode import top_stimulus_readout as readout  # noqa: E402
 
 
 def main() -> None:

@@ -161,7 +161,7 @@ def hand_nwb(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def small_stimuli():
-    from nidecode.stimuli import Canvas, render_stimuli
+    from nidecode.data.stimuli import Canvas, render_stimuli
 
     return render_stimuli(Canvas(12, 20))
 
@@ -172,9 +172,9 @@ def small_stimuli():
 @pytest.fixture(scope="session")
 def small_simulated_session():
     """One small simulated session (10 VISp units, 1 repeat, one block; a few seconds)."""
-    from nidecode.schedule import alternating_epochs
-    from nidecode.simulate import AnimalSpec, Protocol, simulate_session
-    from nidecode.stimuli import Canvas
+    from nidecode.data.schedule import alternating_epochs
+    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session
+    from nidecode.data.stimuli import Canvas
 
     return simulate_session(
         AnimalSpec(name="M1", seed=1, n_units={"VISp": 10}),
@@ -190,7 +190,7 @@ def write_session_file(small_simulated_session):
     file whose general/session_id (and general/subject/subject_id) are those of an Allen file."""
     import h5py
 
-    from nidecode.simulate import write_nwb
+    from nidecode.data.simulate import write_nwb
 
     def write(path: Path, session_id: str, subject: str | None = None) -> Path:
         write_nwb(small_simulated_session, path)

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from nidecode.aggregate import fold_spread, summarise
-from nidecode.metrics import write_metrics, write_metrics_rows
+from nidecode.evaluation.metrics import write_metrics, write_metrics_rows
+from nidecode.report.aggregate import fold_spread, summarise
 
 
 def job(**kw) -> dict:
@@ -57,7 +57,7 @@ def test_summary_rows_and_dnn_permutation_p(tmp_path):
 
 
 def test_group_time_test_across_animals(tmp_path):
-    from nidecode.aggregate import group_time_tests
+    from nidecode.report.aggregate import group_time_tests
 
     files = []
     for session, observed in (("M0", 0.9), ("M1", 0.8), ("N0", 0.5)):
@@ -78,7 +78,7 @@ def test_group_time_test_across_animals(tmp_path):
 
 
 def test_blank_control_rows_and_front_page_line(tmp_path):
-    from nidecode.aggregate import blank_control_line, blank_control_means
+    from nidecode.report.aggregate import blank_control_line, blank_control_means
 
     rows = [job(model=m, inputs="blank_responses", analysis="blank_control", session=s,
                 fold=k, split=sp, balanced_accuracy=acc, chance_balanced_accuracy=0.5)
@@ -101,13 +101,13 @@ def test_blank_control_rows_and_front_page_line(tmp_path):
     assert "time/context, not stimulus" in line and "1 fold(s) skipped" in line
     assert blank_control_line(df, "none", ["N0"]).endswith("not run")
     # The main analysis' tables leave the control out.
-    from nidecode.aggregate import accuracy_table
+    from nidecode.report.aggregate import accuracy_table
 
     assert list(accuracy_table(df).columns) == ["GLM, block split"]
 
 
 def test_like_for_like_takes_every_decoder_on_the_networks_folds():
-    from nidecode.aggregate import like_for_like
+    from nidecode.report.aggregate import like_for_like
 
     rows = []
     for session, shift in (("A", 0.0), ("B", 0.1)):
@@ -126,7 +126,7 @@ def test_like_for_like_takes_every_decoder_on_the_networks_folds():
 
 
 def test_verdict_names_the_winner_the_gap_and_what_was_tested():
-    from nidecode.aggregate import verdict
+    from nidecode.report.aggregate import verdict
 
     rows = []
     for session in ("A", "B"):

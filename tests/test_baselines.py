@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from test_time_confound import drifting_session
 
-from nidecode import baselines
-from nidecode.baselines import DECODERS, decoder, row_standardise
+from nidecode.common.errors import ConfigError
 from nidecode.config import load_config
-from nidecode.decode import Scope, decoder_cross, decoder_within, decoders_session
-from nidecode.errors import ConfigError
+from nidecode.decoders import reference as baselines
+from nidecode.decoders.reference import DECODERS, decoder, row_standardise
+from nidecode.jobs.decode import Scope, decoder_cross, decoder_within, decoders_session
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINES = {"svc": {}, "knn": {"n_neighbors": 3}, "svc_w": {}, "glm": {}}
@@ -104,7 +104,7 @@ def test_svc_w_across_animals_never_sees_the_test_animals_evaluated_trials(small
     # Change the responses of the evaluated trials of the test animal: what the decoder is
     # fitted on is unchanged, and so is every other evaluated trial's input (each trial's W
     # comes from the calibration trials' preferred stimuli, and its scaling from itself).
-    from nidecode.splits import calibration
+    from nidecode.evaluation.splits import calibration
 
     sel = scope.select(test, small_stimuli)
     cal = calibration("block", sel.y, sel.block, sel.stimulus_name, 0.5, 0, "A3")

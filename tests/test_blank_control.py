@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nidecode.blank_control import (
+from nidecode.jobs.blank_control import (
     MIN_BLANKS_PER_CLASS,
     blank_control_session,
     blank_folds,
     response_decoders,
 )
-from nidecode.decode import Scope
+from nidecode.jobs.decode import Scope
 
 # Six blocks in time order, alternating as in Allen: gratings 0, 2, 4 and scenes 1, 3, 5.
 BLOCKS = [0, 1, 2, 3, 4, 5]
@@ -115,7 +115,7 @@ def test_response_decoders_are_the_glm_and_the_baselines_on_responses():
 
 
 def test_responses_without_blanks_ask_for_a_rerun():
-    from nidecode.errors import NidecodeError
+    from nidecode.common.errors import NidecodeError
 
     ds = blanks_dataset(3, lambda b, rng: np.zeros(12)).drop_vars("blank_response")
     with pytest.raises(NidecodeError, match="rerun the responses rule"):

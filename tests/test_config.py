@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nidecode.common.errors import ConfigError
 from nidecode.config import load_config, nwb_path, validate_config
-from nidecode.errors import ConfigError
-from nidecode.responses import ResponseSettings
+from nidecode.data.responses import ResponseSettings
 
 REPO = Path(__file__).resolve().parents[1]
 

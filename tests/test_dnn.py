@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from nidecode.backbones import (
+from nidecode.common.constants import GOOGLENET_IMAGENET_FILE
+from nidecode.decoders.backbones import (
     ARCHS,
     HEAD,
     NORMALISATION,
     build_backbone,
     efficientnet_lite0_weights,
 )
-from nidecode.constants import GOOGLENET_IMAGENET_FILE
-from nidecode.dnn import (
+from nidecode.decoders.network import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     DNNSettings,
@@ -446,13 +446,13 @@ def test_resnet18_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
 def test_probe_reuses_frozen_imagenet_features_across_seeds(tmp_path, caplog):
     import logging
 
-    from nidecode import dnn
+    from nidecode.decoders import network as dnn
 
     w, y, basis = toy_problem(seed=5)
     probe = DNNSettings(image_size=32, epochs=2, batch_size=8, threads=1, accelerator="cpu",
                         arch="efficientnet_lite0", pretrained=True, finetune="head")
     dnn._FEATURES.clear()
-    with caplog.at_level(logging.INFO, logger="nidecode.dnn"):
+    with caplog.at_level(logging.INFO, logger="nidecode.decoders.network"):
         a, rec_a = fit_predict(w[:24], y[:24], w[24:], 2, basis, probe, tmp_path / "a")
     assert "features_reused" not in rec_a
     # One line per epoch in the job's log: epoch, loss, images/s, ETA.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nidecode.doc_tables import (
+from nidecode.report.doc_tables import (
     Snapshot,
     allowed_numbers,
     fill,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nidecode.neural_images import (
+from nidecode.images.neural_images import (
     cross_animal_weights,
     literal_neural_images,
     neural_image_weights,
@@ -163,7 +163,7 @@ def test_cross_animal_test_animal_uses_calibration_trials_only():
 def test_top_stimulus_readout_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
     import xarray as xr
 
-    from nidecode.decode import Scope, top_stimulus_readout
+    from nidecode.jobs.decode import Scope, top_stimulus_readout
 
     rng = np.random.default_rng(3)
     stim = np.repeat(np.arange(238), 4)  # 4 repeats of every stimulus
@@ -184,7 +184,7 @@ def test_top_stimulus_readout_finds_the_paper_mode_leak_on_blind_units(small_sti
 
 
 def test_on_off_channels_by_hand():
-    from nidecode.dnn import neural_image_channels
+    from nidecode.decoders.network import neural_image_channels
 
     u = np.array([[[0.2, 0.8], [0.5, 1.0]]], dtype=np.float32)  # one 2 x 2 stimulus
     grey = neural_image_channels(u, "grey").numpy()
@@ -199,8 +199,8 @@ def test_on_off_channels_by_hand():
 def test_antiphase_gratings_cancel_in_w_at_u_but_not_in_on_off_images():
     """W @ U cannot tell a grating's two antiphase copies apart from grey: the 120 gratings span
     6 x 5 x 2 + 1 = 61 dimensions and U 61 + 118 = 179 of 238. Split at grey, they do not."""
-    from nidecode.dnn import neural_image_channels
-    from nidecode.stimuli import Canvas, render_stimuli
+    from nidecode.data.stimuli import Canvas, render_stimuli
+    from nidecode.decoders.network import neural_image_channels
 
     stimuli = render_stimuli(Canvas(30, 48))
     u = stimuli.image.values.astype(np.float64)

@@ -19,13 +19,13 @@ from sklearn.preprocessing import StandardScaler
 
 from conftest import REPO
 from nidecode.config import validate_config
-from nidecode.decode import Scope, top_stimulus_readout, within_weights_dataset
-from nidecode.dnn import DNNSettings, fit_predict, standardise_weights
-from nidecode.simulate import AnimalSpec, Protocol
-from nidecode.statistics import binomial_p
-from nidecode.stimuli import Canvas, render_stimuli
-from nidecode.training import transfer_overrides
-from nidecode.validation import simulated_responses
+from nidecode.data.simulate import AnimalSpec, Protocol
+from nidecode.data.stimuli import Canvas, render_stimuli
+from nidecode.decoders.network import DNNSettings, fit_predict, standardise_weights
+from nidecode.evaluation.statistics import binomial_p
+from nidecode.jobs.decode import Scope, top_stimulus_readout, within_weights_dataset
+from nidecode.jobs.training import transfer_overrides
+from nidecode.studies.false_positives import simulated_responses
 
 
 def test_standardise_weights_uses_training_statistics_only():

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from conftest import UNIT_A, write_allen_nwb
-from nidecode.errors import (
+from nidecode.common.errors import (
     BaselineError,
     NidecodeError,
     NWBReadError,
@@ -17,8 +17,8 @@ from nidecode.errors import (
     SessionTypeError,
     UnitSelectionError,
 )
-from nidecode.nwb import read_session
-from nidecode.responses import (
+from nidecode.data.nwb import read_session
+from nidecode.data.responses import (
     ResponseSettings,
     StaleStimuliError,
     check_stimuli,
@@ -167,7 +167,7 @@ def test_blanks_have_their_own_dimension_with_the_presentations_baseline(hand_nw
 
 
 def test_masked_blanks_stay_out_and_no_blanks_is_a_zero_sized_dimension(tmp_path, small_stimuli):
-    from nidecode.io import open_netcdf, write_netcdf
+    from nidecode.common.io import open_netcdf, write_netcdf
 
     both = [(10.75, 11.0, ["stimulus"]), (20.75, 21.0, ["stimulus"])]
     for invalid, ids in (([both[0]], [7]), (both, [])):
@@ -184,8 +184,8 @@ def test_masked_blanks_stay_out_and_no_blanks_is_a_zero_sized_dimension(tmp_path
 def test_blanks_match_the_nwb_blanks_of_a_simulated_session(small_stimuli, tmp_path):
     import h5py
 
-    from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
-    from nidecode.stimuli import Canvas
+    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+    from nidecode.data.stimuli import Canvas
 
     sim = simulate_session(
         AnimalSpec(name="M1", seed=3, n_units={"VISp": 6}),
@@ -419,7 +419,7 @@ def test_no_valid_data_column_keeps_every_unit(hand_nwb):
 
 def _stale_copy(stimuli, path):
     """stimuli.nc without the natural scenes (as if rendered by another configuration)."""
-    from nidecode.io import open_netcdf, write_netcdf
+    from nidecode.common.io import open_netcdf, write_netcdf
 
     write_netcdf(stimuli.isel(stimulus=slice(0, 120)), path)
     return open_netcdf(path)
@@ -444,7 +444,7 @@ def test_stimulus_missing_from_stimuli_file_is_a_stale_stimuli_error(
 
 
 def test_check_stimuli_against_the_config(small_stimuli, tmp_path):
-    from nidecode.stimuli import Canvas
+    from nidecode.data.stimuli import Canvas
 
     check_stimuli(small_stimuli, "results/stimuli.nc", Canvas(12, 20), allen_scenes=False)
     with pytest.raises(StaleStimuliError, match=r"results/stimuli.nc: stale.*12 x 20 px.*60 x 96"):
@@ -462,7 +462,7 @@ def test_responses_script_reports_stale_stimuli_in_one_line(hand_nwb, small_stim
     from types import SimpleNamespace
 
     from conftest import REPO
-    from nidecode.io import write_netcdf
+    from nidecode.common.io import write_netcdf
 
     stimuli = tmp_path / "stimuli.nc"
     write_netcdf(small_stimuli, stimuli)  # 12 x 20 px; the config below asks for 60 x 96
@@ -587,9 +587,9 @@ def test_lazy_spike_times_give_the_responses_of_the_eager_reader(
 def test_lazy_spike_times_on_a_simulated_session(small_stimuli, tmp_path):
     import xarray as xr
 
-    from nidecode.schedule import alternating_epochs
-    from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
-    from nidecode.stimuli import Canvas
+    from nidecode.data.schedule import alternating_epochs
+    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+    from nidecode.data.stimuli import Canvas
 
     sim = simulate_session(
         AnimalSpec(name="M2", seed=4, n_units={"VISp": 8, "CA1": 4, "LGd": 5, "VISl": 3}),

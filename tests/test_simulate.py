@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nidecode.nwb import read_session
-from nidecode.responses import ALLEN_UNIT_FILTERS, select_units
-from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
-from nidecode.stimuli import Canvas
+from nidecode.data.nwb import read_session
+from nidecode.data.responses import ALLEN_UNIT_FILTERS, select_units
+from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.stimuli import Canvas
 
 SMALL = {"VISp": 30, "VISl": 6, "LGd": 6, "CA1": 6}
 
@@ -79,7 +79,7 @@ def test_some_units_fail_allen_filters(sim_file):
 
 
 def test_null_animal_carries_no_stimulus_information():
-    from nidecode.responses import spike_counts
+    from nidecode.data.responses import spike_counts
 
     proto = Protocol(repeats=4, blanks_gratings=0, blanks_scenes=0)
     out = {}
@@ -134,7 +134,7 @@ def test_drift_has_its_own_generator():
 
 
 def test_settling_relaxes_each_units_log_gain_to_its_mean():
-    from nidecode.simulate import drift_log_gain
+    from nidecode.data.simulate import drift_log_gain
 
     spec = AnimalSpec("X", 1, drift_unit_sd=0.0, drift_shared_sd=0.0, drift_settle_sd=1.0,
                       drift_settle_tau_s=1000.0)
@@ -147,7 +147,7 @@ def test_settling_relaxes_each_units_log_gain_to_its_mean():
 
 
 def test_drift_log_gain_is_a_mean_preserving_ou_process():
-    from nidecode.simulate import DRIFT_GRID_S, drift_log_gain
+    from nidecode.data.simulate import DRIFT_GRID_S, drift_log_gain
 
     tau, su, ss = 50.0, 0.35, 0.25
     spec = AnimalSpec("X", 1, drift_tau_s=tau, drift_unit_sd=su, drift_shared_sd=ss)
@@ -192,7 +192,7 @@ def test_rates_follow_the_drift_trace():
 def test_blocks_follow_allens_epoch_table(sim_file):
     # Order, block numbers and start/stop times of brain_observatory_1.1 session 756029989:
     # static gratings blocks 8, 11, 14 and natural scenes 9, 10, 13 (SG, NS, NS, SG, NS, SG).
-    from nidecode.schedule import ALLEN_SCHEDULE, read_epochs
+    from nidecode.data.schedule import ALLEN_SCHEDULE, read_epochs
 
     table = read_epochs(ALLEN_SCHEDULE)
     session = read_session(sim_file)
@@ -233,8 +233,8 @@ def test_full_density_fills_the_blocks_back_to_back():
     # At Allen's 50 repeats every slot of a block is used, from its start to its stop;
     # 118 scenes + 50 blanks fit in the 5,953 slots of the scenes blocks, the gratings' 6,050
     # presentations lose what does not fit in 6,004.
-    from nidecode.schedule import read_epochs
-    from nidecode.simulate import place_presentations
+    from nidecode.data.schedule import read_epochs
+    from nidecode.data.simulate import place_presentations
 
     epochs = read_epochs()
     blocks = place_presentations(epochs, 50, {"static_gratings": 50, "natural_scenes": 50},
@@ -251,7 +251,7 @@ def test_full_density_fills_the_blocks_back_to_back():
 
 
 def test_run_slots_are_back_to_back_runs_spread_over_the_block():
-    from nidecode.schedule import run_slots
+    from nidecode.data.schedule import run_slots
 
     slots = run_slots(10, 100, 5, np.random.default_rng(1))
     # Two runs of five consecutive slots, one in each half of the block.
@@ -263,8 +263,8 @@ def test_run_slots_are_back_to_back_runs_spread_over_the_block():
 
 
 def test_epoch_tables_that_cannot_drive_a_session_are_refused(tmp_path):
-    from nidecode.errors import ConfigError
-    from nidecode.schedule import read_epochs
+    from nidecode.common.errors import ConfigError
+    from nidecode.data.schedule import read_epochs
 
     bad = tmp_path / "epochs.tsv"
     bad.write_text("stimulus_name\tstart_time\tstop_time\nstatic_gratings\t0\t10\n")
@@ -310,8 +310,8 @@ def test_null_animal_with_drift_decodes_stimulus_class_from_time(tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from nidecode.responses import ResponseSettings, compute_responses
-    from nidecode.stimuli import render_stimuli
+    from nidecode.data.responses import ResponseSettings, compute_responses
+    from nidecode.data.stimuli import render_stimuli
 
     canvas = Canvas(20, 32)
     stimuli = render_stimuli(canvas)
@@ -335,10 +335,10 @@ def test_two_blocks_per_stimulus_need_two_folds(tmp_path, small_stimuli):
     # A session with two blocks of each stimulus (another session's epoch table, given as a
     # file), read back from its NWB file: the block split with 3 folds stops with a message
     # that says to lower decoding.n_folds to 2, and works with 2.
-    from nidecode.errors import NidecodeError
-    from nidecode.responses import ResponseSettings, compute_responses
-    from nidecode.schedule import alternating_epochs, read_epochs
-    from nidecode.splits import block_fold_masks
+    from nidecode.common.errors import NidecodeError
+    from nidecode.data.responses import ResponseSettings, compute_responses
+    from nidecode.data.schedule import alternating_epochs, read_epochs
+    from nidecode.evaluation.splits import block_fold_masks
 
     table = tmp_path / "two_blocks.tsv"
     alternating_epochs(n_blocks=2, block_s=40.0, spontaneous_s=5.0).to_csv(table, sep="\t",

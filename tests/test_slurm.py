@@ -7,7 +7,7 @@ redoes only that combo's jobs.
 
 The failure comes from the test side, not from a switch in the workflow: a regular file where
 the combo's training job keeps its checkpoints (``<job dir>/checkpoints``, a directory to
-nidecode.dnn.fit_predict, which no other job uses) makes that one job fail with
+nidecode.decoders.network.fit_predict, which no other job uses) makes that one job fail with
 NotADirectoryError. Removing the file is the fix the rerun sees.
 
 Under CI (``CI=true``) a cluster that cannot be started fails the test; elsewhere it skips.

@@ -14,10 +14,10 @@ from pathlib import Path
 import h5py
 import pytest
 
+from nidecode.common.errors import ConfigError, DownloadError, NWBReadError, SessionTypeError
 from nidecode.config import nwb_path, validate_config
-from nidecode.errors import ConfigError, DownloadError, NWBReadError, SessionTypeError
-from nidecode.nwb import read_session
-from nidecode.sources import (
+from nidecode.data.nwb import read_session
+from nidecode.data.sources import (
     dandi_asset_glob,
     dandi_asset_path,
     discover_sessions,

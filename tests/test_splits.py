@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nidecode.errors import NidecodeError
-from nidecode.splits import (
+from nidecode.common.errors import NidecodeError
+from nidecode.evaluation.splits import (
     all_subsets,
     block_calibration_mask,
     block_fold_masks,

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nidecode.statistics import add_statistics, binomial_p, permutation_p, wilson_interval
+from nidecode.evaluation.statistics import (
+    add_statistics,
+    binomial_p,
+    permutation_p,
+    wilson_interval,
+)
 
 
 def test_wilson_interval_by_hand():
@@ -40,7 +45,7 @@ def test_add_statistics():
 
 
 def test_group_relabelling_p_is_exact():
-    from nidecode.statistics import group_relabelling_p
+    from nidecode.evaluation.statistics import group_relabelling_p
 
     # Two sessions, options {0.9, 0.5, 0.6} and {0.8, 0.4}: 6 equally likely pairs, sums
     # 1.7 1.3 1.4 | 1.3 0.9 1.0 (observed 1.7); only the observed pair reaches it: p = 1/6.
@@ -60,7 +65,7 @@ def test_group_relabelling_p_is_exact():
 
 
 def test_group_relabelling_p_falls_back_to_monte_carlo_beyond_the_limit(monkeypatch):
-    from nidecode import statistics
+    from nidecode.evaluation import statistics
 
     monkeypatch.setattr(statistics, "EXACT_LIMIT", 5)
     # 6 joint picks > 5: Monte Carlo, whose estimate approaches the exact 1/6.

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nidecode.stimuli import Canvas, grating_period_px, render_grating, render_stimuli
+from nidecode.data.stimuli import Canvas, grating_period_px, render_grating, render_stimuli
 
 
 def test_canvas_spans_allen_monitor():

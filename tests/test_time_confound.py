@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nidecode.decode import (
+from nidecode.jobs.decode import (
     Scope,
     glm_block_relabelling,
     glm_within,
@@ -97,7 +97,7 @@ def test_readout_follows_the_split(small_stimuli):
 
 
 def test_block_split_without_blocks_says_what_to_do(small_stimuli):
-    from nidecode.errors import NidecodeError
+    from nidecode.common.errors import NidecodeError
 
     ds = drifting_session(small_stimuli, 5, False).drop_vars("stimulus_block")
     with pytest.raises(NidecodeError, match="stimulus_block.*decoding.split: trial"):

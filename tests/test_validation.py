@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from nidecode.validation import false_positive_study, group_table, group_test, rejection_table
+from nidecode.studies.false_positives import (
+    false_positive_study,
+    group_table,
+    group_test,
+    rejection_table,
+)
 
 
 @pytest.fixture(scope="module")

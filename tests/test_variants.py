@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nidecode.errors import NidecodeError
-from nidecode.variants import read_label_map, select
+from nidecode.common.errors import NidecodeError
+from nidecode.data.selection import read_label_map, select
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_unit_subsets_are_seeded_and_sized(toy):
 
 
 def test_training_response_z_scores_with_the_basis_windows_only():
-    from nidecode.variants import Selection
+    from nidecode.data.selection import Selection
 
     rate = np.array([[2.0], [4.0], [6.0], [8.0]])
     base = np.array([[1.0], [3.0], [10.0], [20.0]])
@@ -104,7 +104,7 @@ def test_training_response_z_scores_with_the_basis_windows_only():
 
 
 def test_arousal_folds_adapt_to_the_blocks_a_state_has(small_stimuli):
-    from nidecode.decode import Scope, analysis_folds, glm_within
+    from nidecode.jobs.decode import Scope, analysis_folds, glm_within
 
     # Three gratings blocks (1, 4, 6) and three scenes blocks (2, 3, 5), 40 trials each. The
     # animal runs in every scenes block but only in gratings blocks 1 and 4.

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nidecode.constants import FIGURES
+from nidecode.common.constants import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 # Partial configs are layered on the embedded default explicitly.
@@ -361,9 +361,9 @@ def test_every_figure_is_readable(tiny_run, tmp_path, monkeypatch):
     import runpy
     import types
 
-    from nidecode import figures
+    from nidecode.common.constants import FIGURES
     from nidecode.config import validate_config
-    from nidecode.constants import FIGURES
+    from nidecode.report import figures
 
     config = validate_config(_merged(*CI_CONFIG[1:]))
     res = tiny_run / "results"
@@ -394,7 +394,7 @@ def test_every_figure_is_readable(tiny_run, tmp_path, monkeypatch):
 def test_the_layout_check_finds_overlaps_and_clipping():
     import matplotlib.pyplot as plt
 
-    from nidecode.figures import layout_problems
+    from nidecode.report.figures import layout_problems
 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0.2, 0.9], label="a line")

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import ConfigError
-from .sources import dandi_session_file, resolve_sessions
-from .splits import all_subsets, combo_name, leave_one_animal_out, parse_combo
+from nidecode.common.errors import ConfigError
+from nidecode.data.sources import dandi_session_file, resolve_sessions
+from nidecode.evaluation.splits import all_subsets, combo_name, leave_one_animal_out, parse_combo
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -119,13 +119,13 @@ def _check_baselines(baselines: dict) -> None:
     """Every ``decoding.baselines`` entry names a registered decoder and only its parameters."""
     import inspect
 
-    from .baselines import DECODERS
+    from nidecode.decoders.reference import DECODERS
 
     for name, params in baselines.items():
         if name not in DECODERS:
             raise ConfigError(f"config key 'decoding.baselines': unknown decoder '{name}'; "
                               f"registered: {sorted(DECODERS)} (add one in "
-                              "workflow/nidecode/baselines.py)")
+                              "workflow/nidecode/decoders/reference.py)")
         accepted = list(inspect.signature(DECODERS[name].fit_predict).parameters)[3:]
         if bad := sorted(set(params or {}) - set(accepted)):
             raise ConfigError(f"config key 'decoding.baselines.{name}': unknown parameter(s) "
@@ -134,7 +134,7 @@ def _check_baselines(baselines: dict) -> None:
 
 def decoder_reads_weights(name: str) -> bool:
     """Whether baseline decoder ``name`` reads ``W`` (and so also runs across animals)."""
-    from .baselines import get
+    from nidecode.decoders.reference import get
 
     return get(name).inputs == "weights"
 

@@ -14,9 +14,9 @@ from nidecode.config import (
     nwb_path,
     validate_config,
 )
-from nidecode.errors import ConfigError
-from nidecode.splits import parse_combo
-from nidecode.constants import COMBO_PATTERN, FIGURES, GOOGLENET_IMAGENET_FILE
+from nidecode.common.errors import ConfigError
+from nidecode.evaluation.splits import parse_combo
+from nidecode.common.constants import COMBO_PATTERN, FIGURES, GOOGLENET_IMAGENET_FILE
 
 try:
     validate_config(config)
@@ -32,7 +32,7 @@ SESSIONS = list(config["sessions"])
 SOURCE = config["source"]
 # download_dandi's output pattern (source dandi), and whether render_stimuli needs Allen's
 # natural-scene templates (download_scene_templates, AllenSDK): sources allen and dandi.
-from nidecode.sources import dandi_session_file, uses_allen_scenes
+from nidecode.data.sources import dandi_session_file, uses_allen_scenes
 
 DANDI_SESSION_FILE = dandi_session_file(config, "{session}")
 ALLEN_SCENES = uses_allen_scenes(SOURCE)

@@ -2,7 +2,8 @@
 
 import logging
 
-from nidecode.aggregate import (
+from nidecode.common.scripting import run
+from nidecode.report.aggregate import (
     accuracy_table,
     benchmark_table,
     fold_spread,
@@ -10,7 +11,6 @@ from nidecode.aggregate import (
     retention,
     summarise,
 )
-from nidecode.scripting import run
 
 
 def main(smk) -> None:

@@ -3,12 +3,12 @@
 
 import logging
 
-from nidecode.baselines import get as get_decoder
-from nidecode.decode import Scope, decoder_cross, decoders_session
-from nidecode.io import open_netcdf
-from nidecode.metrics import write_metrics_rows
-from nidecode.scripting import run
-from nidecode.statistics import add_statistics
+from nidecode.common.io import open_netcdf
+from nidecode.common.scripting import run
+from nidecode.decoders.reference import get as get_decoder
+from nidecode.evaluation.metrics import write_metrics_rows
+from nidecode.evaluation.statistics import add_statistics
+from nidecode.jobs.decode import Scope, decoder_cross, decoders_session
 
 
 def main(smk) -> None:

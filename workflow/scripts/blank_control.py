@@ -2,11 +2,11 @@
 
 import logging
 
-from nidecode.blank_control import blank_control_session, response_decoders
-from nidecode.decode import Scope
-from nidecode.io import open_netcdf
-from nidecode.metrics import write_metrics_rows
-from nidecode.scripting import run
+from nidecode.common.io import open_netcdf
+from nidecode.common.scripting import run
+from nidecode.evaluation.metrics import write_metrics_rows
+from nidecode.jobs.blank_control import blank_control_session, response_decoders
+from nidecode.jobs.decode import Scope
 
 
 def main(smk) -> None:

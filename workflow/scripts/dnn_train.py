@@ -4,12 +4,12 @@ raster_within): one setup, then the package function the rule names."""
 import logging
 import os
 
-from nidecode.scripting import run
+from nidecode.common.scripting import run
 
 
 def main(smk) -> None:
     os.environ["TORCH_HOME"] = smk.params.torch_home  # before torch looks for cached weights
-    from nidecode.training import train_job
+    from nidecode.jobs.training import train_job
 
     m = train_job(smk.rule, dict(smk.wildcards), smk.input, smk.output, smk.config,
                   dict(zip(smk.params.label_names, smk.input.labels, strict=True)),

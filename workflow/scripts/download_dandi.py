@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nidecode.errors import DownloadError
-from nidecode.sources import (
+from nidecode.common.errors import DownloadError
+from nidecode.data.sources import (
     DANDI_API_URL,
     DEFAULT_DANDISET,
     HDF5_SIGNATURE,
@@ -200,7 +200,7 @@ def main_snakemake(smk: Any) -> None:
 
 
 if "snakemake" in globals():  # the download_dandi rule (script directive)
-    from nidecode.scripting import run
+    from nidecode.common.scripting import run
 
     run(main_snakemake, snakemake)  # noqa: F821
 elif __name__ == "__main__":

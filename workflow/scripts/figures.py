@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from nidecode import figures as F
-from nidecode.decode import Scope, within_weights_dataset
-from nidecode.io import open_netcdf
-from nidecode.scripting import run
+from nidecode.common.io import open_netcdf
+from nidecode.common.scripting import run
+from nidecode.jobs.decode import Scope, within_weights_dataset
+from nidecode.report import figures as F
 
 
 def main(smk) -> None:

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from nidecode.aggregate import front_page
-from nidecode.io import atomic_path
-from nidecode.scripting import run
+from nidecode.common.io import atomic_path
+from nidecode.common.scripting import run
+from nidecode.report.aggregate import front_page
 
 
 def main(smk) -> None:

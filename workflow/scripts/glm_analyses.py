@@ -2,12 +2,12 @@
 
 import logging
 
-from nidecode.decode import Scope, analysis_folds, glm_within
-from nidecode.errors import NidecodeError
-from nidecode.io import open_netcdf
-from nidecode.metrics import write_metrics_rows
-from nidecode.scripting import run
-from nidecode.statistics import add_statistics
+from nidecode.common.errors import NidecodeError
+from nidecode.common.io import open_netcdf
+from nidecode.common.scripting import run
+from nidecode.evaluation.metrics import write_metrics_rows
+from nidecode.evaluation.statistics import add_statistics
+from nidecode.jobs.decode import Scope, analysis_folds, glm_within
 
 
 def main(smk) -> None:

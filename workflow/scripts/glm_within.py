@@ -3,10 +3,10 @@ top-stimulus readout of the neural images and the time-confound control."""
 
 import logging
 
-from nidecode.decode import Scope, glm_session
-from nidecode.io import open_netcdf
-from nidecode.metrics import write_metrics_rows
-from nidecode.scripting import run
+from nidecode.common.io import open_netcdf
+from nidecode.common.scripting import run
+from nidecode.evaluation.metrics import write_metrics_rows
+from nidecode.jobs.decode import Scope, glm_session
 
 
 def main(smk) -> None:

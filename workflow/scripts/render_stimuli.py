@@ -4,9 +4,9 @@ import logging
 
 import numpy as np
 
-from nidecode.io import write_netcdf
-from nidecode.scripting import run
-from nidecode.stimuli import Canvas, render_stimuli
+from nidecode.common.io import write_netcdf
+from nidecode.common.scripting import run
+from nidecode.data.stimuli import Canvas, render_stimuli
 
 
 def main(smk) -> None:

@@ -2,11 +2,11 @@
 
 import logging
 
-from nidecode.io import open_netcdf, write_netcdf
-from nidecode.nwb import read_session
-from nidecode.responses import ResponseSettings, check_stimuli, compute_responses
-from nidecode.scripting import run
-from nidecode.stimuli import Canvas
+from nidecode.common.io import open_netcdf, write_netcdf
+from nidecode.common.scripting import run
+from nidecode.data.nwb import read_session
+from nidecode.data.responses import ResponseSettings, check_stimuli, compute_responses
+from nidecode.data.stimuli import Canvas
 
 
 def main(smk) -> None:

@@ -2,9 +2,9 @@
 
 import logging
 
-from nidecode.scripting import run
-from nidecode.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
-from nidecode.stimuli import Canvas
+from nidecode.common.scripting import run
+from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.stimuli import Canvas
 
 
 def main(smk) -> None:

@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .baselines import DECODERS
-from .statistics import EXACT_LIMIT, group_null_size, group_relabelling_p, permutation_p
+from nidecode.decoders.reference import DECODERS
+from nidecode.evaluation.statistics import (
+    EXACT_LIMIT,
+    group_null_size,
+    group_relabelling_p,
+    permutation_p,
+)
 
 COLUMNS = [
     "model", "inputs", "task", "analysis", "control", "ps_mode", "split", "session", "combo",
@@ -116,7 +121,8 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
 
     Each animal's observed labelling is one of its equally likely whole-block assignments
     under the null, and animals drift independently, so the null of the mean over animals
-    picks one assignment per animal: :func:`nidecode.statistics.group_relabelling_p`, exact
+    picks one assignment per animal:
+    :func:`nidecode.evaluation.statistics.group_relabelling_p`, exact
     (``method`` ``exact``) while the joint assignments number at most ``EXACT_LIMIT``, else
     ``n_draws`` Monte Carlo draws. With n animals and 10 distinct partitions each (3 + 3
     blocks) the floor is 10^-n instead of one session's 1/10. One row per decoder (``model``,

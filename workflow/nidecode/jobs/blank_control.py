@@ -20,12 +20,12 @@ from collections import Counter
 import numpy as np
 import xarray as xr
 
-from .baselines import get as get_decoder
-from .decode import Scope
-from .errors import NidecodeError
-from .metrics import JobRecord, classification_metrics
-from .splits import block_fold_masks, block_id, train_mask
-from .statistics import add_statistics
+from nidecode.common.errors import NidecodeError
+from nidecode.decoders.reference import get as get_decoder
+from nidecode.evaluation.metrics import JobRecord, classification_metrics
+from nidecode.evaluation.splits import block_fold_masks, block_id, train_mask
+from nidecode.evaluation.statistics import add_statistics
+from nidecode.jobs.decode import Scope
 
 ANALYSIS = "blank_control"
 # Fewer blanks than this of one class in a fold's training or test set: the fold is skipped
@@ -49,7 +49,8 @@ def blank_folds(ds: xr.Dataset, scope: Scope) -> list[np.ndarray]:
 
     Block split: fold k holds out the blocks the main decoder's fold k tests (the k-th block of
     each stimulus, from the presentations' blocks, so a block without valid blanks shifts
-    nothing). Trial split: the seeded stratified K-fold of :func:`nidecode.splits.train_mask` on
+    nothing). Trial split: the seeded stratified K-fold of
+    :func:`nidecode.evaluation.splits.train_mask` on
     the blanks' block kinds.
     """
     block = ds.blank_stimulus_block.values

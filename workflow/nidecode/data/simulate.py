@@ -24,7 +24,7 @@ The spike model (see docs/simulation.md):
   presentations, coarser over grey screen);
 * a "null" animal has units whose rates do not depend on the stimulus at all.
 
-The session clock is a real brain_observatory_1.1 session's epoch table (nidecode.schedule).
+The session clock is a real brain_observatory_1.1 session's epoch table (nidecode.data.schedule).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .nwb import PRESENTATION_COLUMNS, STIMULUS_BLOCKS
-from .schedule import (
+from nidecode.data.nwb import PRESENTATION_COLUMNS, STIMULUS_BLOCKS
+from nidecode.data.schedule import (
     ALLEN_SCHEDULE,
     PRESENTATION_S,
     check_epochs,
@@ -46,7 +46,13 @@ from .schedule import (
     read_epochs,
     spontaneous_epochs,
 )
-from .stimuli import MEAN_GREY, Canvas, grating_table, packaged_natural_scenes, render_grating
+from nidecode.data.stimuli import (
+    MEAN_GREY,
+    Canvas,
+    grating_table,
+    packaged_natural_scenes,
+    render_grating,
+)
 
 DT = 0.005  # seconds per simulation bin
 SPONTANEOUS_DT = 0.05  # grey screen: nothing is shown, rates change only over seconds
@@ -139,9 +145,9 @@ class AnimalSpec:
 class Protocol:
     """Stimulus protocol: repeats per condition, blank presentations per stimulus (in the whole
     session, as Allen counts them), the session's epoch table (None: Allen's
-    brain_observatory_1.1 session 756029989, :data:`nidecode.schedule.ALLEN_SCHEDULE`) and the
+    brain_observatory_1.1 session 756029989, :data:`nidecode.data.schedule.ALLEN_SCHEDULE`) and the
     length in seconds of the back-to-back runs a block's presentations come in when it shows
-    fewer than Allen (:func:`nidecode.schedule.place_presentations`)."""
+    fewer than Allen (:func:`nidecode.data.schedule.place_presentations`)."""
 
     repeats: int = 10
     blanks_gratings: int = 50
@@ -169,7 +175,7 @@ class Protocol:
 def presentation_schedule(protocol: Protocol, rng: np.random.Generator) -> dict[str, dict]:
     """The session's presentations on its epoch table's clock.
 
-    Per decoded stimulus (:func:`nidecode.schedule.place_presentations`): start and stop
+    Per decoded stimulus (:func:`nidecode.data.schedule.place_presentations`): start and stop
     times, condition index (-1 = blank) and the table's ``stimulus_block``, each stimulus's
     presentations in a seeded pseudo-random order, back to back within runs. ``spontaneous``:
     start and stop of the grey-screen epochs; ``epochs``: the whole table (the epochs nothing

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
 
-from .io import atomic_path
+from nidecode.common.io import atomic_path
 
 
 @dataclass
@@ -96,7 +96,7 @@ def combine_seeds(runs: list[dict]) -> dict:
 
 def write_metrics(metrics: dict, path: str | Path) -> None:
     """Add intervals and p-values, then write metrics.json atomically (only on success)."""
-    from .statistics import add_statistics
+    from nidecode.evaluation.statistics import add_statistics
 
     add_statistics(metrics)
     with atomic_path(path) as tmp:

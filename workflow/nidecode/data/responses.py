@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import __version__
-from .errors import BaselineError, NidecodeError, UnitSelectionError
-from .nwb import (
+from nidecode import __version__
+from nidecode.common.errors import BaselineError, NidecodeError, UnitSelectionError
+from nidecode.data.nwb import (
     ALL_PROBES_INVALID_TAG,
     STIMULUS_INVALID_TAG,
     AllenSession,
@@ -33,7 +33,7 @@ from .nwb import (
     overlaps_intervals,
     running_speed_per_presentation,
 )
-from .stimuli import (
+from nidecode.data.stimuli import (
     GRATING_ORIENTATIONS,
     GRATING_PHASES,
     GRATING_SPATIAL_FREQUENCIES,
@@ -335,7 +335,7 @@ def compute_responses(
             len(session.units_invalid_channel),
         )
     # Blanks (grey screen inside the blocks) keep their own dimension: the blank-presentation
-    # control (nidecode.blank_control) decodes block kind from them; the main dimension is
+    # control (nidecode.jobs.blank_control) decodes block kind from them; the main dimension is
     # unchanged by their presence.
     blanks = p[blank].reset_index(drop=True)
     p = p[~invalid & ~blank].reset_index(drop=True)

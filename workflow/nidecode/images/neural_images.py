@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from .constants import PS_MODES
+from nidecode.common.constants import PS_MODES
 
 PSMode = Literal["train", "paper"]
 

@@ -98,7 +98,8 @@ def knn(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_neighbor
 def svc_w(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
           gamma: str | float = "scale") -> np.ndarray:
     """RBF-kernel SVC on ``W``, each stimulus's weight standardised with the training trials
-    (the network's own input scaling, :func:`nidecode.dnn.standardise_weights`): how much the
+    (the network's own input scaling,
+    :func:`nidecode.decoders.network.standardise_weights`): how much the
     network's input holds, read without the image or the network."""
     return _svc(x_train, y_train, x_test, C, gamma)
 
@@ -107,7 +108,7 @@ def get(name: str) -> Decoder:
     """The decoder registered as ``name``; one error listing the registered ones otherwise."""
     if name not in DECODERS:
         raise KeyError(f"unknown decoder {name!r}; registered: {sorted(DECODERS)} "
-                       "(nidecode/baselines.py)")
+                       "(nidecode/decoders/reference.py)")
     return DECODERS[name]
 
 

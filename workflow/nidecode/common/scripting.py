@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .errors import NidecodeError
+from nidecode.common.errors import NidecodeError
 
 
 def run(main: Callable[[Any], None], smk: Any) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import NidecodeError
+from nidecode.common.errors import NidecodeError
 
 NOT_APPLICABLE = "na"
 # An arousal analysis decodes each state from the same number of trials of each class; with

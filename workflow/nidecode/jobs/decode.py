@@ -1,7 +1,7 @@
 """Decoding jobs: GLM and GoogLeNet, within one animal and across animals, and controls.
 
 Each function takes labelled responses (``results/responses/{session}.nc``) and the stimulus
-table, chooses units, trials and labels through :func:`nidecode.variants.select`, and returns
+table, chooses units, trials and labels through :func:`nidecode.data.selection.select`, and returns
 the metrics dict of one job (docs/method.md §3–6).
 """
 
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from .baselines import Decoder, glm, row_standardise
-from .baselines import get as get_decoder
-from .errors import NidecodeError
-from .metrics import JobRecord, classification_metrics, combine_seeds
-from .neural_images import PS_MODES, PSMode, cross_animal_weights, within_animal_weights
-from .splits import (
+from nidecode.common.errors import NidecodeError
+from nidecode.data.selection import Selection, select
+from nidecode.decoders.reference import Decoder, glm, row_standardise
+from nidecode.decoders.reference import get as get_decoder
+from nidecode.evaluation.metrics import JobRecord, classification_metrics, combine_seeds
+from nidecode.evaluation.splits import (
     Split,
     block_id,
     block_relabellings,
@@ -33,11 +33,16 @@ from .splits import (
     train_mask,
     within_block_permutation,
 )
-from .statistics import add_statistics, permutation_p
-from .variants import Selection, select
+from nidecode.evaluation.statistics import add_statistics, permutation_p
+from nidecode.images.neural_images import (
+    PS_MODES,
+    PSMode,
+    cross_animal_weights,
+    within_animal_weights,
+)
 
 if TYPE_CHECKING:  # torch loads only in the jobs that train (GLM jobs start faster)
-    from .dnn import DNNSettings
+    from nidecode.decoders.network import DNNSettings
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Scope:
                     label_files: dict[str, str] | None = None, split: str | None = None) -> Scope:
         """The config's scope, with label maps read from files; ``split`` overrides
         ``decoding.split`` (the trial- vs block-split comparison)."""
-        from .variants import read_label_map
+        from nidecode.data.selection import read_label_map
 
         maps = {name: read_label_map(path, stimuli) for name, path in (label_files or {}).items()}
         d = config["decoding"]
@@ -174,7 +179,7 @@ def decoder_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
                    name: str = "glm", params: dict | None = None, analysis: str = "main",
                    mode: PSMode | None = None, n_permutations: int = 0,
                    n_within_block: int = 0) -> dict:
-    """Decoder ``name`` (:mod:`nidecode.baselines`) on fold ``fold`` of ``scope.split``.
+    """Decoder ``name`` (:mod:`nidecode.decoders.reference`) on fold ``fold`` of ``scope.split``.
 
     ``params``: the decoder's keyword arguments; ``mode``: the preferred-stimulus mode of a
     decoder that reads ``W``. With ``n_permutations`` the training labels are shuffled that
@@ -239,7 +244,8 @@ def decoder_block_relabelling(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     balanced accuracy pooled over all folds. ``p_time`` = (1 + #relabellings scoring at least
     the observed) / (1 + #relabellings): with three blocks per class there are 9 (renaming the
     classes gives the same decoding), so p >= 0.1 in one session (see
-    :func:`nidecode.statistics.group_relabelling_p` for a test across animals). Returns {}
+    :func:`nidecode.evaluation.statistics.group_relabelling_p` for a test across animals).
+    Returns {}
     when labels vary within blocks (use the within-block permutation of
     :func:`decoder_within` instead).
     """
@@ -461,7 +467,7 @@ def dnn_within(weights: xr.Dataset, stimuli: xr.Dataset, fold: int, settings: DN
     if label_shuffle is not None:
         y_train = np.random.default_rng([settings.seed, fold, label_shuffle]).permutation(y_train)
         control = f"label_shuffle-{label_shuffle}"
-    from .dnn import fit_predict
+    from nidecode.decoders.network import fit_predict
 
     y_pred, record = fit_predict(w[train], y_train, w[~train], len(names),
                                  stimuli.image.values, settings, workdir)
@@ -503,7 +509,7 @@ def raster_within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope,
     sd = x[train].std(axis=(0, 1))
     x = (x - mu) / np.where(sd > 0, sd, 1.0)
     y = sel.y
-    from .dnn import fit_predict
+    from nidecode.decoders.network import fit_predict
 
     y_pred, record = fit_predict(x[train], y[train], x[~train], len(sel.names), None, settings,
                                  workdir)
@@ -564,12 +570,12 @@ def decoder_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli
                   mode: PSMode, scope: Scope, calibration_fraction: float,
                   name: str = "svc_w", params: dict | None = None, seeds: tuple[int, ...] = (0,),
                   combo: str = "", n_permutations: int = 0) -> dict:
-    """A decoder that reads ``W`` (:mod:`nidecode.baselines`) trained on some animals and
+    """A decoder that reads ``W`` (:mod:`nidecode.decoders.reference`) trained on some animals and
     tested on others, on the network's trials: the same calibration split for each of
     ``seeds`` (the network's seeds), accuracies averaged over them.
 
     Scaling across animals: each trial's ``W`` row is z-scored across stimuli
-    (:func:`nidecode.baselines.row_standardise`, its own values only), then each stimulus's
+    (:func:`nidecode.decoders.reference.row_standardise`, its own values only), then each stimulus's
     weight is standardised with the training animals' trials. Test trials inform neither the
     fit nor the scaling. ``n_permutations`` label shuffles of the training animals give the
     label-shuffle null of the first seed's split.
@@ -620,7 +626,7 @@ def dnn_cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr
     t0 = time.perf_counter()
     x_train, y_train, x_test, y_test, names, n_cal = cross_weights(
         train_ds, test_ds, stimuli, mode, scope, calibration_fraction, settings.seed)
-    from .dnn import fit_predict
+    from nidecode.decoders.network import fit_predict
 
     y_pred, record = fit_predict(x_train, y_train, x_test, len(names), stimuli.image.values,
                                  settings, workdir)

@@ -3,7 +3,7 @@
 Images are never materialised ahead of time: a batch holds rows of ``W`` (trials x stimuli) and
 the model synthesises ``W[batch] @ U`` on its own device, scales each image to [0, 1], repeats
 the grey channel three times and normalises it as the backbone's ImageNet training did
-(:data:`nidecode.backbones.NORMALISATION`). The raster variant feeds per-trial
+(:data:`nidecode.decoders.backbones.NORMALISATION`). The raster variant feeds per-trial
 (time bin x unit) z-scored counts through the same path as (unit x time) images, resized to the
 image size with antialiasing.
 
@@ -37,7 +37,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 # IMAGENET_MEAN, IMAGENET_STD and imagenet_checkpoint are re-exported: callers import them here.
-from .backbones import (
+from nidecode.decoders.backbones import (
     ARCHS,
     FINETUNE,
     HEAD,
@@ -48,9 +48,9 @@ from .backbones import (
     head,
     set_probe_mode,
 )
-from .backbones import IMAGENET_MEAN as IMAGENET_MEAN
-from .backbones import IMAGENET_STD as IMAGENET_STD
-from .backbones import imagenet_checkpoint as imagenet_checkpoint
+from nidecode.decoders.backbones import IMAGENET_MEAN as IMAGENET_MEAN
+from nidecode.decoders.backbones import IMAGENET_STD as IMAGENET_STD
+from nidecode.decoders.backbones import imagenet_checkpoint as imagenet_checkpoint
 
 log = logging.getLogger(__name__)
 

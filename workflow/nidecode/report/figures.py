@@ -20,7 +20,7 @@ import xarray as xr  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from .neural_images import preferred_stimuli  # noqa: E402
+from nidecode.images.neural_images import preferred_stimuli  # noqa: E402
 
 CLASS_PALETTE = {"natural": "#2a9d8f", "artificial": "#e76f51"}
 # One colour per decoder in every figure; its trial-split or paper-mode version is a paler
@@ -633,10 +633,10 @@ def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path
 def retention_figure(summary: pd.DataFrame, path: str | Path,
                      null_sessions: list[str] | tuple = ()) -> None:
     """How much of its input the network keeps: its accuracy against an RBF SVC on the same
-    ``W`` (:func:`nidecode.aggregate.retention`), within animal and across animals; one panel
+    ``W`` (:func:`nidecode.report.aggregate.retention`), within animal and across animals; one panel
     per split and preferred-stimulus mode, the main ones first. Null animals are drawn apart
     (grey) and left out of the mean gap, as on the front page."""
-    from .aggregate import retention
+    from nidecode.report.aggregate import retention
 
     df = retention(summary)
     df["null"] = df.unit.isin(null_sessions)

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
-from .nwb import STIMULUS_BLOCKS
+from nidecode.common.errors import ConfigError
+from nidecode.data.nwb import STIMULUS_BLOCKS
 
 PRESENTATION_S = 0.25
 N_CONDITIONS = {"static_gratings": 120, "natural_scenes": 118}

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .decode import Scope, decoders_session
-from .nwb import read_session
-from .responses import ResponseSettings, compute_responses
-from .simulate import AnimalSpec, Protocol, simulate_session, write_nwb
-from .statistics import group_relabelling_p
-from .stimuli import Canvas, render_stimuli
+from nidecode.data.nwb import read_session
+from nidecode.data.responses import ResponseSettings, compute_responses
+from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.stimuli import Canvas, render_stimuli
+from nidecode.evaluation.statistics import group_relabelling_p
+from nidecode.jobs.decode import Scope, decoders_session
 
 # The main job's decoders and parameters (config/config.yaml, decoding.glm and .baselines).
 DECODERS: dict[str, dict] = {"glm": {"C": 1.0}, "svc": {"C": 1.0, "gamma": "scale"},
@@ -186,7 +186,7 @@ def group_table(results: pd.DataFrame, group_size: int = GROUP_SIZE,
 
 def group_test_p(results: pd.DataFrame) -> float:
     """Exact block-relabelling p-value of the mean over the sessions in ``results`` (one
-    split, one decoder): :func:`nidecode.statistics.group_relabelling_p`."""
+    split, one decoder): :func:`nidecode.evaluation.statistics.group_relabelling_p`."""
     p, _ = group_relabelling_p(list(results.time_null_observed),
                                [list(a) for a in results.time_null_accuracies])
     return p

@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, DownloadError
+from nidecode.common.errors import ConfigError, DownloadError
 
-log = logging.getLogger("nidecode.sources")
+log = logging.getLogger("nidecode.data.sources")
 
 # `sessions: [all]` (with any source) means every session the source defines or finds.
 ALL_SESSIONS = "all"

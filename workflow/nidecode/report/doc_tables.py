@@ -325,7 +325,7 @@ def benchmarks_table(snap: Snapshot) -> str:
 
 
 def _study_tables(snap: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from .validation import group_table, rejection_table
+    from nidecode.studies.false_positives import group_table, rejection_table
 
     st = snap.study.copy()
     st["time_null_accuracies"] = [[float(v) for v in str(x).split()]
@@ -374,7 +374,7 @@ def study_line(snap: Snapshot) -> str:
 
 
 def _decoder_rows(snap: Snapshot, split: str = "block") -> list[dict]:
-    from .aggregate import decoder_comparison
+    from nidecode.report.aggregate import decoder_comparison
 
     return decoder_comparison(snap.summary, snap.groups, snap.null, split)
 
@@ -401,7 +401,7 @@ def decoders_table(snap: Snapshot) -> str:
 
 def verdict(snap: Snapshot) -> str:
     """The answer of the run in one sentence (block split, like for like)."""
-    from .aggregate import verdict as run_verdict
+    from nidecode.report.aggregate import verdict as run_verdict
 
     return run_verdict(snap.summary, snap.groups, snap.null, "block")
 

@@ -1,8 +1,8 @@
 """One entry point for every GoogLeNet job of the workflow (the rules share one script).
 
 The rule's name says what to train; the wildcards say on what. Neural images come from ``W``
-built here from the responses (one route for W: :func:`nidecode.decode.within_weights_dataset`
-for within-animal jobs, :func:`nidecode.neural_images.cross_animal_weights` across animals).
+built here from the responses (one route for W: :func:`nidecode.jobs.decode.within_weights_dataset`
+for within-animal jobs, :func:`nidecode.images.neural_images.cross_animal_weights` across animals).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .decode import Scope, dnn_cross, dnn_within, raster_within, within_weights_dataset
-from .dnn import DNNSettings
-from .errors import NidecodeError
-from .io import open_netcdf, write_netcdf
-from .metrics import combine_seeds, write_metrics
+from nidecode.common.errors import NidecodeError
+from nidecode.common.io import open_netcdf, write_netcdf
+from nidecode.decoders.network import DNNSettings
+from nidecode.evaluation.metrics import combine_seeds, write_metrics
+from nidecode.jobs.decode import Scope, dnn_cross, dnn_within, raster_within, within_weights_dataset
 
 TRAINING_RULES = ("dnn_within", "dnn_cross", "dnn_control", "dnn_analysis", "raster_within",
                   "dnn_transfer")

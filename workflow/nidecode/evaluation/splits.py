@@ -10,8 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-from .constants import ANIMALS_PATTERN, SPLITS
-from .errors import NidecodeError
+from nidecode.common.constants import ANIMALS_PATTERN, SPLITS
+from nidecode.common.errors import NidecodeError
 
 COMBO_RE = re.compile(rf"^({ANIMALS_PATTERN})__({ANIMALS_PATTERN})$")
 

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import NWBReadError, RunningSpeedError, SessionTypeError
+from nidecode.common.errors import NWBReadError, RunningSpeedError, SessionTypeError
 
 STIMULUS_BLOCKS = ("static_gratings", "natural_scenes")
 PRESENTATION_COLUMNS = (

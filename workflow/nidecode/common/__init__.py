@@ -1,0 +1,1 @@
+"""Plumbing every stage shares: errors, netCDF I/O, allowed values, script glue."""

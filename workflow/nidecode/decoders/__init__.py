@@ -1,0 +1,1 @@
+"""Decoders: the registry, the reference decoders, the network and its backbones."""

@@ -1,0 +1,1 @@
+"""Evaluation: time-respecting splits, statistics and metrics."""

@@ -1,0 +1,1 @@
+"""Neural images: preferred stimuli and each trial's stimulus weights W."""

@@ -1,0 +1,1 @@
+"""Report: summary tables, figures, the front page and the docs' tables."""

@@ -1,0 +1,1 @@
+"""Studies run by the benchmarks: false-positive calibration, fidelity to Allen."""

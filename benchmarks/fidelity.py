@@ -85,7 +85,8 @@ def glm_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canv
     import tempfile
 
     from nidecode.data.stimuli import render_stimuli
-    from nidecode.jobs.decode import Scope, glm_within
+    from nidecode.jobs.runner import within
+    from nidecode.jobs.scope import Scope
     from nidecode.studies.false_positives import simulated_responses
 
     stimuli = render_stimuli(canvas)
@@ -102,7 +103,7 @@ def glm_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canv
                 acc = {}
                 for split in ("trial", "block"):
                     scope = Scope(split=split, seed=0)
-                    acc[split] = np.mean([glm_within(ds, stimuli, k, scope)["balanced_accuracy"]
+                    acc[split] = np.mean([within(ds, stimuli, k, scope)["balanced_accuracy"]
                                           for k in range(scope.n_folds)])
                 print(f"| {name} | {'on' if drift else 'off'} | {acc['trial']:.3f} | "
                       f"{acc['block']:.3f} |", flush=True)

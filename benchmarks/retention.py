@@ -36,11 +36,13 @@ import yaml  # noqa: E402
 
 from nidecode.common.io import open_netcdf  # noqa: E402
 from nidecode.config import validate_config  # noqa: E402
-from nidecode.jobs.decode import Scope, decoder_within, within_weights_dataset  # noqa: E402
+from nidecode.jobs.inputs import within_weights_dataset  # noqa: E402
+from nidecode.jobs.runner import within  # noqa: E402
+from nidecode.jobs.scope import Scope  # noqa: E402
 
 DEFAULT_VARIANTS = {
-    "probe, grey": {"finetune": "head", "image_channels": "grey"},
-    "probe, on_off": {"finetune": "head", "image_channels": "on_off"},
+    "linear head, grey": {"finetune": "head", "image_channels": "grey"},
+    "linear head, on_off": {"finetune": "head", "image_channels": "on_off"},
     "fine-tune, grey": {"finetune": "all", "image_channels": "grey"},
     "fine-tune, on_off": {"finetune": "all", "image_channels": "on_off"},
 }
@@ -70,7 +72,6 @@ def main() -> None:
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     from nidecode.decoders.network import DNNSettings
-    from nidecode.jobs.decode import dnn_within
 
     config = load(args.configfile)
     variants = json.loads(args.variants) if args.variants else DEFAULT_VARIANTS
@@ -85,16 +86,15 @@ def main() -> None:
     rows = []
     for session in args.sessions.split(","):
         ds = open_netcdf(results / "responses" / f"{session}.nc")
-        weights = within_weights_dataset(ds, stimuli, scope, "train")
         for fold in (int(f) for f in args.folds.split(",")):
-            ref = decoder_within(ds, stimuli, fold, scope, "svc_w", svc_w, mode="train")
+            ref = within(ds, stimuli, fold, scope, "svc_w", svc_w, mode="train")
             for name, overrides in variants.items():
                 accs, t0 = [], time.perf_counter()
                 for seed in (int(s) for s in args.seeds.split(",")):
                     settings = replace(base, seed=seed, **overrides)
                     with tempfile.TemporaryDirectory() as tmp:
-                        accs.append(dnn_within(weights, stimuli, fold, settings,
-                                               Path(tmp))["accuracy"])
+                        accs.append(within(ds, stimuli, fold, scope, "network", mode="train",
+                                           network=settings, workdir=Path(tmp))["accuracy"])
                 net = sum(accs) / len(accs)
                 rows.append({"session": session, "fold": fold, "split": scope.split,
                              "variant": name, "arch": settings.arch,

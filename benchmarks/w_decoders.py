@@ -15,8 +15,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from nidecode.common.io import open_netcdf  # noqa: E402
-from nidecode.jobs.decode import Scope, decoder_within  # noqa: E402
-from nidecode.jobs.decode import top_stimulus_readout as readout  # noqa: E402
+from nidecode.jobs.glm_session import top_stimulus_readout as readout  # noqa: E402
+from nidecode.jobs.runner import within  # noqa: E402
+from nidecode.jobs.scope import Scope  # noqa: E402
 
 
 def main() -> None:
@@ -32,8 +33,8 @@ def main() -> None:
         for split in ("block", "trial"):
             scope = Scope(split=split)
             for mode in ("train", "paper"):
-                svc = np.mean([decoder_within(ds, stimuli, k, scope, "svc_w",
-                                              {"C": 1.0, "gamma": "scale"}, mode=mode)["accuracy"]
+                svc = np.mean([within(ds, stimuli, k, scope, "svc_w",
+                                      {"C": 1.0, "gamma": "scale"}, mode=mode)["accuracy"]
                                for k in range(scope.n_folds)])
                 top = np.mean([readout(ds, stimuli, k, scope, mode)["accuracy"]
                                for k in range(scope.n_folds)])

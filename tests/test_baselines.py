@@ -12,8 +12,10 @@ from test_time_confound import drifting_session
 from nidecode.common.errors import ConfigError
 from nidecode.config import load_config
 from nidecode.decoders import reference as baselines
-from nidecode.decoders.reference import DECODERS, decoder, row_standardise
-from nidecode.jobs.decode import Scope, decoder_cross, decoder_within, decoders_session
+from nidecode.decoders.reference import row_standardise
+from nidecode.decoders.registry import DECODERS, decoder, get
+from nidecode.jobs.runner import cross, session, within
+from nidecode.jobs.scope import Scope
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINES = {"svc": {}, "knn": {"n_neighbors": 3}, "svc_w": {}, "glm": {}}
@@ -25,7 +27,7 @@ def test_each_decoder_solves_a_separable_toy_problem(name):
     x_train = np.array([[0.0, 0], [1, 0], [0, 1], [10, 10], [11, 10], [10, 11]])
     y_train = np.array([0, 0, 0, 1, 1, 1])
     x_test = np.array([[0.5, 0.5], [10.5, 10.5], [-1, 0], [12, 11]])
-    pred = DECODERS[name].fit_predict(x_train, y_train, x_test, **BASELINES[name])
+    pred = get(name).fit_predict(x_train, y_train, x_test, **BASELINES[name]).predicted
     assert pred.tolist() == [0, 1, 0, 1]
 
 
@@ -46,12 +48,13 @@ def test_shuffled_labels_decode_at_chance(name):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2000, 4))
     y = (x[:, 0] > 0).astype(int)
-    pred = DECODERS[name].fit_predict(x[:1000], y[:1000], x[1000:], **BASELINES[name])
+    pred = get(name).fit_predict(x[:1000], y[:1000], x[1000:], **BASELINES[name]).predicted
     assert np.mean(pred == y[1000:]) > 0.85  # the information is there...
     # Labels shuffled across all trials carry nothing: test accuracy is a binomial draw around
     # 0.5 (SD 0.016 for 1000 test trials).
     shuffled = rng.permutation(y)
-    pred = DECODERS[name].fit_predict(x[:1000], shuffled[:1000], x[1000:], **BASELINES[name])
+    pred = get(name).fit_predict(x[:1000], shuffled[:1000], x[1000:],
+                                **BASELINES[name]).predicted
     assert abs(np.mean(pred == shuffled[1000:]) - 0.5) < 0.06
 
 
@@ -59,18 +62,18 @@ def test_shuffled_labels_decode_at_chance(name):
 def test_blind_drifting_units_decode_time_in_trial_split_and_chance_in_block_split(
         small_stimuli, name):
     ds = drifting_session(small_stimuli, 1, informative=False)
-    mode = "train" if DECODERS[name].inputs == "weights" else None
+    mode = "train" if get(name).inputs == "weights" else None
 
     def accuracy(split: str) -> float:
-        return float(np.mean([decoder_within(ds, small_stimuli, k, Scope(split=split), name,
-                                             BASELINES[name], mode=mode)["accuracy"]
+        return float(np.mean([within(ds, small_stimuli, k, Scope(split=split), name,
+                                     BASELINES[name], mode=mode)["accuracy"]
                               for k in range(3)]))
 
     assert accuracy("trial") > 0.6  # slow drift read as stimulus: the time confound
     assert accuracy("block") < 0.6
     informative = drifting_session(small_stimuli, 2, informative=True)
-    rows = decoders_session(informative, small_stimuli, Scope(split="block"),
-                            {name: BASELINES[name]}, ["train"], n_permutations=3)
+    rows = session(informative, small_stimuli, Scope(split="block"),
+                   {name: BASELINES[name]}, ["train"], n_permutations=3)
     assert len(rows) == 3 and all(r["model"] == name for r in rows)
     assert np.mean([r["accuracy"] for r in rows]) > 0.7
     # Its nulls: block relabelling (9 partitions) and the label shuffle, as the GLM's.
@@ -87,7 +90,7 @@ def test_svc_w_across_animals_never_sees_the_test_animals_evaluated_trials(small
                                                                           monkeypatch):
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
-    @decoder("spy", "weights", "spy")
+    @decoder("spy", "weights", "spy", across_animals=row_standardise)
     def spy(x_train, y_train, x_test):
         seen.append((x_train.copy(), x_test.copy()))
         return np.zeros(len(x_test), dtype=int)
@@ -96,7 +99,7 @@ def test_svc_w_across_animals_never_sees_the_test_animals_evaluated_trials(small
     train = [_animal(small_stimuli, 1), _animal(small_stimuli, 2)]
     test = _animal(small_stimuli, 3)
     scope = Scope(split="block")
-    out = decoder_cross(train, [test], small_stimuli, "train", scope, 0.5, "spy")
+    out, _ = cross(train, [test], small_stimuli, "train", scope, 0.5, "spy")
     assert out["n_calibration"] + out["n_test"] == test.sizes["presentation"]
     assert out["n_train"] == sum(d.sizes["presentation"] for d in train)
     x_train, x_test = seen[-1]
@@ -111,7 +114,7 @@ def test_svc_w_across_animals_never_sees_the_test_animals_evaluated_trials(small
     evaluated = np.flatnonzero(~cal)
     changed = test.copy(deep=True)
     changed.response.values[evaluated[0]] *= -3.0
-    decoder_cross(train, [changed], small_stimuli, "train", scope, 0.5, "spy")
+    cross(train, [changed], small_stimuli, "train", scope, 0.5, "spy")
     x_train2, x_test2 = seen[-1]
     np.testing.assert_array_equal(x_train, x_train2)
     np.testing.assert_allclose(x_test[1:], x_test2[1:], rtol=1e-6)
@@ -128,8 +131,8 @@ def test_row_standardise_by_hand():
 
 def test_svc_w_across_animals_decodes_shared_stimulus_space(small_stimuli):
     train = [_animal(small_stimuli, 1), _animal(small_stimuli, 2)]
-    out = decoder_cross(train, [_animal(small_stimuli, 3)], small_stimuli, "train",
-                        Scope(split="block"), 0.5, "svc_w", seeds=(0, 1))
+    out, _ = cross(train, [_animal(small_stimuli, 3)], small_stimuli, "train",
+                   Scope(split="block"), 0.5, "svc_w", seeds=(0, 1))
     assert out["n_seeds"] == 2 and len(out["seed_accuracies"]) == 2
     assert out["model"] == "svc_w" and out["task"] == "cross"
     assert 0 <= out["accuracy"] <= 1
@@ -146,3 +149,29 @@ def test_unknown_baseline_or_parameter_is_one_clear_config_error(tmp_path):
     cfg["decoding"]["baselines"] = {"knn": {"k": 5}}
     with pytest.raises(ConfigError, match=r"decoding.baselines.knn.*\['k'\].*n_neighbors"):
         validate_config(cfg)
+
+
+def test_a_decoder_module_that_cannot_be_imported_is_one_clear_config_error(tmp_path):
+    from nidecode.config import validate_config
+
+    cfg = load_config(REPO / "config" / "config.yaml")
+    cfg["decoding"]["decoder_modules"] = [str(tmp_path / "missing.py")]
+    with pytest.raises(ConfigError, match="decoding.decoder_modules.*missing.py"):
+        validate_config(cfg)
+
+
+def test_every_decoder_runs_through_the_one_interface(small_stimuli):
+    # The reference decoders, the readout and a W-reading plugin all go through runner.within
+    # on the same fold; each records its own model name and what it read.
+    from nidecode.decoders.registry import registered
+
+    ds = drifting_session(small_stimuli, 2, informative=True)
+    scope = Scope(split="block")
+    names = {n for n, d in registered().items() if not d.trains_network}
+    assert {"glm", "svc", "knn", "svc_w", "readout"} <= names
+    for name in sorted(names):
+        mode = "train" if get(name).inputs == "weights" else None
+        out = within(ds, small_stimuli, 0, scope, name, mode=mode)
+        assert out["model"] == name and out["fold"] == 0 and 0 <= out["accuracy"] <= 1
+        assert out["inputs"] == {"responses": "responses", "weights": (
+            "neural_image" if name == "readout" else "neural_image_weights")}[get(name).inputs]

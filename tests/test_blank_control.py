@@ -12,7 +12,7 @@ from nidecode.jobs.blank_control import (
     blank_folds,
     response_decoders,
 )
-from nidecode.jobs.decode import Scope
+from nidecode.jobs.scope import Scope
 
 # Six blocks in time order, alternating as in Allen: gratings 0, 2, 4 and scenes 1, 3, 5.
 BLOCKS = [0, 1, 2, 3, 4, 5]

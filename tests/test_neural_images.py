@@ -163,7 +163,8 @@ def test_cross_animal_test_animal_uses_calibration_trials_only():
 def test_top_stimulus_readout_finds_the_paper_mode_leak_on_blind_units(small_stimuli):
     import xarray as xr
 
-    from nidecode.jobs.decode import Scope, top_stimulus_readout
+    from nidecode.jobs.glm_session import top_stimulus_readout
+    from nidecode.jobs.scope import Scope
 
     rng = np.random.default_rng(3)
     stim = np.repeat(np.arange(238), 4)  # 4 repeats of every stimulus

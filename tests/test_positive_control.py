@@ -23,7 +23,9 @@ from nidecode.data.simulate import AnimalSpec, Protocol
 from nidecode.data.stimuli import Canvas, render_stimuli
 from nidecode.decoders.network import DNNSettings, fit_predict, standardise_weights
 from nidecode.evaluation.statistics import binomial_p
-from nidecode.jobs.decode import Scope, top_stimulus_readout, within_weights_dataset
+from nidecode.jobs.glm_session import top_stimulus_readout
+from nidecode.jobs.inputs import within_weights_dataset
+from nidecode.jobs.scope import Scope
 from nidecode.jobs.training import transfer_overrides
 from nidecode.studies.false_positives import simulated_responses
 

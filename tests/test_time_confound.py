@@ -7,13 +7,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nidecode.jobs.decode import (
-    Scope,
-    glm_block_relabelling,
-    glm_within,
-    time_confound,
-    top_stimulus_readout,
-)
+from nidecode.jobs.glm_session import time_confound, top_stimulus_readout
+from nidecode.jobs.runner import block_relabelling_null, within
+from nidecode.jobs.scope import Scope
 
 # Allen's order of the six blocks: SG, NS, NS, SG, NS, SG (natural scenes in blocks 2, 3, 5).
 ALLEN_NATURAL_BLOCKS = [2, 3, 5]
@@ -53,18 +49,18 @@ def drifting_session(small_stimuli, seed: int, informative: bool, drift_sd: floa
 
 
 def mean_accuracy(ds, stimuli, scope):
-    return np.mean([glm_within(ds, stimuli, k, scope)["accuracy"] for k in range(3)])
+    return np.mean([within(ds, stimuli, k, scope)["accuracy"] for k in range(3)])
 
 
 def test_trial_split_decodes_drift_from_blind_units_and_block_split_does_not(small_stimuli):
     ds = drifting_session(small_stimuli, 1, informative=False)
     trial = mean_accuracy(ds, small_stimuli, Scope(split="trial"))
     assert trial > 0.65  # the confound: time, read from stimulus-blind units
-    null = glm_block_relabelling(ds, small_stimuli, Scope(split="block"))
+    null = block_relabelling_null(ds, small_stimuli, Scope(split="block"))
     assert null["n_time_null"] == 9 and null["p_time"] > 0.1
     # The trial split is no threat to the time-respecting null either: its relabellings read
     # time just as well.
-    assert glm_block_relabelling(ds, small_stimuli, Scope(split="trial"))["p_time"] > 0.1
+    assert block_relabelling_null(ds, small_stimuli, Scope(split="trial"))["p_time"] > 0.1
     # Every test fold is whole blocks.
     sel = Scope().select(ds, small_stimuli)
     for k in range(3):
@@ -75,7 +71,7 @@ def test_trial_split_decodes_drift_from_blind_units_and_block_split_does_not(sma
 def test_block_split_keeps_power_on_informative_units(small_stimuli):
     ds = drifting_session(small_stimuli, 2, informative=True)
     assert mean_accuracy(ds, small_stimuli, Scope(split="block")) > 0.8
-    null = glm_block_relabelling(ds, small_stimuli, Scope(split="block"))
+    null = block_relabelling_null(ds, small_stimuli, Scope(split="block"))
     assert null["p_time"] == pytest.approx(1 / 10)  # the single-session floor: all 9 below
 
 
@@ -101,4 +97,4 @@ def test_block_split_without_blocks_says_what_to_do(small_stimuli):
 
     ds = drifting_session(small_stimuli, 5, False).drop_vars("stimulus_block")
     with pytest.raises(NidecodeError, match="stimulus_block.*decoding.split: trial"):
-        glm_within(ds, small_stimuli, 0, Scope(split="block"))
+        within(ds, small_stimuli, 0, Scope(split="block"))

@@ -104,7 +104,8 @@ def test_training_response_z_scores_with_the_basis_windows_only():
 
 
 def test_arousal_folds_adapt_to_the_blocks_a_state_has(small_stimuli):
-    from nidecode.jobs.decode import Scope, analysis_folds, glm_within
+    from nidecode.jobs.runner import within
+    from nidecode.jobs.scope import Scope, analysis_folds
 
     # Three gratings blocks (1, 4, 6) and three scenes blocks (2, 3, 5), 40 trials each. The
     # animal runs in every scenes block but only in gratings blocks 1 and 4.
@@ -132,7 +133,7 @@ def test_arousal_folds_adapt_to_the_blocks_a_state_has(small_stimuli):
         ~running.train_mask(select(ds, small_stimuli, "arousal-running", ["VISp"]), k)])
         for k in range(2)]
     assert tested == [{1, 2, 5}, {3, 4}]
-    assert glm_within(ds, small_stimuli, 1, running, analysis="arousal-running")["n_test"] > 0
+    assert within(ds, small_stimuli, 1, running, analysis="arousal-running")["n_test"] > 0
     assert analysis_folds(ds, small_stimuli, scope, "main").n_folds == 3
     # Running in one gratings block only: nothing to hold out, one clear error.
     speed[blocks == 4] = 0.0

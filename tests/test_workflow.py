@@ -19,7 +19,12 @@ from nidecode.common.constants import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 # Partial configs are layered on the embedded default explicitly.
-CI_CONFIG = ("--configfile", str(REPO / "config" / "config.yaml"), str(REPO / "config" / "ci.yaml"))
+# The tiny run adds a decoder the way a user adds one (tests/toy_decoder.py, one module and
+# one entry in decoding.baselines): it must run within and across animals and reach every
+# table, figure and the front page with nothing else changed.
+CI_CONFIG = ("--configfile", str(REPO / "config" / "config.yaml"), str(REPO / "config" / "ci.yaml"),
+             str(REPO / "tests" / "toy_decoder.yaml"))
+TOY = "nearest class mean on W"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 
@@ -128,7 +133,11 @@ def test_tiny_end_to_end_run(tiny_run):
                       ("within", "network (paper)"): 2, ("within", "network on raster images"): 1,
                       ("cross", "network (train)"): 1, ("within", "SVC"): 8, ("within", "kNN"): 8,
                       ("within", "SVC on W (train)"): 8, ("within", "SVC on W (paper)"): 8,
-                      ("cross", "SVC on W (train)"): 1}
+                      ("cross", "SVC on W (train)"): 1,
+                      ("within", f"{TOY} (train)"): 8, ("within", f"{TOY} (paper)"): 8,
+                      ("cross", f"{TOY} (train)"): 1}
+    toy = main[main.model == "nearest_mean_w"]
+    assert toy.accuracy.between(0, 1).all() and (toy.n_time_null == 9).all()
     baselines = main[main.model.isin(["svc", "knn", "svc_w"]) & (main.task == "within")]
     assert (baselines.n_time_null == 9).all() and (baselines.n_permutations == 2).all()
     # Information retention: each network job beside SVC on the same W (same split, mode,
@@ -279,6 +288,7 @@ def test_report_holds_every_figure(tiny_run):
         "**Every decoder**")
     assert f"     - {glm.accuracy.mean():.3f}\n" in front
     assert "   * - network on neural images" in front and "   * - RBF SVC on W" in front
+    assert f"   * - {TOY}" in front  # the user's decoder, with nothing but its module
     assert "Null animal N0" in front and "**simulated data**" in front
     assert "pretrained weights loaded: false" in front  # GoogLeNet from scratch in ci.yaml
     assert "The paper's raster variant" in front  # raster for S0 in ci.yaml

@@ -103,7 +103,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         block = config[key] if key == "controls" else config[key]["dnn"]
         if bad := [f for f in block["folds"] if f not in folds]:
             raise ConfigError(f"config key '{key}.folds': {bad} outside 0..{max(folds)}")
-    _check_baselines(config["decoding"]["baselines"])
+    _check_baselines(config)
     fig = config["figures"]["session"]
     if fig is not None and fig not in config["sessions"]:
         raise ConfigError(f"config key 'figures.session': '{fig}' is not in sessions "
@@ -115,28 +115,38 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     return config
 
 
-def _check_baselines(baselines: dict) -> None:
-    """Every ``decoding.baselines`` entry names a registered decoder and only its parameters."""
-    import inspect
+def _check_baselines(config: dict) -> None:
+    """Every ``decoding.baselines`` entry names a registered decoder (this package's, or one a
+    file in ``decoding.decoder_modules`` registers) and only its parameters."""
+    from nidecode.decoders.registry import load_modules, registered
 
-    from nidecode.decoders.reference import DECODERS
-
-    for name, params in baselines.items():
-        if name not in DECODERS:
+    modules = config["decoding"].get("decoder_modules") or []
+    try:
+        load_modules(modules)
+    except (ImportError, OSError, SyntaxError) as err:
+        raise ConfigError(f"config key 'decoding.decoder_modules': cannot import {modules} "
+                          f"({type(err).__name__}: {err})") from None
+    decoders = registered()
+    for name, params in config["decoding"]["baselines"].items():
+        if name not in decoders:
             raise ConfigError(f"config key 'decoding.baselines': unknown decoder '{name}'; "
-                              f"registered: {sorted(DECODERS)} (add one in "
-                              "workflow/nidecode/decoders/reference.py)")
-        accepted = list(inspect.signature(DECODERS[name].fit_predict).parameters)[3:]
-        if bad := sorted(set(params or {}) - set(accepted)):
+                              f"registered: {sorted(decoders)} (add a module to "
+                              "workflow/nidecode/decoders/ or name one in "
+                              "decoding.decoder_modules)")
+        if decoders[name].trains_network:
+            raise ConfigError(f"config key 'decoding.baselines': '{name}' is a trained network; "
+                              "it runs in its own jobs (decoding.dnn, decoding.raster)")
+        if bad := sorted(set(params or {}) - set(decoders[name].params)):
             raise ConfigError(f"config key 'decoding.baselines.{name}': unknown parameter(s) "
-                              f"{bad}; {name} takes {accepted}")
+                              f"{bad}; {name} takes {list(decoders[name].params)}")
 
 
-def decoder_reads_weights(name: str) -> bool:
-    """Whether baseline decoder ``name`` reads ``W`` (and so also runs across animals)."""
-    from nidecode.decoders.reference import get
+def runs_across_animals(name: str) -> bool:
+    """Whether decoder ``name`` also runs across animals (it reads ``W``, which lives in
+    stimulus space, and says how to scale each animal's rows)."""
+    from nidecode.decoders.registry import get
 
-    return get(name).inputs == "weights"
+    return get(name).across_animals is not None
 
 
 # Words a session role may use instead of names, so that changing `sessions` is one edit.

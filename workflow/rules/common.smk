@@ -9,9 +9,9 @@ from snakemake.exceptions import WorkflowError
 from nidecode.config import (
     analysis_names,
     combos,
-    decoder_reads_weights,
     describe_sessions,
     nwb_path,
+    runs_across_animals,
     validate_config,
 )
 from nidecode.common.errors import ConfigError
@@ -101,50 +101,62 @@ def combo_responses(combo):
             [f"results/responses/{s}.nc" for s in test])
 
 
-def decode_metrics():
-    """Every decoding job's metrics file for the configuration.
+def decode_jobs():
+    """Every decoding job of the configuration: (rule, its metrics file).
 
     Everything runs in the main split; the compared splits add the GLM (with the top-stimulus
-    readout) and the blank-presentation control for every session, and GoogLeNet within
+    readout) and the blank-presentation control for every session, and the network within
     animal for COMPARE_DNN_SESSIONS.
     """
     null = CONTROLS["null_sessions"]
-    out = expand("results/decode/{split}/glm/within/{session}.json", split=SPLITS,
-                 session=SESSIONS)
+    jobs = []
+
+    def add(rule, pattern, **wildcards):
+        jobs.extend((rule, path) for path in expand(pattern, **wildcards))
+
+    add("glm_within", "results/decode/{split}/glm/within/{session}.json", split=SPLITS,
+        session=SESSIONS)
     # The blank-presentation control beside the GLM, wherever the GLM runs.
-    out += expand("results/decode/{split}/blank_control/{session}.json", split=SPLITS,
-                  session=SESSIONS)
+    add("blank_control", "results/decode/{split}/blank_control/{session}.json", split=SPLITS,
+        session=SESSIONS)
+    within = "results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json"
     for split, sessions in [(SPLIT, SESSIONS)] + [(s, COMPARE_DNN_SESSIONS) for s in SPLITS[1:]]:
-        out += expand("results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
-                      split=split, mode=PS_MODES, session=sessions, fold=DNN_FOLDS)
+        add("dnn_within", within, split=split, mode=PS_MODES, session=sessions, fold=DNN_FOLDS)
         # The null animal in every mode the controls name (leakage: paper mode should fail).
-        out += expand("results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
-                      split=split, mode=CONTROLS["ps_modes"],
-                      session=[s for s in null if s in sessions], fold=DNN_FOLDS)
-    out += expand("results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json", split=SPLIT,
-                  mode=PS_MODES, combo=COMBOS)
+        add("dnn_within", within, split=split, mode=CONTROLS["ps_modes"],
+            session=[s for s in null if s in sessions], fold=DNN_FOLDS)
+    add("dnn_cross", "results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json",
+        split=SPLIT, mode=PS_MODES, combo=COMBOS)
     if DECODING["baselines"]:
-        out += expand("results/decode/{split}/baselines/within/{session}.json", split=SPLITS,
-                      session=SESSIONS)
-    if any(decoder_reads_weights(name) for name in DECODING["baselines"]):
-        out += expand("results/decode/{split}/baselines/cross/{combo}.json", split=SPLIT,
-                      combo=COMBOS)
-    out += expand("results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
-                  split=SPLIT, session=RASTER_SESSIONS, fold=DNN_FOLDS)
-    control = "results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json"
-    out += expand(control, split=SPLIT, mode=CONTROLS["ps_modes"], control=DNN_CONTROLS,
-                  session=CONTROLS["sessions"], fold=CONTROLS["folds"])
+        add("baselines_within", "results/decode/{split}/baselines/within/{session}.json",
+            split=SPLITS, session=SESSIONS)
+    if any(runs_across_animals(name) for name in DECODING["baselines"]):
+        add("baselines_cross", "results/decode/{split}/baselines/cross/{combo}.json",
+            split=SPLIT, combo=COMBOS)
+    add("raster_within", "results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
+        split=SPLIT, session=RASTER_SESSIONS, fold=DNN_FOLDS)
+    add("dnn_control",
+        "results/decode/{split}/dnn_{mode}/control/{control}/{session}/fold{fold}/metrics.json",
+        split=SPLIT, mode=CONTROLS["ps_modes"], control=DNN_CONTROLS,
+        session=CONTROLS["sessions"], fold=CONTROLS["folds"])
     if ANALYSES:
-        out += expand("results/decode/{split}/glm/analyses/{session}.json", split=SPLIT,
-                      session=SESSIONS)
+        add("glm_analyses", "results/decode/{split}/glm/analyses/{session}.json", split=SPLIT,
+            session=SESSIONS)
     transfer = DECODING["transfer"]
-    out += expand("results/decode/{split}/transfer/{variant}/{mode}/{session}/fold{fold}/metrics.json",
-                  split=SPLIT, variant=list(transfer["variants"]), mode=PS_MODES,
-                  session=TRANSFER_SESSIONS, fold=DNN_FOLDS)
-    analysis = "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json"
-    out += expand(analysis, split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
-                  fold=config["analyses"]["dnn"]["folds"])
-    return list(dict.fromkeys(out))
+    add("dnn_transfer",
+        "results/decode/{split}/transfer/{variant}/{mode}/{session}/fold{fold}/metrics.json",
+        split=SPLIT, variant=list(transfer["variants"]), mode=PS_MODES,
+        session=TRANSFER_SESSIONS, fold=DNN_FOLDS)
+    add("dnn_analysis",
+        "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
+        split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
+        fold=config["analyses"]["dnn"]["folds"])
+    return list(dict.fromkeys(jobs))
+
+
+def decode_metrics():
+    """Every decoding job's metrics file (aggregate's inputs)."""
+    return list(dict.fromkeys(path for _, path in decode_jobs()))
 
 
 def bench(rule, output):
@@ -155,29 +167,14 @@ def bench(rule, output):
     return f"results/benchmarks/{rule}/{tail}.tsv"
 
 
-def rule_of(path):
-    """The rule that makes a decoding output (paths of decode_metrics())."""
-    for part, rule in (("blank_control/", "blank_control"),
-                       ("glm/within/", "glm_within"), ("glm/analyses/", "glm_analyses"),
-                       ("baselines/within/", "baselines_within"),
-                       ("baselines/cross/", "baselines_cross"),
-                       ("transfer/", "dnn_transfer"),
-                       ("raster/within/", "raster_within"), ("control/", "dnn_control"),
-                       ("analysis/", "dnn_analysis"), ("cross/", "dnn_cross"),
-                       ("within/", "dnn_within")):
-        if part in path:
-            return rule
-    raise ValueError(f"no rule makes {path}")
-
-
 def job_benchmarks():
     """Benchmark files of every job aggregate depends on (results/benchmarks.csv)."""
-    out = [bench(rule_of(p), p) for p in decode_metrics()]
+    out = [bench(rule, path) for rule, path in decode_jobs()]
     out += [bench("responses", f"results/responses/{s}.nc") for s in SESSIONS]
     out.append(bench("render_stimuli", "results/stimuli.nc"))
     if SOURCE == "simulated":
         out += [bench("simulate_session", f"resources/simulated/{s}.nwb") for s in SESSIONS]
-    return out
+    return list(dict.fromkeys(out))
 
 
 def session_nwb(wildcards):

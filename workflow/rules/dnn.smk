@@ -1,11 +1,19 @@
-# GoogLeNet on neural images (W @ U, built inside each job from the responses) within and
-# across animals, its controls and analyses, and the temporal raster-image variant. Every
-# training rule inherits dnn_within's params, threads, resources and script
-# (workflow/scripts/dnn_train.py), and changes only its inputs, outputs and log.
+# The trained networks: on neural images (W @ U, built inside each job from the responses)
+# within and across animals, its controls, analyses and transfer-learning variants, and on
+# temporal raster images. Every training rule inherits dnn_within's threads, resources and
+# script (workflow/scripts/dnn_train.py) and names its decoder (nidecode.decoders.networks);
+# the job's wildcards say what it trains on.
+
+# What every training job is given besides its decoder.
+NETWORK_PARAMS = {
+    "workdir": lambda wc, output: str(Path(output[0]).parent),
+    "torch_home": TORCH_HOME,
+    "label_names": list(LABEL_FILES),
+}
 
 
 rule dnn_within:
-    """GoogLeNet on one animal's neural images, one fold of one split."""
+    """The network on one animal's neural images, one fold of one split."""
     input:
         responses="results/responses/{session}.nc",
         stimuli="results/stimuli.nc",
@@ -13,9 +21,8 @@ rule dnn_within:
     output:
         "results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json",
     params:
-        workdir=lambda wc, output: str(Path(output[0]).parent),
-        torch_home=TORCH_HOME,
-        label_names=list(LABEL_FILES),
+        decoder="network",
+        **NETWORK_PARAMS,
     threads: DNN_THREADS
     resources:
         **TRAINING_RESOURCES,
@@ -45,6 +52,9 @@ use rule dnn_within as dnn_cross with:
 
 
 use rule dnn_within as raster_within with:
+    params:
+        decoder="raster_network",
+        **NETWORK_PARAMS,
     output:
         "results/decode/{split}/raster/within/{session}/fold{fold}/metrics.json",
     benchmark:

@@ -3,6 +3,7 @@
 import logging
 
 from nidecode.common.scripting import run
+from nidecode.decoders.registry import load_modules
 from nidecode.report.aggregate import (
     accuracy_table,
     benchmark_table,
@@ -14,6 +15,7 @@ from nidecode.report.aggregate import (
 
 
 def main(smk) -> None:
+    load_modules(smk.config["decoding"]["decoder_modules"])  # decoders a file registers
     summary = summarise(list(smk.input.metrics))
     summary.to_csv(smk.output.summary, index=False)
     fold_spread(summary).to_csv(smk.output.folds, index=False)

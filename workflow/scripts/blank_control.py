@@ -6,7 +6,7 @@ from nidecode.common.io import open_netcdf
 from nidecode.common.scripting import run
 from nidecode.evaluation.metrics import write_metrics_rows
 from nidecode.jobs.blank_control import blank_control_session, response_decoders
-from nidecode.jobs.decode import Scope
+from nidecode.jobs.scope import Scope
 
 
 def main(smk) -> None:

@@ -1,5 +1,5 @@
-"""Snakemake adapter of every GoogLeNet rule (dnn_within, dnn_cross, dnn_control, dnn_analysis,
-raster_within): one setup, then the package function the rule names."""
+"""Snakemake adapter of every trained-network rule: one setup, then the job the rule's decoder
+(params.decoder) and wildcards name (nidecode.jobs.training.train_job)."""
 
 import logging
 import os
@@ -11,10 +11,10 @@ def main(smk) -> None:
     os.environ["TORCH_HOME"] = smk.params.torch_home  # before torch looks for cached weights
     from nidecode.jobs.training import train_job
 
-    m = train_job(smk.rule, dict(smk.wildcards), smk.input, smk.output, smk.config,
+    m = train_job(smk.params.decoder, dict(smk.wildcards), smk.input, smk.output, smk.config,
                   dict(zip(smk.params.label_names, smk.input.labels, strict=True)),
                   smk.params.workdir)
-    logging.info("%s %s: accuracy %.3f, pretrained %s", smk.rule, dict(smk.wildcards),
+    logging.info("%s %s: accuracy %.3f, pretrained %s", smk.params.decoder, dict(smk.wildcards),
                  m["accuracy"], m["pretrained"])
 
 

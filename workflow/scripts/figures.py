@@ -4,7 +4,8 @@ import pandas as pd
 
 from nidecode.common.io import open_netcdf
 from nidecode.common.scripting import run
-from nidecode.jobs.decode import Scope, within_weights_dataset
+from nidecode.jobs.inputs import within_weights_dataset
+from nidecode.jobs.scope import Scope
 from nidecode.report import figures as F
 
 

@@ -4,10 +4,12 @@ import pandas as pd
 
 from nidecode.common.io import atomic_path
 from nidecode.common.scripting import run
+from nidecode.decoders.registry import load_modules
 from nidecode.report.aggregate import front_page
 
 
 def main(smk) -> None:
+    load_modules(smk.config["decoding"]["decoder_modules"])  # decoders a file registers
     text = front_page(pd.read_csv(smk.input.summary), pd.read_csv(smk.input.groups),
                       smk.config)
     with atomic_path(smk.output[0]) as tmp:

@@ -7,7 +7,8 @@ from nidecode.common.io import open_netcdf
 from nidecode.common.scripting import run
 from nidecode.evaluation.metrics import write_metrics_rows
 from nidecode.evaluation.statistics import add_statistics
-from nidecode.jobs.decode import Scope, analysis_folds, glm_within
+from nidecode.jobs.runner import within
+from nidecode.jobs.scope import Scope, analysis_folds
 
 
 def main(smk) -> None:
@@ -31,8 +32,8 @@ def main(smk) -> None:
             continue
         for fold in range(sc.n_folds):
             try:
-                m = glm_within(ds, stimuli, fold, sc, smk.config["decoding"]["glm"]["C"],
-                               analysis=analysis, n_within_block=n_within)
+                m = within(ds, stimuli, fold, sc, "glm", {"C": smk.config["decoding"]["glm"]["C"]},
+                           analysis=analysis, n_within_block=n_within)
             except NidecodeError as err:
                 rows.append(skipped(analysis, fold, err))
                 continue

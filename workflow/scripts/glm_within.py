@@ -6,7 +6,8 @@ import logging
 from nidecode.common.io import open_netcdf
 from nidecode.common.scripting import run
 from nidecode.evaluation.metrics import write_metrics_rows
-from nidecode.jobs.decode import Scope, glm_session
+from nidecode.jobs.glm_session import glm_session
+from nidecode.jobs.scope import Scope
 
 
 def main(smk) -> None:

@@ -1,50 +1,30 @@
-"""Decoders users already trust, beside the paper's GLM and network (docs/method.md §3b).
+"""Reference decoders users already trust, beside the paper's GLM and network
+(docs/method.md §3b): the GLM, an RBF SVC and kNN on the responses, and an RBF SVC on ``W``.
 
-A decoder is one function ``(x_train, y_train, x_test, **params) -> predicted labels`` registered
-with :func:`decoder` under the name that ``decoding.baselines`` uses, and says what it reads:
-
-* ``responses``: the trials' z-scored unit responses (trials x units), as the GLM;
-* ``weights``: ``W`` (trials x stimuli), the stimulus weights the network's neural images
-  ``W @ U`` are made of, in a preferred-stimulus mode. ``W`` lives in stimulus space, so a
-  ``weights`` decoder also runs across animals, as the network does.
-
-Adding a decoder is one registered function here and one entry in ``decoding.baselines``.
+Each is a plain ``(x_train, y_train, x_test, **params) -> labels`` function registered with
+:func:`nidecode.decoders.registry.decoder` under the name ``decoding.baselines`` uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 
-# scikit-learn is imported inside the decoders: the Snakefile reads this registry (which
+from nidecode.decoders.registry import decoder
+
+# scikit-learn is imported inside the decoders: the Snakefile reads the registry (which
 # decoders read W) at parse time, and dry runs stay quick.
 
-Inputs = Literal["responses", "weights"]
-FitPredict = Callable[..., np.ndarray]
 
+def row_standardise(w: np.ndarray) -> np.ndarray:
+    """Each trial's ``W`` row z-scored across stimuli (its own mean and SD only).
 
-@dataclass(frozen=True)
-class Decoder:
-    """A registered decoder: its name, what it reads, its function and its report label."""
-
-    name: str
-    inputs: Inputs
-    fit_predict: FitPredict
-    label: str
-
-
-DECODERS: dict[str, Decoder] = {}
-
-
-def decoder(name: str, inputs: Inputs, label: str) -> Callable[[FitPredict], FitPredict]:
-    """Register ``fit_predict`` as decoder ``name`` (the key in ``decoding.baselines``)."""
-    def register(fit_predict: FitPredict) -> FitPredict:
-        DECODERS[name] = Decoder(name, inputs, fit_predict, label)
-        return fit_predict
-    return register
+    Across animals the scale of ``W`` follows each animal's unit count and response sizes
+    (``W = R R^T A``); per row, only how a trial weighs the stimuli relative to each other
+    remains, and no other trial (no test trial) informs the scaling.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    sd = w.std(axis=1, keepdims=True)
+    return (w - w.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
 
 
 def _standardised(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +55,7 @@ def _svc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float 
     return SVC(C=C, gamma=gamma, class_weight="balanced").fit(a, y_train).predict(b)
 
 
-@decoder("svc", "responses", "SVC")
+@decoder("svc", "responses", "SVC", long_label="RBF SVC")
 def svc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
         gamma: str | float = "scale") -> np.ndarray:
     """RBF-kernel SVC on standardised responses, scikit-learn's defaults (``C`` 1,
@@ -94,7 +74,8 @@ def knn(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_neighbor
     return KNeighborsClassifier(n_neighbors=k).fit(a, y_train).predict(b)
 
 
-@decoder("svc_w", "weights", "SVC on W")
+@decoder("svc_w", "weights", "SVC on W", across_animals=row_standardise,
+         long_label="RBF SVC on W")
 def svc_w(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
           gamma: str | float = "scale") -> np.ndarray:
     """RBF-kernel SVC on ``W``, each stimulus's weight standardised with the training trials
@@ -102,23 +83,3 @@ def svc_w(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float
     :func:`nidecode.decoders.network.standardise_weights`): how much the
     network's input holds, read without the image or the network."""
     return _svc(x_train, y_train, x_test, C, gamma)
-
-
-def get(name: str) -> Decoder:
-    """The decoder registered as ``name``; one error listing the registered ones otherwise."""
-    if name not in DECODERS:
-        raise KeyError(f"unknown decoder {name!r}; registered: {sorted(DECODERS)} "
-                       "(nidecode/decoders/reference.py)")
-    return DECODERS[name]
-
-
-def row_standardise(w: np.ndarray) -> np.ndarray:
-    """Each trial's ``W`` row z-scored across stimuli (its own mean and SD only).
-
-    Across animals the scale of ``W`` follows each animal's unit count and response sizes
-    (``W = R R^T A``); per row, only how a trial weighs the stimuli relative to each other
-    remains, and no other trial (no test trial) informs the scaling.
-    """
-    w = np.asarray(w, dtype=np.float64)
-    sd = w.std(axis=1, keepdims=True)
-    return (w - w.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)

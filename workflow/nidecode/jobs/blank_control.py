@@ -21,11 +21,11 @@ import numpy as np
 import xarray as xr
 
 from nidecode.common.errors import NidecodeError
-from nidecode.decoders.reference import get as get_decoder
+from nidecode.decoders.registry import get as get_decoder
 from nidecode.evaluation.metrics import JobRecord, classification_metrics
 from nidecode.evaluation.splits import block_fold_masks, block_id, train_mask
 from nidecode.evaluation.statistics import add_statistics
-from nidecode.jobs.decode import Scope
+from nidecode.jobs.scope import Scope
 
 ANALYSIS = "blank_control"
 # Fewer blanks than this of one class in a fold's training or test set: the fold is skipped
@@ -124,7 +124,7 @@ def blank_control_session(ds: xr.Dataset, scope: Scope, decoders: dict[str, dict
             why = reason if train is None else _too_few(y, train, names)
             out: dict = {}
             if why is None:
-                y_pred = dec.fit_predict(x[train], y[train], x[~train], **params)
+                y_pred = dec.fit_predict(x[train], y[train], x[~train], **params).predicted
                 out = classification_metrics(y[~train], y_pred, names)
             job = JobRecord(
                 model=name, task="within", source=ds.attrs["source"], split=scope.split,

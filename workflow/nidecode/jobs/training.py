@@ -1,8 +1,9 @@
-"""One entry point for every GoogLeNet job of the workflow (the rules share one script).
+"""One entry point for every trained-network job of the workflow (the rules share one script).
 
-The rule's name says what to train; the wildcards say on what. Neural images come from ``W``
-built here from the responses (one route for W: :func:`nidecode.jobs.decode.within_weights_dataset`
-for within-animal jobs, :func:`nidecode.images.neural_images.cross_animal_weights` across animals).
+The job's decoder (``network`` on neural images, ``raster_network`` on raster images) and its
+wildcards say what to train and on what: a fold of one animal (``session``, ``fold``, with
+``mode``, ``analysis``, ``control`` or a transfer-learning ``variant``) or a cross-animal
+``combo``. Every seed of ``decoding.dnn.seeds`` trains; accuracies are averaged over them.
 """
 
 from __future__ import annotations
@@ -15,70 +16,52 @@ from typing import Any
 from nidecode.common.errors import NidecodeError
 from nidecode.common.io import open_netcdf, write_netcdf
 from nidecode.decoders.network import DNNSettings
+from nidecode.decoders.registry import get
 from nidecode.evaluation.metrics import combine_seeds, write_metrics
-from nidecode.jobs.decode import Scope, dnn_cross, dnn_within, raster_within, within_weights_dataset
-
-TRAINING_RULES = ("dnn_within", "dnn_cross", "dnn_control", "dnn_analysis", "raster_within",
-                  "dnn_transfer")
+from nidecode.jobs.runner import cross, within
+from nidecode.jobs.scope import Scope
 
 
-def train_job(rule: str, wildcards: Mapping[str, str], inputs: Any, outputs: Sequence[str],
+def train_job(decoder: str, wildcards: Mapping[str, str], inputs: Any, outputs: Sequence[str],
               config: dict, label_files: dict[str, str], workdir: str) -> dict:
-    """Run the training job of ``rule`` over every seed of ``decoding.dnn.seeds`` and write its
-    outputs; return its metrics (:func:`combine_seeds`)."""
-    if rule not in TRAINING_RULES:
-        raise NidecodeError(f"rule {rule!r} is not a training rule ({TRAINING_RULES})")
+    """Train ``decoder`` over every seed of ``decoding.dnn.seeds`` for the job ``wildcards``
+    name, write its outputs (metrics, and across animals the test trials' ``W``) and return
+    its metrics (:func:`combine_seeds`)."""
     stimuli = open_netcdf(inputs.stimuli)
     scope = Scope.from_config(config, stimuli, label_files, split=wildcards["split"])
-    base = DNNSettings.from_config(config)
-    overrides = transfer_overrides(config, wildcards.get("variant"))
+    if not get(decoder).trains_network:
+        raise NidecodeError(f"decoder {decoder!r} is not a trained network")
+    base = replace(DNNSettings.from_config(config),
+                   **transfer_overrides(config, wildcards.get("variant")))
     seeds = list(config["decoding"]["dnn"]["seeds"] or [base.seed])
-    # Inputs (and W) do not depend on the network's seed: read and built once per job.
-    if rule == "dnn_cross":
-        train_ds = [open_netcdf(p) for p in inputs.train]
-        test_ds = [open_netcdf(p) for p in inputs.test]
+    if "combo" in wildcards:
+        m, test_weights = cross(
+            [open_netcdf(p) for p in inputs.train], [open_netcdf(p) for p in inputs.test],
+            stimuli, wildcards["mode"], scope, config["decoding"]["calibration_fraction"],
+            decoder, seeds=tuple(seeds), combo=wildcards["combo"], network=base,
+            workdir=Path(workdir))
+        write_netcdf(test_weights, outputs[1])  # the first seed's predictions, for the figures
     else:
         ds = open_netcdf(inputs.responses)
-        weights = None if rule == "raster_within" else _weights(wildcards, ds, stimuli, scope)
-    runs, test_weights = [], None
-    for seed in seeds:
-        settings = replace(base, seed=seed, **overrides)
-        # One checkpoint folder per seed when there are several: each resumes on its own.
-        seed_dir = Path(workdir) / f"seed{seed}" if len(seeds) > 1 else Path(workdir)
-        if rule == "dnn_cross":
-            m, w = dnn_cross(train_ds, test_ds, stimuli, wildcards["mode"], settings, seed_dir,
-                             config["decoding"]["calibration_fraction"], scope,
-                             combo=wildcards["combo"])
-            test_weights = test_weights or w  # the first seed's predictions go to the figures
-        elif rule == "raster_within":
-            m = raster_within(ds, stimuli, int(wildcards["fold"]), scope, settings, seed_dir)
-        else:
-            kind, _, k = wildcards.get("control", "none").partition("-")
-            m = dnn_within(weights, stimuli, int(wildcards["fold"]), settings, seed_dir,
-                           label_shuffle=int(k) if kind == "label_shuffle" else None)
+        runs = []
+        for seed in seeds:
+            # One checkpoint folder per seed when there are several: each resumes on its own.
+            seed_dir = Path(workdir) / f"seed{seed}" if len(seeds) > 1 else Path(workdir)
+            runs.append(within(
+                ds, stimuli, int(wildcards["fold"]), scope, decoder,
+                analysis=wildcards.get("analysis", "main"),
+                mode=wildcards.get("mode", "train") if get(decoder).inputs == "weights" else None,
+                control=wildcards.get("control", "none"), network=replace(base, seed=seed),
+                workdir=seed_dir))
             if wildcards.get("variant"):
-                m["analysis"] = f"transfer-{wildcards['variant']}"
-        runs.append(m)
-    m = combine_seeds(runs)
-    if rule == "dnn_cross":
-        write_netcdf(test_weights, outputs[1])
+                runs[-1]["analysis"] = f"transfer-{wildcards['variant']}"
+        m = combine_seeds(runs)
     write_metrics(m, outputs[0])
     return m
 
 
-def _weights(wildcards: Mapping[str, str], ds, stimuli, scope: Scope):
-    """W of every fold for a within-animal job: its mode, analysis and control."""
-    control = wildcards.get("control", "none")
-    kind, _, k = control.partition("-")
-    return within_weights_dataset(
-        ds, stimuli, scope, wildcards.get("mode", "train"),
-        analysis=wildcards.get("analysis", "main"),
-        response_shuffle=control == "response_shuffle",
-        relabelling=int(k) if kind == "relabel" else None)
-
-
 def transfer_overrides(config: dict, variant: str | None) -> dict:
-    """DNN settings of one transfer-learning variant (``decoding.transfer``), or none."""
+    """Network settings of one transfer-learning variant (``decoding.transfer``), or none."""
     if not variant:
         return {}
     t = config["decoding"]["transfer"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nidecode.decoders.reference import DECODERS
+from nidecode.decoders.registry import registered
 from nidecode.evaluation.statistics import (
     EXACT_LIMIT,
     group_null_size,
@@ -47,12 +47,11 @@ def model_name(m: dict) -> str:
     """One name per decoder, in every table and figure: GLM, SVC, kNN, SVC on W (mode),
     top-stimulus readout (mode), network (mode), network on raster images, and for the
     transfer-learning comparison the backbone, its regime in words and its images."""
-    if m.get("model") in DECODERS:  # the GLM and the baselines
-        label = DECODERS[m["model"]].label
-        return f"{label} ({m.get('ps_mode')})" if DECODERS[m["model"]].inputs == "weights" \
+    decoders = registered()
+    if m.get("model") in decoders:  # the GLM, the reference decoders, the readout
+        label = decoders[m["model"]].label
+        return f"{label} ({m.get('ps_mode')})" if decoders[m["model"]].inputs == "weights" \
             else label
-    if m.get("model") == "readout":
-        return f"top-stimulus readout ({m.get('ps_mode')})"
     if str(m.get("analysis", "")).startswith("transfer-"):
         arch = m.get("arch", m.get("model"))
         channels = CHANNEL_NAMES.get(m.get("image_channels"), m.get("image_channels"))
@@ -216,14 +215,19 @@ def like_for_like(within: pd.DataFrame, mode: str) -> pd.DataFrame:
                          for m in order], columns=cols)
 
 
-DECODER_ROWS = [("glm", None, "GLM"), ("svc", None, "RBF SVC"), ("knn", None, "kNN"),
-                ("svc_w", "train", "RBF SVC on W"),
-                ("network", "train", "network on neural images")]
+def decoder_rows() -> list[tuple[str, str | None, str]]:
+    """The decoders the front page sets side by side: (model, mode, name in sentences). Every
+    registered decoder that is not a trained network (in ``train`` mode where it reads ``W``),
+    in registration order, then the network on neural images; decoders a run did not run
+    drop out of the table."""
+    rows = [(name, "train" if d.inputs == "weights" else None, d.full_label)
+            for name, d in registered().items() if not d.trains_network]
+    return rows + [("network", "train", "network on neural images")]
 
 
 def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
                        split: str = "block") -> list[dict]:
-    """Per decoder (``DECODER_ROWS``): its mean accuracy over the animals with stimulus
+    """Per decoder (:func:`decoder_rows`): its mean accuracy over the animals with stimulus
     information on the network's folds (``same``, like for like) and on all its folds
     (``all``), across animals (``cross``), the group test's p (``p_group``, NaN where it did
     not run) and the null animals' mean in each split."""
@@ -236,7 +240,7 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
               & (s.ps_mode == "train")]
     g_all = groups[(groups.group == "animals") & (groups.split == split)]
     rows = []
-    for model, mode, label in DECODER_ROWS:
+    for model, mode, label in decoder_rows():
         def pick(d: pd.DataFrame, model: str = model, mode: str | None = mode) -> pd.DataFrame:
             d = d[d.inputs == "neural_image"] if model == "network" else d[d.model == model]
             return d[d.ps_mode == mode] if mode else d
@@ -378,7 +382,7 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
                     & (summary.split == split)]
     main = every[~every.session.isin(exclude)]
     glm_main = main.groupby("session").balanced_accuracy.mean().mean()
-    order = {m: i for i, m in enumerate(DECODERS)}
+    order = {m: i for i, m in enumerate(registered())}
     means = means.sort_values("model", key=lambda m: m.map(order))
     decoded = means[means.n_sessions > 0]
     if not len(decoded):

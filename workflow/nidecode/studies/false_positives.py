@@ -24,7 +24,8 @@ from nidecode.data.responses import ResponseSettings, compute_responses
 from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
 from nidecode.data.stimuli import Canvas, render_stimuli
 from nidecode.evaluation.statistics import group_relabelling_p
-from nidecode.jobs.decode import Scope, decoders_session
+from nidecode.jobs.runner import session
+from nidecode.jobs.scope import Scope
 
 # The main job's decoders and parameters (config/config.yaml, decoding.glm and .baselines).
 DECODERS: dict[str, dict] = {"glm": {"C": 1.0}, "svc": {"C": 1.0, "gamma": "scale"},
@@ -57,8 +58,8 @@ def session_tests(ds: xr.Dataset, stimuli: xr.Dataset, decoders: dict[str, dict]
     for split, names in splits.items():
         scope = Scope(split=split, seed=seed)
         for name in names:
-            folds = decoders_session(ds, stimuli, scope, {name: decoders[name]}, ["train"],
-                                     n_permutations=n_permutations if name == "glm" else 0)
+            folds = session(ds, stimuli, scope, {name: decoders[name]}, ["train"],
+                            n_permutations=n_permutations if name == "glm" else 0)
             first = folds[0]
             rows.append({
                 "session": ds.attrs["animal"], "split": split, "decoder": name,

@@ -1,0 +1,276 @@
+"""The one job runner: any registered decoder within one animal (a fold, its nulls, its
+controls) or across animals (a combo), and the record every job writes (docs/method.md §3–6).
+
+A job chooses units, trials and labels through :meth:`nidecode.jobs.scope.Scope.select`, builds
+what its decoder reads (:mod:`nidecode.jobs.inputs`) from the training mask, fits and predicts
+through :meth:`nidecode.decoders.registry.Decoder.fit_predict`, and returns its metrics dict.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from nidecode.common.errors import NidecodeError
+from nidecode.data.selection import Selection
+from nidecode.decoders.registry import Context, Decoder, get
+from nidecode.evaluation.metrics import JobRecord, classification_metrics, combine_seeds
+from nidecode.evaluation.splits import (
+    block_relabellings,
+    labels_constant_within_blocks,
+    within_block_permutation,
+)
+from nidecode.evaluation.statistics import add_statistics, permutation_p
+from nidecode.images.neural_images import PSMode
+from nidecode.jobs.inputs import cross_weights, decoder_inputs, relabelled, response_shuffle
+from nidecode.jobs.scope import Scope, blocks
+
+# How each kind of input is named in the records (``inputs``) unless the decoder says more.
+RECORDED_INPUTS = {"responses": "responses", "weights": "neural_image_weights",
+                   "raster": "raster"}
+
+
+def record(ds: xr.Dataset, sel: Selection, scope: Scope, t0: float, **fields: Any) -> dict:
+    """The :class:`JobRecord` of a within-animal job on selection ``sel``, as a dict, with the
+    selection's own details (analysis, arousal counts, ...) and the blocks it spans; fields
+    that are not JobRecord's are kept beside it."""
+    fields.setdefault("split", scope.split)
+    fields.setdefault("seed", scope.seed)
+    info = {k: v for k, v in sel.info.items() if k not in ("animal", "areas_used", "analysis")}
+    job = JobRecord(
+        task="within", source=ds.attrs["source"], session=ds.attrs["animal"],
+        analysis=fields.pop("analysis", sel.info.get("analysis", "main")),
+        n_units=[int(sel.unit_mask.sum())], areas_used=sel.info.get("areas_used"),
+        baseline=ds.attrs.get("baseline_method"),
+        wall_time_s=round(time.perf_counter() - t0, 3),
+        **{k: v for k, v in fields.items() if k in JobRecord.__dataclass_fields__})
+    extra = {k: v for k, v in fields.items() if k not in JobRecord.__dataclass_fields__}
+    n_blocks = None if sel.block is None else int(len(np.unique(sel.block)))
+    return {**job.asdict(), "n_blocks": n_blocks, **info, **extra}
+
+
+def balanced(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Balanced accuracy (mean recall over the classes present)."""
+    recalls = [np.mean(y_pred[y_true == c] == c) for c in range(n_classes) if (y_true == c).any()]
+    return float(np.mean(recalls))
+
+
+def _context(dec: Decoder, stimuli: xr.Dataset, names: list[str], test_stimulus: np.ndarray |
+             None = None, network: Any = None, workdir: Path | None = None) -> Context:
+    stimulus_class = stimuli.stimulus_class.values.astype(str)
+    return Context(n_classes=len(names),
+                   basis=stimuli.image.values if dec.inputs == "weights" else None,
+                   stimulus_label=np.searchsorted(names, stimulus_class),
+                   test_stimulus=test_stimulus, workdir=workdir, network=network)
+
+
+def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: str = "glm",
+           params: dict | None = None, analysis: str = "main", mode: PSMode | None = None,
+           n_permutations: int = 0, n_within_block: int = 0, control: str = "none",
+           network: Any = None, workdir: Path | None = None) -> dict:
+    """Decoder ``name`` (:mod:`nidecode.decoders.registry`) on fold ``fold`` of ``scope.split``.
+
+    ``params``: the decoder's keyword arguments; ``mode``: the preferred-stimulus mode of a
+    decoder that reads ``W``; ``network``, ``workdir``: a trained network's settings and
+    checkpoint folder.
+
+    Nulls: with ``n_permutations`` the training labels are shuffled that many times (seeded)
+    and the refitted models' test accuracies form the label-shuffle null (``null_accuracies``).
+    It ignores time, so it is valid only when trials are exchangeable (no slow drift). With
+    ``n_within_block`` and labels that vary within blocks (sub-classes), the test labels are
+    permuted among the trials of each block that many times, against the fixed predictions: a
+    randomisation test that respects time (``p_time`` on balanced accuracy).
+
+    ``control``: ``response_shuffle`` (each unit's responses permuted across trials before
+    ``W`` is built), ``label_shuffle-k`` (the k-th seeded permutation of the training labels)
+    or ``relabel-k`` (the k-th whole-block relabelling; in the block split the folds follow the
+    pseudo-classes): one draw of a null, as its own job.
+    """
+    t0 = time.perf_counter()
+    dec, params = get(name), dict(params or {})
+    sel = scope.select(ds, stimuli, analysis)
+    kind, _, k = control.partition("-")
+    y, group = sel.y, None
+    if kind == "relabel":
+        y, group = relabelled(sel, scope, int(k), ds.attrs["animal"])
+    train = scope.train_mask(sel, fold, y, group)
+    shuffle = response_shuffle(sel, scope.seed) if control == "response_shuffle" else None
+    x = decoder_inputs(dec.inputs, ds, sel, train, mode, stimuli.sizes["stimulus"],
+                       scope.split, shuffle)
+    if dec.trains_network:
+        x = x.astype(np.float32)
+    y_train = y[train]
+    if kind == "label_shuffle":
+        seed = network.seed if network is not None else scope.seed
+        y_train = np.random.default_rng([seed, fold, int(k)]).permutation(y_train)
+    context = _context(dec, stimuli, sel.names, sel.stimulus_index[~train], network, workdir)
+
+    def fit(labels: np.ndarray) -> np.ndarray:
+        return dec.fit_predict(x[train], labels, x[~train], context, **params)
+
+    result = fit(y_train)
+    out = classification_metrics(y[~train], result.predicted, sel.names)
+    rng = np.random.default_rng([scope.seed, fold, 7919])
+    null = [float(np.mean(fit(rng.permutation(y[train])).predicted == y[~train]))
+            for _ in range(n_permutations)]
+    extra: dict = {}
+    if n_within_block and sel.block is not None and not labels_constant_within_blocks(
+            y, sel.block):
+        prng = np.random.default_rng([scope.seed, fold, 6007])
+        yt, bt = y[~train], sel.block[~train]
+        obs = balanced(yt, result.predicted, len(sel.names))
+        time_null = [balanced(within_block_permutation(yt, bt, prng), result.predicted,
+                              len(sel.names)) for _ in range(n_within_block)]
+        extra = {"time_null": "within_block_permutation", "n_time_null": n_within_block,
+                 "p_time": permutation_p(obs, np.asarray(time_null)),
+                 "time_null_statistic": "balanced accuracy of the fold"}
+    if dec.inputs == "raster":
+        extra.update(time_bin_s=float(ds.time_bin.values[1] - ds.time_bin.values[0]),
+                     raster="single trial: z-scored counts, units on y, time on x")
+    if control != "none":
+        extra["shuffle_kind"] = {"relabel": "block_relabelling",
+                                 "label_shuffle": "trial_label_shuffle"}.get(kind)
+    fitted = dict(result.record)
+    out.update(record(
+        ds, sel, scope, t0, model=fitted.pop("model", name),
+        inputs=fitted.pop("inputs", RECORDED_INPUTS[dec.inputs]), ps_mode=mode, fold=fold,
+        n_folds=scope.n_folds, n_train=int(train.sum()), control=control,
+        null_accuracies=null, decoder_params=params, **params, **extra, **fitted))
+    return out
+
+
+def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
+                           name: str = "glm", params: dict | None = None,
+                           analysis: str = "main", max_relabellings: int = 1000,
+                           mode: PSMode | None = None) -> dict:
+    """The time-respecting null of a block design: refit on whole-block relabellings.
+
+    Every other assignment of the classes to whole stimulus blocks (each block keeps its trials
+    and their drift) is decoded by decoder ``name`` with the same split and folds rebuilt from
+    the pseudo-classes (``W`` rebuilt from each fold's training trials); the statistic is the
+    balanced accuracy pooled over all folds. ``p_time`` = (1 + #relabellings scoring at least
+    the observed) / (1 + #relabellings): with three blocks per class there are 9 (renaming the
+    classes gives the same decoding), so p >= 0.1 in one session (see
+    :func:`nidecode.evaluation.statistics.group_relabelling_p` for a test across animals).
+    Returns {} when labels vary within blocks (use the within-block permutation of
+    :func:`within` instead).
+    """
+    dec, params = get(name), dict(params or {})
+    sel = scope.select(ds, stimuli, analysis)
+    y = sel.y
+    block, _ = blocks(sel, "block")
+    if not labels_constant_within_blocks(y, block):
+        return {}
+    names = np.array(sel.names)
+    n_stim = stimuli.sizes["stimulus"]
+    context = _context(dec, stimuli, sel.names)
+
+    def pooled(labels: np.ndarray) -> float:
+        group = names[labels]  # pseudo-classes define the block folds
+        y_true, y_hat = [], []
+        for k in range(scope.n_folds):
+            train = scope.train_mask(sel, k, labels, group)
+            x = decoder_inputs(dec.inputs, ds, sel, train, mode, n_stim, scope.split)
+            y_hat.append(dec.fit_predict(x[train], labels[train], x[~train], context,
+                                         **params).predicted)
+            y_true.append(labels[~train])
+        return balanced(np.concatenate(y_true), np.concatenate(y_hat), len(names))
+
+    observed = pooled(y)
+    null = [pooled(lab) for lab in block_relabellings(y, block, max_relabellings, scope.seed)]
+    return {"time_null": "block_relabelling", "n_time_null": len(null),
+            "p_time": permutation_p(observed, np.asarray(null)),
+            "time_null_observed": observed, "time_null_accuracies": null,
+            "time_null_statistic": "balanced accuracy pooled over folds"}
+
+
+def session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, decoders: dict[str, dict],
+            modes: list[str], n_permutations: int = 0, max_relabellings: int = 1000
+            ) -> list[dict]:
+    """Every fold of every decoder in ``decoders`` (name -> parameters, ``decoding.baselines``)
+    on one session in ``scope.split``, with the label-shuffle and block-relabelling nulls the
+    GLM gets. Decoders that read ``W`` run once per preferred-stimulus mode in ``modes``."""
+    rows = []
+    for name, params in decoders.items():
+        for mode in ([None] if get(name).inputs != "weights" else modes):
+            folds = [within(ds, stimuli, k, scope, name, params, mode=mode,
+                            n_permutations=n_permutations)
+                     for k in range(scope.n_folds)]
+            if max_relabellings:
+                null = block_relabelling_null(ds, stimuli, scope, name, params,
+                                              max_relabellings=max_relabellings, mode=mode)
+                for r in folds:
+                    r.update(null)
+            rows += [add_statistics(r) for r in folds]
+    return rows
+
+
+def cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dataset,
+          mode: PSMode, scope: Scope, calibration_fraction: float, name: str = "svc_w",
+          params: dict | None = None, seeds: tuple[int, ...] = (0,), combo: str = "",
+          n_permutations: int = 0, network: Any = None, workdir: Path | None = None
+          ) -> tuple[dict, xr.Dataset]:
+    """Decoder ``name`` trained on some animals' ``W`` and tested on other animals'.
+
+    In ``train`` mode each test animal's preferred stimuli come from a calibration split
+    (``calibration_fraction`` of its trials or blocks, seeded) and only the remaining trials
+    are evaluated. Each of ``seeds`` draws its own calibration split (and, for a trained
+    network, is the network's seed); accuracies are averaged over them. Each animal's rows are
+    scaled by the decoder's ``across_animals`` (the SVC on W: each row z-scored across
+    stimuli); test trials inform neither the fit nor the scaling. ``n_permutations`` label
+    shuffles of the training animals give the label-shuffle null of the first seed's split.
+    Returns the metrics and the first seed's evaluated trials' ``W`` with predictions.
+    """
+    t0 = time.perf_counter()
+    dec, params = get(name), dict(params or {})
+    if dec.across_animals is None:
+        raise NidecodeError(f"decoder {name} reads {dec.inputs}, which do not transfer across "
+                            "animals (their units differ); only W-based decoders run across "
+                            "animals")
+    runs, null, test_weights, fitted = [], [], None, {}
+    for i, seed in enumerate(seeds):
+        x_train, y_train, x_test, y_test, names, n_cal = cross_weights(
+            train_ds, test_ds, stimuli, mode, scope, calibration_fraction, seed)
+        a, b = dec.across_animals(x_train), dec.across_animals(x_test)
+        settings = None if network is None else replace(network, seed=seed)
+        # One checkpoint folder per seed when there are several: each resumes on its own.
+        seed_dir = (None if workdir is None else
+                    Path(workdir) / f"seed{seed}" if len(seeds) > 1 else Path(workdir))
+        context = _context(dec, stimuli, names, network=settings, workdir=seed_dir)
+        result = dec.fit_predict(a, y_train, b, context, **params)
+        fitted = dict(result.record)
+        runs.append({**classification_metrics(y_test, result.predicted, names), **fitted,
+                     "seed": seed})
+        if i == 0:
+            rng = np.random.default_rng([scope.seed, 7919])
+            null = [float(np.mean(dec.fit_predict(a, rng.permutation(y_train), b, context,
+                                                  **params).predicted == y_test))
+                    for _ in range(n_permutations)]
+            test_weights = xr.Dataset(
+                {"W": (("trial", "stimulus"), x_test.astype(np.float32)),
+                 "label": ("trial", y_test), "predicted": ("trial", result.predicted)},
+                attrs={"combo": combo, "ps_mode": mode, "label_names": json.dumps(names),
+                       "description": "evaluated test trials; neural images are W @ U"})
+    out = combine_seeds(runs)
+    job = JobRecord(
+        model=fitted.pop("model", name), task="cross", source=",".join(sorted(
+            {d.attrs["source"] for d in train_ds + test_ds})), split=scope.split,
+        inputs=fitted.pop("inputs", RECORDED_INPUTS[dec.inputs]), combo=combo,
+        train_sessions=[d.attrs["animal"] for d in train_ds],
+        test_sessions=[d.attrs["animal"] for d in test_ds], n_train=int(len(y_train)),
+        n_units=[int(scope.select(d, stimuli).unit_mask.sum()) for d in train_ds + test_ds],
+        areas_used="+".join(scope.areas), baseline=train_ds[0].attrs.get("baseline_method"),
+        ps_mode=mode, seed=seeds[0], pretrained=fitted.get("pretrained"),
+        image_size=fitted.get("image_size"), epochs=fitted.get("epochs"),
+        wall_time_s=round(time.perf_counter() - t0, 3))
+    out.update(job.asdict(), seeds=list(seeds), n_calibration=n_cal, null_accuracies=null,
+               calibration_fraction=calibration_fraction if mode == "train" else None,
+               decoder_params=params, **params)
+    return out, test_weights
+

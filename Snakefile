@@ -28,8 +28,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/responses.smk"
-include: "workflow/rules/glm.smk"
-include: "workflow/rules/dnn.smk"
+include: "workflow/rules/decoders.smk"
+include: "workflow/rules/networks.smk"
 include: "workflow/rules/report.smk"
 
 

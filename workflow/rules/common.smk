@@ -148,7 +148,7 @@ def decode_jobs():
         split=SPLIT, variant=list(transfer["variants"]), mode=PS_MODES,
         session=TRANSFER_SESSIONS, fold=DNN_FOLDS)
     add("dnn_analysis",
-        "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
+        "results/decode/{split}/dnn_analysis/{analysis}/{session}/fold{fold}/metrics.json",
         split=SPLIT, analysis=ANALYSES, session=DNN_ANALYSIS_SESSIONS,
         fold=config["analyses"]["dnn"]["folds"])
     return list(dict.fromkeys(jobs))

@@ -74,9 +74,9 @@ use rule dnn_within as dnn_control with:
 
 use rule dnn_within as dnn_analysis with:
     output:
-        "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json",
+        "results/decode/{split}/dnn_analysis/{analysis}/{session}/fold{fold}/metrics.json",
     benchmark:
-        bench("dnn_analysis", "results/decode/{split}/dnn_train/analysis/{analysis}/{session}/fold{fold}/metrics.json")
+        bench("dnn_analysis", "results/decode/{split}/dnn_analysis/{analysis}/{session}/fold{fold}/metrics.json")
     log:
         "results/logs/dnn_analysis/{split}/{analysis}/{session}/fold{fold}.log",
 

@@ -1,6 +1,7 @@
-# The GLM baseline: within animal in every split, with its nulls, the top-stimulus readout of
-# the neural images, the time-confound control and the paper's future-work analyses; and the
-# baselines users already trust (SVC, kNN, SVC on W) beside it, within and across animals.
+# The CPU decoders: the paper's GLM within animal in every split, with its nulls, the
+# top-stimulus readout of the neural images, the time-confound control and the paper's
+# future-work analyses; the reference decoders of decoding.baselines (SVC, kNN, SVC on W and
+# any registered one) beside it, within and across animals; the blank-presentation control.
 
 
 rule glm_within:

@@ -39,7 +39,7 @@ ALLEN_SCENES = uses_allen_scenes(SOURCE)
 DECODING = config["decoding"]
 PS_MODES = list(DECODING["ps_modes"])
 FOLDS = list(range(DECODING["n_folds"]))
-# The split every decoder uses, then the splits it is compared with (GLM, readout, GoogLeNet).
+# The split every decoder uses, then the splits it is compared with (GLM, readout, network).
 SPLIT = DECODING["split"]
 SPLITS = [SPLIT] + [s for s in DECODING["compare_splits"] if s != SPLIT]
 DNN_FOLDS = FOLDS if DECODING["dnn_folds"] is None else list(DECODING["dnn_folds"])

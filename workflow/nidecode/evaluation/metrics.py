@@ -16,10 +16,11 @@ from nidecode.common.io import atomic_path
 class JobRecord:
     """What every decoding job records beside its metrics, under one naming scheme.
 
-    ``model``: glm | googlenet | probe (the top-stimulus readout); ``inputs``: responses |
-    neural_image | raster; ``baseline``: the responses' baseline method; ``control``: none,
-    response_shuffle, label_shuffle-k or relabel-k. Extra, job-specific keys (nulls, settings,
-    the training record) are added beside these by the decoders.
+    ``model``: the decoder (glm, svc, ..., readout), or a network's backbone; ``inputs``:
+    responses | neural_image_weights | neural_image | raster; ``baseline``: the responses'
+    baseline method (the pre-stimulus window); ``control``: none, response_shuffle,
+    label_shuffle-k or relabel-k. Extra, job-specific keys (nulls, settings, the training
+    record) are added beside these by the job runner.
     """
 
     model: str

@@ -1,4 +1,5 @@
-# GoogLeNet on neural images (W @ U, built inside each job from the responses) within and
+# The network (decoding.dnn.arch: EfficientNet-Lite0 in the shipped configs, GoogLeNet as in the
+# paper, ResNet-18) on neural images (W @ U, built inside each job from the responses) within and
 # across animals, its controls and analyses, and the temporal raster-image variant. Every
 # training rule inherits dnn_within's params, threads, resources and script
 # (workflow/scripts/dnn_train.py), and changes only its inputs, outputs and log.

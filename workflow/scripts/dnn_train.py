@@ -1,5 +1,6 @@
-"""Snakemake adapter of every GoogLeNet rule (dnn_within, dnn_cross, dnn_control, dnn_analysis,
-raster_within): one setup, then the package function the rule names."""
+"""Snakemake adapter of every network rule (dnn_within, dnn_cross, dnn_control, dnn_analysis,
+raster_within; the backbone is decoding.dnn.arch, EfficientNet-Lite0 in the shipped configs): one
+setup, then the package function the rule names."""
 
 import logging
 import os

@@ -1,4 +1,4 @@
-"""GoogLeNet (and EfficientNet-Lite0, ResNet-18) through Lightning on the CPU: fitting,
+"""The network (GoogLeNet, EfficientNet-Lite0, ResNet-18) through Lightning on the CPU: fitting,
 resuming, offline pretrained weights, fine-tuning regimes."""
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from nidecode.common.constants import GOOGLENET_IMAGENET_FILE
 from nidecode.decoders.backbones import (
-    ARCHS,
-    HEAD,
-    NORMALISATION,
+    BACKBONES,
     build_backbone,
     efficientnet_lite0_weights,
 )
@@ -33,6 +30,7 @@ from nidecode.decoders.network import (
     imagenet_checkpoint,
 )
 
+GOOGLENET_IMAGENET_FILE = BACKBONES["googlenet"].weights.file
 SMALL = DNNSettings(image_size=32, epochs=1, batch_size=8, threads=1, pretrained=False)
 # Bit-exact resumption is promised on the CPU, where training is deterministic.
 TINY = DNNSettings(image_size=16, epochs=3, batch_size=8, threads=1, pretrained=False,
@@ -215,6 +213,7 @@ def test_weights_file_name_matches_torchvision():
     from torchvision.models import GoogLeNet_Weights
 
     assert Path(GoogLeNet_Weights.IMAGENET1K_V1.url).name == GOOGLENET_IMAGENET_FILE
+    assert GOOGLENET_IMAGENET_FILE == "googlenet-1378be20.pth"
 
 
 def test_pretrained_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
@@ -275,7 +274,7 @@ def test_k_class_head(n_classes):
 # ------------------------------------------------------------------ other backbones, fine-tuning
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", tuple(BACKBONES))
 @pytest.mark.parametrize("size", [16, 40])
 def test_every_arch_has_a_k_class_head_at_any_size(arch, size):
     model, record = build_backbone(arch, 3, pretrained=False)
@@ -283,7 +282,7 @@ def test_every_arch_has_a_k_class_head_at_any_size(arch, size):
     model.eval()
     with torch.no_grad():
         assert model(torch.randn(2, 3, size, size)).shape == (2, 3)
-    assert getattr(model, HEAD[arch]).out_features == 3
+    assert getattr(model, BACKBONES[arch].head).out_features == 3
 
 
 def _lite0_state() -> dict:
@@ -298,7 +297,7 @@ def test_efficientnet_lite0_weights_are_imagenet_ones():
     model = EfficientNet.from_name("efficientnet-lite0", image_size=None)
     model.load_state_dict(_lite0_state())
     model.eval()
-    mean, std = NORMALISATION["efficientnet_lite0"]
+    mean, std = BACKBONES["efficientnet_lite0"].mean, BACKBONES["efficientnet_lite0"].std
     assert mean == std == (0.5, 0.5, 0.5)
     x = torch.cat([  # RGB photos of different sizes, squeezed to 224 x 224
         torch.nn.functional.interpolate(
@@ -377,7 +376,7 @@ def test_finetune_head_trains_only_the_head(tmp_path, arch):
     # What fit_predict starts from: the same seed, then the same build.
     L.seed_everything(settings.seed, verbose=False)
     initial = build_backbone(arch, 2, pretrained)[0].state_dict()
-    head = f"{HEAD[arch]}."
+    head = f"{BACKBONES[arch].head}."
 
     _, record = fit_predict(*args, settings, tmp_path)
     assert record["finetune"] == "all" and record["pretrained"] is pretrained
@@ -386,22 +385,22 @@ def test_finetune_head_trains_only_the_head(tmp_path, arch):
     bn_mean = next(k for k in initial if k.endswith("running_mean"))
     assert not torch.equal(trained[bn_mean], initial[bn_mean])  # all: the features train
 
-    probe = DNNSettings(**{**settings.__dict__, "finetune": "head"})
-    _, record = fit_predict(*args, probe, tmp_path)  # same workdir: another run
+    linear = DNNSettings(**{**settings.__dict__, "finetune": "head"})
+    _, record = fit_predict(*args, linear, tmp_path)  # same workdir: another run
     assert record["resumed_from_checkpoint"] is False and record["finetune"] == "head"
     assert record["trainable_parameters"] == 2 * initial[f"{head}weight"].shape[1] + 2
-    probed = _model_state(tmp_path)
-    assert probed.keys() == initial.keys()
+    frozen = _model_state(tmp_path)
+    assert frozen.keys() == initial.keys()
     for name, value in initial.items():
         if name.startswith(head):
-            assert not torch.equal(probed[name], value), name
+            assert not torch.equal(frozen[name], value), name
         else:  # weights, BatchNorm running statistics and batch counts alike
-            torch.testing.assert_close(probed[name], value, rtol=0, atol=0, msg=name)
-    _, record = fit_predict(*args, probe, tmp_path)  # the probe itself resumes
+            torch.testing.assert_close(frozen[name], value, rtol=0, atol=0, msg=name)
+    _, record = fit_predict(*args, linear, tmp_path)  # the linear head itself resumes
     assert record["resumed_from_checkpoint"] is True
 
 
-def test_probe_keeps_features_in_eval_mode():
+def test_linear_head_keeps_frozen_features_in_eval_mode():
     settings = DNNSettings(arch="efficientnet_lite0", finetune="head", pretrained=False)
     model, _ = build_backbone("efficientnet_lite0", 2, pretrained=False)
     module = NeuralImageClassifier(model, 2, None, settings)
@@ -443,24 +442,24 @@ def test_resnet18_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
     assert model.fc.out_features == 4
 
 
-def test_probe_reuses_frozen_imagenet_features_across_seeds(tmp_path, caplog):
+def test_linear_head_reuses_frozen_imagenet_features_across_seeds(tmp_path, caplog):
     import logging
 
     from nidecode.decoders import network as dnn
 
     w, y, basis = toy_problem(seed=5)
-    probe = DNNSettings(image_size=32, epochs=2, batch_size=8, threads=1, accelerator="cpu",
-                        arch="efficientnet_lite0", pretrained=True, finetune="head")
+    linear = DNNSettings(image_size=32, epochs=2, batch_size=8, threads=1, accelerator="cpu",
+                         arch="efficientnet_lite0", pretrained=True, finetune="head")
     dnn._FEATURES.clear()
     with caplog.at_level(logging.INFO, logger="nidecode.decoders.network"):
-        a, rec_a = fit_predict(w[:24], y[:24], w[24:], 2, basis, probe, tmp_path / "a")
+        a, rec_a = fit_predict(w[:24], y[:24], w[24:], 2, basis, linear, tmp_path / "a")
     assert "features_reused" not in rec_a
     # One line per epoch in the job's log: epoch, loss, images/s, ETA.
     lines = [r.getMessage() for r in caplog.records if ": epoch " in r.getMessage()]
     assert len(lines) == 2 and "epoch 2/2: loss" in lines[1] and "images/s, ETA" in lines[1]
-    b, rec_b = fit_predict(w[:24], y[:24], w[24:], 2, basis, probe, tmp_path / "b")
+    b, rec_b = fit_predict(w[:24], y[:24], w[24:], 2, basis, linear, tmp_path / "b")
     assert rec_b["features_reused"] is True
-    np.testing.assert_array_equal(a, b)  # the same features and seed: the same probe
+    np.testing.assert_array_equal(a, b)  # the same features and seed: the same head
     dnn._FEATURES.clear()
-    c, _ = fit_predict(w[:24], y[:24], w[24:], 2, basis, probe, tmp_path / "c")
+    c, _ = fit_predict(w[:24], y[:24], w[24:], 2, basis, linear, tmp_path / "c")
     np.testing.assert_array_equal(a, c)  # recomputed features: identical

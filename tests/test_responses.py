@@ -36,8 +36,9 @@ MU, SD = 35 / 6, np.sqrt(70.8333333 / 5)
 
 
 def test_rates_and_zscores_match_hand_computation(hand_nwb, small_stimuli):
-    ds = compute_responses(read_session(hand_nwb), small_stimuli, ResponseSettings(), "T", "test")
-    # CA1 unit and noise unit gone; the blanks are on their own dimension.
+    ds = compute_responses(read_session(hand_nwb), small_stimuli,
+                           ResponseSettings(time_bin_s=None), "T", "test")
+    # CA1 unit and noise unit gone; the blanks are on their own dimension (no time bins).
     assert ds.sizes == {"presentation": 6, "unit": 1, "blank": 2}
     np.testing.assert_allclose(ds.rate.values[:, 0], RATES, rtol=1e-6)
     np.testing.assert_allclose(ds.baseline_mean.values, [MU], rtol=1e-5)

@@ -16,7 +16,7 @@ from nidecode.config import (
 )
 from nidecode.common.errors import ConfigError
 from nidecode.evaluation.splits import parse_combo
-from nidecode.common.constants import COMBO_PATTERN, FIGURES, GOOGLENET_IMAGENET_FILE
+from nidecode.common.constants import COMBO_PATTERN, FIGURES
 
 try:
     validate_config(config)

@@ -6,6 +6,7 @@ localrules:
     download_dandi,
     download_scene_templates,
     fetch_weights,
+    fetch_backbone_weights,
 
 
 rule simulate_session:
@@ -87,19 +88,37 @@ rule download_scene_templates:
         " --cache-dir {params.cache_dir} --out {output} > {log} 2>&1"
 
 
+# Backbones whose ImageNet weights torchvision serves, by their file's name in TORCH_HOME's cache
+# (workflow/nidecode/decoders/backbones.py); EfficientNet-Lite0's come with its pip package.
+from nidecode.decoders.backbones import torchvision_weights
+
+TORCHVISION_WEIGHTS = torchvision_weights()
+
+
 rule fetch_weights:
-    """Fill TORCH_HOME's cache with GoogLeNet's ImageNet weights (needs internet)."""
+    """Fill TORCH_HOME's cache with the ImageNet weights of every backbone torchvision serves
+    (GoogLeNet, ResNet-18; needs internet). One backbone's: its file as the target."""
+    input:
+        [f"{TORCH_HOME}/hub/checkpoints/{file}" for file in TORCHVISION_WEIGHTS],
+
+
+rule fetch_backbone_weights:
+    """Download one backbone's ImageNet weights into TORCH_HOME's cache, checking the SHA-256
+    its record knows (needs internet)."""
     output:
-        f"{TORCH_HOME}/hub/checkpoints/{GOOGLENET_IMAGENET_FILE}",
+        f"{TORCH_HOME}/hub/checkpoints/{{weights_file}}",
+    wildcard_constraints:
+        weights_file="|".join(re.escape(file) for file in TORCHVISION_WEIGHTS),
     params:
         # TORCH_HOME/hub/checkpoints/<file> -> TORCH_HOME
         torch_home=lambda wc, output: str(Path(output[0]).parents[2]),
+        arch=lambda wc: TORCHVISION_WEIGHTS[wc.weights_file].name,
     benchmark:
-        bench("fetch_weights", "results/fetch_weights.pth")
+        bench("fetch_backbone_weights", "{weights_file}")
     log:
-        "results/logs/fetch_weights.log",
+        "results/logs/fetch_backbone_weights/{weights_file}.log",
     conda:
         "../../envs/main.yaml"
     shell:
-        "TORCH_HOME={params.torch_home} python -c 'from torchvision.models import"
-        " GoogLeNet_Weights as W; W.IMAGENET1K_V1.get_state_dict(progress=False)' > {log} 2>&1"
+        "TORCH_HOME={params.torch_home} python -m nidecode.decoders.backbones fetch"
+        " {params.arch} > {log} 2>&1"

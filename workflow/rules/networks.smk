@@ -1,4 +1,5 @@
-# The trained networks: on neural images (W @ U, built inside each job from the responses)
+# The trained networks (decoding.dnn.arch: EfficientNet-Lite0 in the shipped configs, GoogLeNet
+# as in the paper, ResNet-18): on neural images (W @ U, built inside each job from the responses)
 # within and across animals, its controls, analyses and transfer-learning variants, and on
 # temporal raster images. Every training rule inherits dnn_within's threads, resources and
 # script (workflow/scripts/dnn_train.py) and names its decoder (nidecode.decoders.networks);

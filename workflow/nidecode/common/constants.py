@@ -1,9 +1,6 @@
 """Names shared by the Snakefile and the package, importable without torch or xarray (the
 Snakefile imports them at parse time, and dry runs must stay quick). One source each."""
 
-# torchvision's GoogLeNet_Weights.IMAGENET1K_V1 is cached under $TORCH_HOME/hub/checkpoints/.
-GOOGLENET_IMAGENET_FILE = "googlenet-1378be20.pth"
-
 # Preferred-stimulus modes (docs/method.md): leak-free "train", and the published "paper".
 PS_MODES: tuple[str, ...] = ("train", "paper")
 

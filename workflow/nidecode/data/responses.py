@@ -51,6 +51,9 @@ ALLEN_UNIT_FILTERS = {
     "isi_violations_max": 0.5,
     "quality": "good",
 }
+# responses.baseline and responses.zero_sd_units (the schema's enums; tests/test_allowed_values.py).
+BASELINES = ("pre_onset", "spontaneous")
+ZERO_SD_UNITS = ("error", "drop")
 
 
 class StaleStimuliError(NidecodeError):
@@ -122,15 +125,23 @@ def _describe_stimulus(row) -> str:
 
 @dataclass(frozen=True)
 class ResponseSettings:
-    """How responses are computed; every field is recorded in the output's attrs."""
+    """How responses are computed; every field is recorded in the output's attrs.
+
+    The defaults are the schema's (``responses``; tests/test_allowed_values.py checks them).
+    """
 
     areas: tuple[str, ...] = ("VISp",)
     filters: dict = field(default_factory=lambda: dict(ALLEN_UNIT_FILTERS))
     baseline: str = "pre_onset"  # or "spontaneous"
     baseline_window_s: float = 0.2
     zero_sd_units: str = "error"  # or "drop"
-    time_bin_s: float | None = None  # keep per-bin counts for raster images when set
+    time_bin_s: float | None = 0.01  # keep per-bin counts for raster images; None: off
     require_running_speed: bool = True
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("baseline", BASELINES), ("zero_sd_units", ZERO_SD_UNITS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
 
     @classmethod
     def from_config(cls, config: dict) -> ResponseSettings:

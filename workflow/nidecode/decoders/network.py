@@ -1,9 +1,11 @@
-"""GoogLeNet (or EfficientNet-Lite0, ResNet-18) on neural images or raster images, with Lightning.
+"""An image classifier (any backbone of :data:`nidecode.decoders.backbones.BACKBONES`:
+EfficientNet-Lite0 in the shipped configs, GoogLeNet as in the paper, ResNet-18) on neural images
+or raster images, with Lightning.
 
 Images are never materialised ahead of time: a batch holds rows of ``W`` (trials x stimuli) and
 the model synthesises ``W[batch] @ U`` on its own device, scales each image to [0, 1], repeats
 the grey channel three times and normalises it as the backbone's ImageNet training did
-(:data:`nidecode.decoders.backbones.NORMALISATION`). The raster variant feeds per-trial
+(:attr:`nidecode.decoders.backbones.Backbone.mean` and ``std``). The raster variant feeds per-trial
 (time bin x unit) z-scored counts through the same path as (unit x time) images, resized to the
 image size with antialiasing.
 
@@ -12,7 +14,7 @@ the RNG states, so a run resumed from ``last.ckpt`` continues as the uninterrupt
 (bit for bit on the CPU, where training is deterministic).
 
 ``finetune: all`` fine-tunes the whole network; ``finetune: head`` trains only a new linear head
-on frozen features (their BatchNorm layers stay in eval mode): a linear probe of ImageNet
+on frozen features (their BatchNorm layers stay in eval mode): a linear classifier of ImageNet
 features.
 """
 
@@ -38,15 +40,12 @@ from torch import nn
 
 # IMAGENET_MEAN, IMAGENET_STD and imagenet_checkpoint are re-exported: callers import them here.
 from nidecode.decoders.backbones import (
-    ARCHS,
+    BACKBONES,
     FINETUNE,
-    HEAD,
-    NORMALISATION,
-    PROBE_TRAIN_MODULES,
     build_backbone,
     freeze_features,
     head,
-    set_probe_mode,
+    set_frozen_features_mode,
 )
 from nidecode.decoders.backbones import IMAGENET_MEAN as IMAGENET_MEAN
 from nidecode.decoders.backbones import IMAGENET_STD as IMAGENET_STD
@@ -55,9 +54,19 @@ from nidecode.decoders.backbones import imagenet_checkpoint as imagenet_checkpoi
 log = logging.getLogger(__name__)
 
 
+# decoding.dnn's keys that are the workflow's business (cluster resources, the seeds a job trains
+# in turn, where weights are cached), not training settings.
+WORKFLOW_KEYS = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds")
+# decoding.dnn.schedule: one-cycle warm-up and annealing, or a constant learning rate.
+SCHEDULES = ("onecycle", "constant")
+
+
 @dataclass(frozen=True)
 class DNNSettings:
-    """Training settings; every field is recorded in metrics.json."""
+    """Training settings; every field is recorded in metrics.json.
+
+    The defaults are the schema's (``decoding.dnn``; tests/test_allowed_values.py checks them).
+    """
 
     image_size: int = 32
     epochs: int = 4
@@ -72,16 +81,18 @@ class DNNSettings:
     accelerator: str = "auto"
     threads: int = 1
     seed: int = 0
-    arch: str = "googlenet"  # or "efficientnet_lite0", "resnet18"
-    finetune: str = "all"  # or "head": frozen features, a new linear head (linear probe)
+    arch: str = "googlenet"  # a key of BACKBONES: "efficientnet_lite0", "resnet18", ...
+    finetune: str = "all"  # or "head": a new linear head on frozen features
     standardise_weights: bool = True  # z-score each stimulus's weight with training trials
     # "grey": W @ U in all three input channels (the paper); "on_off": W @ ON(U), W @ OFF(U)
     # and W @ U, the stimuli split at mean grey (see neural_image_channels)
     image_channels: str = "grey"
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if self.arch not in BACKBONES:
+            raise ValueError(f"arch must be one of {tuple(BACKBONES)}, not {self.arch!r}")
         if self.finetune not in FINETUNE:
             raise ValueError(f"finetune must be one of {FINETUNE}, not {self.finetune!r}")
         if self.image_channels not in IMAGE_CHANNELS:
@@ -91,8 +102,7 @@ class DNNSettings:
     @classmethod
     def from_config(cls, config: dict) -> DNNSettings:
         """From ``decoding.dnn`` (cluster keys are the workflow's business) and its seed."""
-        cluster_only = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds")
-        d = {k: v for k, v in config["decoding"]["dnn"].items() if k not in cluster_only}
+        d = {k: v for k, v in config["decoding"]["dnn"].items() if k not in WORKFLOW_KEYS}
         return cls(seed=config["decoding"]["seed"], **d)
 
 
@@ -151,7 +161,7 @@ class NeuralImageClassifier(L.LightningModule):
         self.model = model
         self.settings = settings
         self.n_classes = n_classes
-        # Linear probe: batches are the frozen network's features, computed once (see
+        # finetune: head: batches are the frozen network's features, computed once (see
         # extract_features), and only the dropout and head in front of them run per step.
         self.from_features = False
         # Not persistent: it derives from the training labels, which the fingerprint covers.
@@ -169,9 +179,9 @@ class NeuralImageClassifier(L.LightningModule):
             self.register_buffer("basis", u.reshape(len(basis), -1).contiguous())
         else:
             self.basis = None
-        mean, std = NORMALISATION[settings.arch]
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        backbone = BACKBONES[settings.arch]
+        self.register_buffer("mean", torch.tensor(backbone.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(backbone.std).view(1, 3, 1, 1))
         if settings.finetune == "head":
             freeze_features(self.model, settings.arch)
         # Lightning keeps the modes modules have when fitting starts (it calls no train()).
@@ -180,7 +190,7 @@ class NeuralImageClassifier(L.LightningModule):
     def train(self, mode: bool = True):
         super().train(mode)
         if self.settings.finetune == "head":
-            set_probe_mode(self.model, self.settings.arch, mode)
+            set_frozen_features_mode(self.model, self.settings.arch, mode)
         return self
 
     def images(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,7 +216,7 @@ class NeuralImageClassifier(L.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.from_features:
-            for name in PROBE_TRAIN_MODULES[self.settings.arch]:
+            for name in BACKBONES[self.settings.arch].head_train_modules:
                 x = getattr(self.model, name)(x)
             return head(self.model, self.settings.arch)(x)
         out = self.model(self.images(x))
@@ -219,10 +229,10 @@ class NeuralImageClassifier(L.LightningModule):
         dropout fixed) for every row of ``x``: (n, features) float32.
 
         With ``finetune: head`` the features never change during training, so they are
-        computed once instead of once per epoch: the probe's epochs then cost almost nothing.
+        computed once instead of once per epoch: the head's epochs then cost almost nothing.
         """
         was_training = self.training
-        name = HEAD[self.settings.arch]
+        name = BACKBONES[self.settings.arch].head
         fc = getattr(self.model, name)
         self.to(device).eval()
         setattr(self.model, name, nn.Identity())
@@ -475,7 +485,7 @@ def fit_predict(
     record["finetune"] = settings.finetune
     record["image_channels"] = settings.image_channels if basis is not None else None
     if settings.finetune == "head" and not record["pretrained"]:
-        log.warning("finetune: head on %s without ImageNet weights: a linear probe of random "
+        log.warning("finetune: head on %s without ImageNet weights: a linear head on random "
                     "features", settings.arch)
     workdir = Path(workdir)
     ckpt_dir = workdir / "checkpoints"
@@ -502,7 +512,7 @@ def fit_predict(
     if settings.channels_last:
         module = module.to(memory_format=torch.channels_last)
     on_gpu = torch.cuda.is_available() and settings.accelerator in ("auto", "gpu", "cuda")
-    if settings.finetune == "head":  # a linear probe: the frozen features, computed once
+    if settings.finetune == "head":  # a linear head: the frozen features, computed once
         t_features = time.perf_counter()
         # Random initial weights differ by seed; loaded ImageNet weights do not.
         key = fingerprint(settings.arch, settings.image_size, settings.channels_last,

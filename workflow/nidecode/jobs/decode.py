@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.data.selection import Selection, select
 from nidecode.decoders.reference import Decoder, glm, row_standardise
@@ -95,7 +96,7 @@ def analysis_folds(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     """The scope ``analysis`` runs in: ``scope``, or under the block split with fewer folds
     where the analysis's trials (a running state) lie in fewer blocks of some stimulus than
     ``decoding.n_folds``: leave-one-block-out over the blocks they have, at least 2."""
-    if scope.split != "block" or not analysis.startswith("arousal-"):
+    if scope.split != "block" or Analysis.of(analysis).kind != "arousal":
         return scope
     sel = scope.select(ds, stimuli, analysis)
     block, name = _blocks(sel, "block")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nidecode.common.analyses import Analysis
 from nidecode.decoders.reference import DECODERS
 from nidecode.evaluation.statistics import (
     EXACT_LIMIT,
@@ -53,7 +54,7 @@ def model_name(m: dict) -> str:
             else label
     if m.get("model") == "readout":
         return f"top-stimulus readout ({m.get('ps_mode')})"
-    if str(m.get("analysis", "")).startswith("transfer-"):
+    if m.get("analysis") and Analysis.parse(m["analysis"]).kind == "transfer":
         arch = m.get("arch", m.get("model"))
         channels = CHANNEL_NAMES.get(m.get("image_channels"), m.get("image_channels"))
         return (f"{ARCH_NAMES.get(arch, arch)}, {regime(m)}"

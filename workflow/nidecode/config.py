@@ -14,6 +14,7 @@ import yaml
 
 from nidecode.common.analyses import analyses_from_config
 from nidecode.common.errors import ConfigError
+from nidecode.data.area_models import check_simulated_areas
 from nidecode.data.sources import dandi_session_file, resolve_sessions
 from nidecode.evaluation.splits import all_subsets, combo_name, leave_one_animal_out, parse_combo
 
@@ -66,6 +67,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     # Sessions against the source; `sessions: [all]` and nwb_dir's sessions filled in here.
     resolve_sessions(config)
     resolve_roles(config)
+    check_simulated_areas(config)
     for combo in combos(config):
         train, test = parse_combo(combo)
         missing = sorted({a for a in train + test if a not in config["sessions"]})

@@ -356,3 +356,77 @@ def test_two_blocks_per_stimulus_need_two_folds(tmp_path, small_stimuli):
     train = [block_fold_masks(block, name, 2, k, session="T") for k in range(2)]
     assert all(0 < t.sum() < len(t) for t in train)
     assert ((~train[0]) ^ (~train[1])).all()  # every trial tested in exactly one fold
+
+
+# --------------------------------------------------------------------------- the area table
+
+
+def test_every_configured_area_has_a_response_model():
+    from pathlib import Path
+
+    import yaml
+
+    from nidecode.data.area_models import AREA_MODELS
+
+    config = Path(__file__).resolve().parents[1] / "config"
+    for path in sorted(config.glob("*.yaml")):
+        animals = (yaml.safe_load(path.read_text()).get("simulation") or {}).get("animals", {})
+        for name, spec in animals.items():
+            assert set(spec.get("n_units", {})) <= set(AREA_MODELS), (path.name, name)
+    assert set(AnimalSpec("X", 0).n_units) <= set(AREA_MODELS)
+    assert {m.kind for m in AREA_MODELS.values()} == {"gabor", "centre_surround", "weak"}
+    assert AREA_MODELS["VISp"].sf_centre_cpd == 0.04 and AREA_MODELS["VISl"].sf_centre_cpd == 0.025
+
+
+def test_an_area_not_in_the_table_is_an_error_not_ca1():
+    from nidecode.common.errors import ConfigError
+    from nidecode.data.simulate import unit_drives
+
+    message = (r"config key 'simulation.animals.X.n_units': area 'VISam' has no simulated "
+               r"response model; simulated areas: \['CA1', 'LGd', 'VISl', 'VISp'\].*AREA_MODELS")
+    proto = Protocol(repeats=1, blanks_gratings=1, blanks_scenes=1)
+    with pytest.raises(ConfigError, match=message):
+        simulate_session(AnimalSpec("X", seed=1, n_units={"VISp": 3, "VISam": 2}), proto,
+                         Canvas(12, 20))
+    images = np.zeros((2, 12, 20))
+    with pytest.raises(ConfigError, match=r"'VISam'.*\['CA1', 'LGd', 'VISl', 'VISp'\]"):
+        unit_drives(images, "VISam", 2, Canvas(12, 20), np.random.default_rng(0))
+
+
+def test_config_validation_refuses_an_area_the_simulator_lacks():
+    from pathlib import Path
+
+    import yaml
+
+    from nidecode.common.errors import ConfigError
+    from nidecode.config import validate_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+                            .read_text())
+    config["simulation"]["animals"]["S1"]["n_units"]["VISam"] = 10
+    with pytest.raises(ConfigError, match=r"config key 'simulation.animals.S1.n_units': area "
+                                          r"'VISam'.*simulated areas: \['CA1', 'LGd', 'VISl', "
+                                          r"'VISp'\]"):
+        validate_config(config)
+
+
+def test_area_models_drive_units_as_the_table_says():
+    """Each response-model kind gives its units' kinds; a model may be passed directly."""
+    from dataclasses import replace
+
+    from nidecode.data.area_models import AREA_MODELS
+    from nidecode.data.simulate import unit_drives
+
+    canvas = Canvas(12, 20)
+    images = np.random.default_rng(0).uniform(0, 1, (5, 12, 20))
+    kinds = {area: set(unit_drives(images, area, 12, canvas, np.random.default_rng(1))[1]["kind"])
+             for area in AREA_MODELS}
+    assert kinds["VISp"] <= {"simple", "complex"} and kinds["VISl"] <= {"simple", "complex"}
+    assert kinds["LGd"] <= {"on", "off"} and kinds["CA1"] <= {"weak", "undriven"}
+    # The name and its model draw the same units; a new area is one record.
+    a = unit_drives(images, "VISl", 4, canvas, np.random.default_rng(2))[0]
+    b = unit_drives(images, AREA_MODELS["VISl"], 4, canvas, np.random.default_rng(2))[0]
+    np.testing.assert_array_equal(a, b)
+    new = replace(AREA_MODELS["VISp"], sf_centre_cpd=0.03)
+    assert set(unit_drives(images, new, 3, canvas, np.random.default_rng(2))[1]["kind"]) <= {
+        "simple", "complex"}

@@ -79,6 +79,25 @@ def test_unit_subsets_are_seeded_and_sized(toy):
         select(ds, stimuli, "units-5-r0", ["VISp"])
 
 
+def test_a_record_and_its_name_select_the_same(toy, tmp_path):
+    """select takes an Analysis or its name; records other jobs name (readout, time, ...)
+    select nothing."""
+    from nidecode.common.analyses import Analysis
+
+    ds, stimuli = toy
+    for record in (Analysis.main(), Analysis.area_set(["LGd", "VISl"]),
+                   Analysis.arousal("running"), Analysis.arousal("still"),
+                   Analysis.unit_count(2, 1)):
+        a = select(ds, stimuli, record, ["VISp"], seed=3)
+        b = select(ds, stimuli, record.name, ["VISp"], seed=3)
+        assert a.info == b.info and a.info["analysis"] == record.name
+        assert (a.unit_mask == b.unit_mask).all() and (a.trial_mask == b.trial_mask).all()
+        np.testing.assert_array_equal(a.response, b.response)
+    for name in ("readout-train", "time-natural_scenes", "transfer-x", "blank_control"):
+        with pytest.raises(NidecodeError, match=f"unknown analysis '{name}'"):
+            select(ds, stimuli, name, ["VISp"])
+
+
 def test_training_response_z_scores_with_the_basis_windows_only():
     from nidecode.data.selection import Selection
 

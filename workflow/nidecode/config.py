@@ -12,7 +12,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from nidecode.common.analyses import analyses_from_config
 from nidecode.common.errors import ConfigError
+from nidecode.data.area_models import check_simulated_areas
 from nidecode.data.sources import dandi_session_file, resolve_sessions
 from nidecode.evaluation.splits import all_subsets, combo_name, leave_one_animal_out, parse_combo
 
@@ -65,6 +67,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     # Sessions against the source; `sessions: [all]` and nwb_dir's sessions filled in here.
     resolve_sessions(config)
     resolve_roles(config)
+    check_simulated_areas(config)
     for combo in combos(config):
         train, test = parse_combo(combo)
         missing = sorted({a for a in train + test if a not in config["sessions"]})
@@ -93,6 +96,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     if bad := sorted(needed - set(config["responses"]["areas"])):
         raise ConfigError(f"config key 'analyses.area_sets': {bad} are not kept by "
                           f"responses.areas {config['responses']['areas']}; add them there")
+    analyses_from_config(config)  # every analysis has a wildcard-safe name
     if bad := sorted(set(config["analyses"]["labels"]) - set(config["labels"])):
         raise ConfigError(f"config key 'analyses.labels': {bad} have no label map; define "
                           f"them under labels (defined: {sorted(config['labels'])})")
@@ -266,17 +270,6 @@ def combos(config: dict) -> list[str]:
         # Null animals carry no stimulus information: never train or test on them in combos.
         out += make(list(config["sessions"]), exclude=config["controls"]["null_sessions"])
     return list(dict.fromkeys(out))
-
-
-def analysis_names(config: dict) -> list[str]:
-    """The GLM's extra analyses (sub-classes, regions, arousal, unit counts), by name."""
-    a = config["analyses"]
-    names = [f"label-{name}" for name in a["labels"]]
-    names += ["areas-" + "+".join(areas) for areas in a["area_sets"]]
-    if a["arousal"]:
-        names += ["arousal-running", "arousal-still"]
-    names += [f"units-{n}-r{k}" for n in a["unit_counts"] for k in range(a["unit_repeats"])]
-    return names
 
 
 def load_config(path: str | Path) -> dict:

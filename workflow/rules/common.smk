@@ -7,13 +7,13 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from nidecode.config import (
-    analysis_names,
     combos,
     describe_sessions,
     nwb_path,
     runs_across_animals,
     validate_config,
 )
+from nidecode.common.analyses import analyses_from_config
 from nidecode.common.errors import ConfigError
 from nidecode.evaluation.splits import parse_combo
 from nidecode.common.constants import COMBO_PATTERN, FIGURES
@@ -51,7 +51,8 @@ COMBOS = combos(config)
 RASTER_SESSIONS = DECODING["raster"]["sessions"] or SESSIONS
 DNN_THREADS = DECODING["dnn"]["threads"]
 CONTROLS = config["controls"]
-ANALYSES = analysis_names(config)
+# The GLM's extra analyses (records: nidecode.common.analyses), by name for wildcards and params.
+ANALYSES = [a.name for a in analyses_from_config(config)]
 DNN_ANALYSIS_SESSIONS = config["analyses"]["dnn"]["sessions"]
 # Every preferred-stimulus mode some job uses (the null animal and controls use both).
 ALL_PS_MODES = sorted(set(PS_MODES) | (set(CONTROLS["ps_modes"]) if CONTROLS["sessions"] or

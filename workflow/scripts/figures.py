@@ -30,9 +30,9 @@ def main(smk) -> None:
     cross = {f"{w.attrs['ps_mode']}/{w.attrs['combo']}": w for w in tests}
     F.embeddings_figure(cross, summary, stimuli, out.fig7_embeddings)
     F.controls_figure(summary, smk.config["controls"]["null_sessions"], out.fig8_controls)
-    F.analyses_figure(summary, "label-", out.fig9_subclasses, "Sub-classes (k-class)", null)
-    F.analyses_figure(summary, "areas-", out.fig10_regions, "Other brain areas (GLM)", null)
-    F.analyses_figure(summary, "arousal-", out.fig11_arousal,
+    F.analyses_figure(summary, "label", out.fig9_subclasses, "Sub-classes (k-class)", null)
+    F.analyses_figure(summary, "areas", out.fig10_regions, "Other brain areas (GLM)", null)
+    F.analyses_figure(summary, "arousal", out.fig11_arousal,
                       "Running vs still (equal trial counts)", null)
     F.unit_count_figure(summary, out.fig12_unit_counts, null)
     F.transfer_figure(summary, smk.config["decoding"]["transfer"]["sessions"]

@@ -2,6 +2,7 @@
 
 import logging
 
+from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.common.io import open_netcdf
 from nidecode.common.scripting import run
@@ -18,13 +19,14 @@ def main(smk) -> None:
     n_within = smk.config["controls"]["within_block_permutations"]
     rows = []
 
-    def skipped(analysis: str, fold: int, err: NidecodeError) -> dict:
+    def skipped(analysis: Analysis, fold: int, err: NidecodeError) -> dict:
         # too few units, trials or blocks in this session: say so
-        logging.warning("%s %s: skipped (%s)", smk.wildcards.session, analysis, err)
-        return {"analysis": analysis, "session": smk.wildcards.session, "fold": fold,
+        logging.warning("%s %s: skipped (%s)", smk.wildcards.session, analysis.name, err)
+        return {"analysis": analysis.name, "session": smk.wildcards.session, "fold": fold,
                 "model": "glm", "task": "within", "split": scope.split, "skipped": str(err)}
 
-    for analysis in smk.params.analyses:
+    # The rule passes the analyses' names (nidecode.common.analyses): their records here.
+    for analysis in map(Analysis.parse, smk.params.analyses):
         try:  # an arousal state may span fewer blocks: leave-one-block-out over those it has
             sc = analysis_folds(ds, stimuli, scope, analysis)
         except NidecodeError as err:

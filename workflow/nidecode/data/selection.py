@@ -1,19 +1,20 @@
 """Which units, trials and labels an analysis decodes (the paper's future work).
 
-An analysis is named by a short, wildcard-safe string:
+An analysis is a :class:`nidecode.common.analyses.Analysis` of one of the selection kinds:
 
 * ``main`` — units of ``decoding.areas``, natural vs artificial;
-* ``label-<name>`` — k-class sub-class labels from a TSV label map (``labels.<name>``);
-* ``areas-<A>[+<B>...]`` — units of other areas (LGd, CA1, higher visual areas);
-* ``arousal-running`` / ``arousal-still`` — trials split at
+* ``label`` (``label-<name>``) — k-class sub-class labels from a TSV label map
+  (``labels.<name>``);
+* ``areas`` (``areas-<A>[+<B>...]``) — units of other areas (LGd, CA1, higher visual areas);
+* ``arousal`` (``arousal-running`` / ``arousal-still``) — trials split at
   ``analyses.running_threshold_cm_s``; both states keep the same number of trials of each
   class, so that state is not confounded with class and the accuracies compare fairly;
-* ``units-<n>-r<k>`` — ``n`` units drawn at random (repeat ``k``) for accuracy vs unit count.
+* ``units`` (``units-<n>-r<k>``) — ``n`` units drawn at random (repeat ``k``) for accuracy vs
+  unit count.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,16 +22,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 
 NOT_APPLICABLE = "na"
 # An arousal analysis decodes each state from the same number of trials of each class; with
 # fewer than this many in the rarer state it is skipped (and says so).
 MIN_STATE_TRIALS = 10
-ANALYSIS_RE = re.compile(
-    r"^(main|label-[A-Za-z0-9_]+|areas-[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*|arousal-(running|still)"
-    r"|units-\d+-r\d+)$"
-)
 
 
 @dataclass
@@ -109,30 +107,34 @@ def _labels(per_stimulus: np.ndarray, stimulus_index: np.ndarray, what: str
     return np.searchsorted(classes, names_t[keep]), keep, classes
 
 
-def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: str, areas: list[str],
+def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: Analysis | str, areas: list[str],
            label_maps: dict[str, np.ndarray] | None = None, running_threshold: float = 5.0,
            seed: int = 0) -> Selection:
-    """The units, trials and labels that ``analysis`` decodes in one session."""
-    if not ANALYSIS_RE.match(analysis):
-        raise NidecodeError(f"unknown analysis '{analysis}'")
+    """The units, trials and labels that ``analysis`` (a record, or its name) decodes in one
+    session."""
+    a = Analysis.of(analysis)
+    if not a.is_selection:
+        raise NidecodeError(f"unknown analysis '{a.name}': a {a.kind} record selects no units "
+                            "or trials (selections: main, label, areas, arousal, units)")
+    analysis = a.name
     animal = ds.attrs.get("animal", "?")
     unit_area = ds.area.values.astype(str)
-    use_areas = analysis[len("areas-"):].split("+") if analysis.startswith("areas-") else areas
+    use_areas = list(a.areas) if a.kind == "areas" else areas
     unit_mask = np.isin(unit_area, use_areas)
     if not unit_mask.any():
         raise NidecodeError(f"{animal}: no units in areas {use_areas} (units here: "
                             f"{sorted(set(unit_area))}); add them to responses.areas")
     per_stimulus = stimuli.stimulus_class.values.astype(str)
-    if analysis.startswith("label-"):
-        name = analysis[len("label-"):]
+    if a.kind == "label":
+        name = a.label_map
         if not label_maps or name not in label_maps:
             raise NidecodeError(f"label map '{name}' is not configured (labels.{name})")
         per_stimulus = label_maps[name]
     y, keep, names = _labels(per_stimulus, ds.stimulus_index.values, f"{animal} {analysis}")
     trial_mask = keep.copy()
-    info: dict = {"analysis": analysis, "areas_used": "+".join(use_areas), "animal": animal}
+    info: dict = {"analysis": a.name, "areas_used": "+".join(use_areas), "animal": animal}
     rng = np.random.default_rng(seed)
-    if analysis.startswith("arousal-"):
+    if a.kind == "arousal":
         speed = ds.running_speed.values
         if np.isnan(speed).all():
             raise NidecodeError(f"{animal}: no running speed; arousal analyses need it")
@@ -140,7 +142,7 @@ def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: str, areas: list[str],
         still = keep & (speed <= running_threshold)
         # Same number of trials of each class in both states: state is not confounded with
         # class (running bouts can overlap one stimulus block more than another).
-        state = running if analysis.endswith("running") else still
+        state = running if a.state == "running" else still
         labels_all = per_stimulus[ds.stimulus_index.values]
         chosen = []
         for c in names:
@@ -157,8 +159,8 @@ def select(ds: xr.Dataset, stimuli: xr.Dataset, analysis: str, areas: list[str],
         y = np.searchsorted(names, labels_all[trial_mask])
         info.update(running_threshold_cm_s=running_threshold, n_running=int(running.sum()),
                     n_still=int(still.sum()), n_per_state=int(trial_mask.sum()))
-    if analysis.startswith("units-"):
-        n_units, rep = (int(v) for v in re.findall(r"\d+", analysis))
+    if a.kind == "units":
+        n_units, rep = a.n_units, a.repeat
         available = np.flatnonzero(unit_mask)
         if n_units > len(available):
             raise NidecodeError(f"{animal}: asked for {n_units} units, only {len(available)}")

@@ -5,11 +5,13 @@ still run every stage on files that the real loader reads exactly as it reads Al
 
 The spike model (see docs/simulation.md):
 
-* every unit has a receptive field applied to the rendered stimulus image: V1 (VISp) and higher
-  visual area (VISl) units have Gabor fields, either simple (half-wave rectified linear) or
-  complex (quadrature energy), tuned to orientation and to spatial frequency (log-normal around
-  0.04 cycles/degree in VISp, lower in VISl); LGd units have centre-surround (difference of
-  Gaussians) ON or OFF fields; CA1 units are weakly driven or not at all;
+* every unit has a receptive field applied to the rendered stimulus image, by its area's
+  response model (the table :data:`nidecode.data.area_models.AREA_MODELS`; an area not in it is
+  an error): V1 (VISp) and higher visual area (VISl) units have Gabor fields, either simple
+  (half-wave rectified linear) or complex (quadrature energy), tuned to orientation and to
+  spatial frequency (log-normal around 0.04 cycles/degree in VISp, lower in VISl); LGd units
+  have centre-surround (difference of Gaussians) ON or OFF fields; CA1 units are weakly driven
+  or not at all;
 * the drive becomes a rate through a threshold-power nonlinearity, is delayed by a latency
   (40-70 ms) and shaped by a transient-plus-sustained kernel that spills into the next
   presentation (presentations run back to back, as in Allen);
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nidecode.data.area_models import AreaModel, area_model
 from nidecode.data.nwb import PRESENTATION_COLUMNS, STIMULUS_BLOCKS
 from nidecode.data.schedule import (
     ALLEN_SCHEDULE,
@@ -228,9 +231,11 @@ def _gabor(y, x, cy, cx, sigma, theta, sf, phase) -> np.ndarray:
 
 
 def unit_drives(
-    images: np.ndarray, area: str, n: int, canvas: Canvas, rng: np.random.Generator
+    images: np.ndarray, area: str | AreaModel, n: int, canvas: Canvas, rng: np.random.Generator
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Stimulus drive (n_stimuli, n) in [0, ~3] of ``n`` units of ``area``, and their RF params."""
+    """Stimulus drive (n_stimuli, n) in [0, ~3] of ``n`` units of ``area`` (its name in
+    :data:`nidecode.data.area_models.AREA_MODELS`, or a model), and their RF params."""
+    model = area if isinstance(area, AreaModel) else area_model(area)
     y, x = canvas.grid_deg()
     h, w = canvas.screen_deg
     contrast = images - MEAN_GREY
@@ -239,11 +244,11 @@ def unit_drives(
     params: dict[str, list] = {"kind": [], "preferred_orientation": [], "preferred_sf": []}
     for k in range(n):
         cy, cx = rng.uniform(-0.3 * h, 0.3 * h), rng.uniform(-0.3 * w, 0.3 * w)
-        if area in ("VISp", "VISl"):
-            sf = float(np.exp(rng.normal(math.log(0.04 if area == "VISp" else 0.025), 0.5)))
+        if model.kind == "gabor":
+            sf = float(np.exp(rng.normal(math.log(model.sf_centre_cpd), model.sf_log_sd)))
             theta = rng.uniform(0, math.pi)
             sigma = rng.uniform(0.35, 0.6) / sf  # ~ one to two cycles under the envelope
-            kind = "simple" if rng.random() < 0.45 else "complex"
+            kind = "simple" if rng.random() < model.simple_fraction else "complex"
             g0 = _gabor(y, x, cy, cx, sigma, theta, sf, rng.uniform(0, 2 * math.pi))
             g0 /= np.abs(g0).sum()
             lin = flat @ g0.ravel()
@@ -256,22 +261,23 @@ def unit_drives(
                 d = np.sqrt(lin**2 + (flat @ g1.ravel()) ** 2)
             params["preferred_orientation"].append(math.degrees(theta))
             params["preferred_sf"].append(sf)
-        elif area == "LGd":
-            sc = rng.uniform(2.0, 5.0)
+        elif model.kind == "centre_surround":
+            sc = rng.uniform(*model.centre_sd_deg)
             r2 = (x - cx) ** 2 + (y - cy) ** 2
             dog = np.exp(-r2 / (2 * sc**2)) / sc**2 - 0.8 * np.exp(-r2 / (2 * (3 * sc) ** 2)) / (
                 9 * sc**2
             )
             dog /= np.abs(dog).sum()
-            sign = 1 if rng.random() < 0.5 else -1
+            sign = 1 if rng.random() < model.on_fraction else -1
             kind = "on" if sign > 0 else "off"
             d = np.maximum(sign * (flat @ dog.ravel()), 0)
             params["preferred_orientation"].append(np.nan)
             params["preferred_sf"].append(np.nan)
-        else:  # CA1 and any other area: a weak random projection, or nothing
-            kind = "weak" if rng.random() < 0.3 else "undriven"
+        else:  # weak: a weak random projection, or nothing
+            kind = "weak" if rng.random() < model.weak_fraction else "undriven"
             proj = rng.normal(size=flat.shape[1]) / flat.shape[1]
-            d = 0.15 * np.maximum(flat @ proj, 0) if kind == "weak" else np.zeros(len(images))
+            d = (model.weak_gain * np.maximum(flat @ proj, 0) if kind == "weak"
+                 else np.zeros(len(images)))
             params["preferred_orientation"].append(np.nan)
             params["preferred_sf"].append(np.nan)
         # Normalise so that the unit's strongest responses sit near 1, then expand.
@@ -424,6 +430,10 @@ def simulate_session(
     gratings = np.stack([render_grating(o, sf, ph, canvas) for o, sf, ph in grating_table()])
     scenes, _, _ = packaged_natural_scenes(canvas)
 
+    # Every area's response model, before anything is drawn: an area not in the table is an
+    # error naming it (config key simulation.animals.<session>.n_units).
+    models = {a: area_model(a, f"simulation.animals.{animal.name}.n_units")
+              for a in animal.n_units}
     areas = [a for a, n in animal.n_units.items() for _ in range(n)]
     n_units = len(areas)
     unit_area = np.array(areas)
@@ -434,7 +444,8 @@ def simulate_session(
         idx = np.flatnonzero(unit_area == area)
         if not len(idx):
             continue
-        d, p = unit_drives(np.concatenate([gratings, scenes]), area, len(idx), canvas, rng)
+        d, p = unit_drives(np.concatenate([gratings, scenes]), models[area], len(idx), canvas,
+                           rng)
         drive_g[:, idx], drive_s[:, idx] = d[: len(gratings)], d[len(gratings) :]
         kinds[idx] = p["kind"]
     if animal.stimulus_blind:
@@ -443,8 +454,11 @@ def simulate_session(
 
     base = np.exp(rng.normal(math.log(4.0), 0.6, n_units)).clip(1.0, 30.0)  # Hz
     amp = animal.drive * np.exp(rng.normal(math.log(EVOKED_HZ), 0.5, n_units))  # Hz at drive 1
-    amp[unit_area == "CA1"] *= 0.5
-    latency = np.where(unit_area == "LGd", 0.035, 0.05) + rng.uniform(0, 0.02, n_units)
+    for area, model in models.items():  # CA1: half the evoked amplitude
+        if model.amplitude != 1.0:
+            amp[unit_area == area] *= model.amplitude
+    latency = (np.array([models[a].latency_s for a in areas], dtype=np.float64)
+               + rng.uniform(0, 0.02, n_units))
     run_mod = animal.running_modulation * rng.uniform(0.0, 1.0, n_units)
 
     run_t, run_v = running_speed_trace(end, rng)

@@ -20,6 +20,7 @@ from collections import Counter
 import numpy as np
 import xarray as xr
 
+from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.decoders.registry import get as get_decoder
 from nidecode.evaluation.metrics import JobRecord, classification_metrics
@@ -27,7 +28,7 @@ from nidecode.evaluation.splits import block_fold_masks, block_id, train_mask
 from nidecode.evaluation.statistics import add_statistics
 from nidecode.jobs.scope import Scope
 
-ANALYSIS = "blank_control"
+ANALYSIS = Analysis.blank_control().name
 # Fewer blanks than this of one class in a fold's training or test set: the fold is skipped
 # (one blank per class trains nothing a test can trust, and its balanced accuracy is 0 or 1).
 MIN_BLANKS_PER_CLASS = 2

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import xarray as xr
 
+from nidecode.common.analyses import Analysis
 from nidecode.decoders.reference import glm
 from nidecode.evaluation.metrics import classification_metrics
 from nidecode.evaluation.splits import block_id, fold_masks
@@ -45,7 +46,7 @@ def top_stimulus_readout(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: 
     preferred-stimulus ``mode``, recorded as analysis ``readout-<mode>``: in ``paper`` mode it
     measures the leak of a trial's own stimulus into its image without any network."""
     out = within(ds, stimuli, fold, scope, "readout", mode=mode)
-    out["analysis"] = f"readout-{mode}"
+    out["analysis"] = Analysis.readout(mode).name
     return out
 
 
@@ -79,7 +80,7 @@ def time_confound(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, C: float = 
         out = classification_metrics(np.concatenate(y_true), np.concatenate(y_hat),
                                      ["earlier block", "later block"])
         # Within a pair of blocks the trials are drawn at random: a trial split.
-        out.update(record(ds, sel, scope, t0, model="glm", analysis=f"time-{stim}",
+        out.update(record(ds, sel, scope, t0, model="glm", analysis=Analysis.time(stim).name,
                           split="trial", n_folds=n_folds, C=C, block_pairs=pairs))
         rows.append(out)
     return rows

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.data.selection import Selection
 from nidecode.decoders.registry import Context, Decoder, get
@@ -71,9 +72,9 @@ def _context(dec: Decoder, stimuli: xr.Dataset, names: list[str], test_stimulus:
 
 
 def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: str = "glm",
-           params: dict | None = None, analysis: str = "main", mode: PSMode | None = None,
-           n_permutations: int = 0, n_within_block: int = 0, control: str = "none",
-           network: Any = None, workdir: Path | None = None) -> dict:
+           params: dict | None = None, analysis: Analysis | str = "main",
+           mode: PSMode | None = None, n_permutations: int = 0, n_within_block: int = 0,
+           control: str = "none", network: Any = None, workdir: Path | None = None) -> dict:
     """Decoder ``name`` (:mod:`nidecode.decoders.registry`) on fold ``fold`` of ``scope.split``.
 
     ``params``: the decoder's keyword arguments; ``mode``: the preferred-stimulus mode of a
@@ -147,7 +148,7 @@ def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: s
 
 def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
                            name: str = "glm", params: dict | None = None,
-                           analysis: str = "main", max_relabellings: int = 1000,
+                           analysis: Analysis | str = "main", max_relabellings: int = 1000,
                            mode: PSMode | None = None) -> dict:
     """The time-respecting null of a block design: refit on whole-block relabellings.
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import xarray as xr
 
+from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.data.selection import Selection, read_label_map, select
 from nidecode.decoders.registry import load_modules
@@ -41,7 +42,8 @@ class Scope:
                    running_threshold=config["analyses"]["running_threshold_cm_s"],
                    seed=d["seed"], n_folds=d["n_folds"], split=split or d["split"])
 
-    def select(self, ds: xr.Dataset, stimuli: xr.Dataset, analysis: str = "main") -> Selection:
+    def select(self, ds: xr.Dataset, stimuli: xr.Dataset,
+               analysis: Analysis | str = "main") -> Selection:
         return select(ds, stimuli, analysis, list(self.areas), self.label_maps,
                       self.running_threshold, self.seed)
 
@@ -59,11 +61,11 @@ class Scope:
 
 
 def analysis_folds(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
-                   analysis: str = "main") -> Scope:
+                   analysis: Analysis | str = "main") -> Scope:
     """The scope ``analysis`` runs in: ``scope``, or under the block split with fewer folds
     where the analysis's trials (a running state) lie in fewer blocks of some stimulus than
     ``decoding.n_folds``: leave-one-block-out over the blocks they have, at least 2."""
-    if scope.split != "block" or not analysis.startswith("arousal-"):
+    if scope.split != "block" or Analysis.of(analysis).kind != "arousal":
         return scope
     sel = scope.select(ds, stimuli, analysis)
     block, name = blocks(sel, "block")

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.common.io import open_netcdf, write_netcdf
 from nidecode.decoders.network import DNNSettings
@@ -54,7 +55,7 @@ def train_job(decoder: str, wildcards: Mapping[str, str], inputs: Any, outputs: 
                 control=wildcards.get("control", "none"), network=replace(base, seed=seed),
                 workdir=seed_dir))
             if wildcards.get("variant"):
-                runs[-1]["analysis"] = f"transfer-{wildcards['variant']}"
+                runs[-1]["analysis"] = Analysis.transfer(wildcards["variant"]).name
         m = combine_seeds(runs)
     write_metrics(m, outputs[0])
     return m

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nidecode.common.analyses import Analysis
 from nidecode.decoders.registry import registered
 from nidecode.evaluation.statistics import (
     EXACT_LIMIT,
@@ -52,7 +53,7 @@ def model_name(m: dict) -> str:
         label = decoders[m["model"]].label
         return f"{label} ({m.get('ps_mode')})" if decoders[m["model"]].inputs == "weights" \
             else label
-    if str(m.get("analysis", "")).startswith("transfer-"):
+    if m.get("analysis") and Analysis.parse(m["analysis"]).kind == "transfer":
         arch = m.get("arch", m.get("model"))
         channels = CHANNEL_NAMES.get(m.get("image_channels"), m.get("image_channels"))
         return (f"{ARCH_NAMES.get(arch, arch)}, {regime(m)}"

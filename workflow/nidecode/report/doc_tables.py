@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nidecode.common.analyses import FUTURE_WORK_KINDS, analysis_field
+
 SUMMARY_COLUMNS = [
     "model", "model_label", "inputs", "task", "analysis", "control", "ps_mode", "split",
     "session", "combo", "fold", "accuracy", "balanced_accuracy", "chance_balanced_accuracy",
@@ -111,6 +113,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _kind(df: pd.DataFrame) -> pd.Series:
+    """Each row's analysis kind (:class:`nidecode.common.analyses.Analysis`)."""
+    return pd.Series(analysis_field(df.analysis), index=df.index, dtype=object)
+
+
 def _network(w: pd.DataFrame) -> pd.DataFrame:
     return w[(w.inputs == "neural_image") & (w.analysis == "main")]
 
@@ -135,7 +142,7 @@ def within_table(snap: Snapshot) -> str:
         net = _network(d)
         net = net[(net.split == "block") & (net.ps_mode == "train")]
         readout = d[(d.model == "readout") & (d.split == "block")]
-        conf = d[d.analysis.astype(str).str.startswith("time-")]
+        conf = d[_kind(d) == "time"]
         p = glm[glm.split == "block"].p_time
         rows.append([a + (" (null)" if a in snap.null else ""),
                      _spread(glm[glm.split == "block"]), _spread(glm[glm.split == "trial"]),
@@ -254,7 +261,7 @@ def cross_table(snap: Snapshot) -> str:
 
 def transfer_table(snap: Snapshot) -> str:
     w = snap.within
-    t = w[w.analysis.astype(str).str.startswith("transfer-")]
+    t = w[_kind(w) == "transfer"]
     if not len(t):
         return "(no transfer-learning rows in this run)"
     labels = sorted(t.model_label.unique())
@@ -300,10 +307,9 @@ def future_table(snap: Snapshot, split: str = "block") -> str:
     s = snap.summary
     s = s[(s.model == "glm") & (s.split == split) & s.session.isin(snap.animals)]
     rows = []
-    for a in sorted(s.analysis.dropna().unique()):
-        if not a.startswith(("label-", "areas-", "arousal-", "units-")):
-            continue
-        d = s[s.analysis == a]
+    future = s[_kind(s).isin(FUTURE_WORK_KINDS)]
+    for a in sorted(future.analysis.unique()):
+        d = future[future.analysis == a]
         done = d[d.balanced_accuracy.notna()]
         chance = done.chance_balanced_accuracy.mean()
         rows.append([a, f"{done.groupby('session').balanced_accuracy.mean().mean():.3f}",

@@ -20,6 +20,7 @@ import xarray as xr  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from nidecode.common.analyses import analysis_field  # noqa: E402
 from nidecode.images.neural_images import preferred_stimuli  # noqa: E402
 
 CLASS_PALETTE = {"natural": "#2a9d8f", "artificial": "#e76f51"}
@@ -360,6 +361,12 @@ def _main(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[(summary.analysis == "main") & (summary.control == "none")]
 
 
+def _analysis(df: pd.DataFrame, field: str = "kind") -> pd.Series:
+    """One field of each row's analysis record (:class:`nidecode.common.analyses.Analysis`):
+    its kind by default."""
+    return pd.Series(analysis_field(df.analysis, field), index=df.index, dtype=object)
+
+
 def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str | Path) -> None:
     """Leakage and controls: the null animal in both modes and both splits, and the network's
     shuffle controls; bars in each decoder's colour (paler: ``paper`` mode)."""
@@ -367,7 +374,7 @@ def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str |
     df["condition"] = (df.model_label + ", " + df.split.astype(str) + " split"
                        + np.where(df.control == "none", "", " / " + df.control.astype(str)))
     null = df[df.session.isin(null_sessions) & (df.control == "none")
-              & ((df.analysis == "main") | df.analysis.astype(str).str.startswith("readout-"))]
+              & _analysis(df).isin(["main", "readout"])]
     ctrl_sessions = sorted(df[df.control != "none"].session.dropna().unique())
     ctrl = df[df.session.isin(ctrl_sessions) & (df.analysis == "main")
               & (df.inputs == "neural_image")]
@@ -399,20 +406,21 @@ def controls_figure(summary: pd.DataFrame, null_sessions: list[str], path: str |
     _save(fig, path)
 
 
-def analyses_figure(summary: pd.DataFrame, prefix: str, path: str | Path, title: str,
+def analyses_figure(summary: pd.DataFrame, kind: str, path: str | Path, title: str,
                     null_sessions: list[str] | tuple = ()) -> None:
-    """Future-work analyses (sub-classes, regions, arousal): balanced accuracy per animal
-    (bars: mean over folds, error bars: SD over folds), each chance level drawn and named."""
-    df = summary[summary.analysis.astype(str).str.startswith(prefix)
-                 & summary.accuracy.notna()].copy()
-    if prefix == "areas-":  # the main analysis' area joins the comparison
+    """Future-work analyses of one ``kind`` (label: sub-classes, areas: regions, arousal):
+    balanced accuracy per animal (bars: mean over folds, error bars: SD over folds), each
+    chance level drawn and named."""
+    df = summary[(_analysis(summary) == kind) & summary.accuracy.notna()].copy()
+    df["detail"] = _analysis(df, "detail")
+    if kind == "areas":  # the main analysis' area joins the comparison
         main = _main(summary)
         main = main[(main.task == "within") & (main.model == "glm")].copy()
-        main["analysis"] = "areas-" + main.areas_used.astype(str) + " (main)"
+        main["detail"] = main.areas_used.astype(str) + " (main)"
         df = pd.concat([main, df[df.model == "glm"]])
     fig, ax = plt.subplots(figsize=(10, 4))
     if len(df):
-        df["name"] = df.analysis.str.replace(prefix, "", regex=False) + " " + df.model_label
+        df["name"] = df.detail + " " + df.model_label
         order, labels = animal_order(df.session.dropna(), null_sessions)
         # The GLM decodes these analyses: shades of its colour, one per analysis.
         names = sorted(df.name.unique())
@@ -435,11 +443,11 @@ def unit_count_figure(summary: pd.DataFrame, path: str | Path,
                       null_sessions: list[str] | tuple = ()) -> None:
     """Accuracy against the number of units (random subsets), mean ± SD over the animals with
     stimulus information (null animals apart: they have none to lose)."""
-    df = summary[summary.analysis.astype(str).str.startswith("units-")
+    df = summary[(_analysis(summary) == "units")
                  & summary.accuracy.notna() & ~summary.session.isin(null_sessions)].copy()
     fig, ax = plt.subplots(figsize=(6, 4))
     if len(df):
-        df["n_units_used"] = df.analysis.str.split("-").str[1].astype(int)
+        df["n_units_used"] = _analysis(df, "n_units").astype(int)
         hue_order = sorted(df.model_label.unique(), key=_decoder_rank)
         sns.lineplot(df, x="n_units_used", y="accuracy", hue="model_label", marker="o",
                      errorbar="sd", ax=ax, hue_order=hue_order,
@@ -540,11 +548,11 @@ def time_confound_figure(summary: pd.DataFrame, null_sessions: list[str],
     main = summary[(summary.task == "within") & (summary.control == "none")
                    & summary.accuracy.notna()].copy()
     comp = main[(main.analysis == "main")
-                | main.analysis.astype(str).str.startswith("readout-train")]
+                | ((_analysis(main) == "readout") & (_analysis(main, "mode") == "train"))]
     # The GLM, the SVC users trust, the readout and the network; the other baselines are in 6a.
     comp = comp[(comp.inputs.astype(str) != "raster") & ~comp.model.isin(["knn", "svc_w"])].copy()
     comp["decoder"] = comp.model_label.astype(str) + ", " + comp.split.astype(str) + " split"
-    conf = main[main.analysis.astype(str).str.startswith("time-")].copy()
+    conf = main[_analysis(main) == "time"].copy()
     fig, axes = plt.subplots(2, 1, figsize=(12, 8.5), gridspec_kw={"height_ratios": [1.4, 1]})
     order, labels = animal_order(set(comp.session.dropna()) | set(conf.session.dropna()),
                                  null_sessions)
@@ -564,7 +572,7 @@ def time_confound_figure(summary: pd.DataFrame, null_sessions: list[str],
                 title="Trial split vs block split" + _source_tag(main))
     _legend_outside(axes[0])
     if len(conf):
-        conf["stimulus"] = conf.analysis.str.replace("time-", "blocks of ", regex=False)
+        conf["stimulus"] = "blocks of " + _analysis(conf, "stimulus")
         sns.barplot(conf, x="session", y="accuracy", hue="stimulus", order=order, errorbar=None,
                     ax=axes[1], palette=["#2a9d8f", "#e76f51"])
     _chance(axes[1])
@@ -601,7 +609,7 @@ def transfer_figure(summary: pd.DataFrame, sessions: list[str], path: str | Path
     over seeds)."""
     df = summary[(summary.task == "within") & (summary.control == "none")
                  & summary.session.isin(sessions) & summary.accuracy.notna()].copy()
-    keep = (df.analysis.astype(str).str.startswith("transfer-") | (df.analysis == "readout-train")
+    keep = ((_analysis(df) == "transfer") | (df.analysis == "readout-train")
             | ((df.analysis == "main") & (df.model.isin(["glm", "svc_w"])
                                           | (df.inputs == "neural_image"))))
     df = df[keep]

@@ -272,6 +272,18 @@ def combos(config: dict) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def cross_batches(config: dict) -> dict[str, list[str]]:
+    """The cross-animal combos each network job trains (``decoding.dnn.cross_batch_size`` per
+    job, in the order of :func:`combos`): batch id -> combos. A batch of one is named after its
+    combo; larger ones ``batch0000``, ``batch0001``, ..."""
+    all_combos = combos(config)
+    size = config["decoding"]["dnn"]["cross_batch_size"]
+    if size == 1:
+        return {c: [c] for c in all_combos}
+    return {f"batch{k // size:04d}": all_combos[k:k + size]
+            for k in range(0, len(all_combos), size)}
+
+
 def load_config(path: str | Path) -> dict:
     """Read a YAML config file and validate it."""
     path = Path(path)

@@ -8,6 +8,7 @@ from snakemake.exceptions import WorkflowError
 
 from nidecode.config import (
     combos,
+    cross_batches,
     describe_sessions,
     nwb_path,
     runs_across_animals,
@@ -48,6 +49,8 @@ TRANSFER_SESSIONS = (SESSIONS if DECODING["transfer"]["sessions"] is None
 COMPARE_DNN_SESSIONS = (SESSIONS if DECODING["compare_dnn_sessions"] is None
                         else list(DECODING["compare_dnn_sessions"]))
 COMBOS = combos(config)
+# Combos one network job trains in one process (decoding.dnn.cross_batch_size): id -> combos.
+CROSS_BATCHES = cross_batches(config)
 RASTER_SESSIONS = DECODING["raster"]["sessions"] or SESSIONS
 DNN_THREADS = DECODING["dnn"]["threads"]
 CONTROLS = config["controls"]
@@ -74,7 +77,9 @@ FIGURE_SESSION = config["figures"]["session"] or SESSIONS[0]
 TRAINING_RESOURCES = dict(
     gpu=DECODING["dnn"]["gpus"],
     mem_mb=lambda wc, attempt: DECODING["dnn"]["mem_mb"] * attempt,
-    runtime=lambda wc, attempt: DECODING["dnn"]["runtime_min"] * attempt,
+    # A cross-animal batch trains several combos one after another: time for each.
+    runtime=lambda wc, attempt: DECODING["dnn"]["runtime_min"] * attempt
+    * len(CROSS_BATCHES.get(wc.get("batch"), [None])),
 )
 CPU_RESOURCES = dict(
     mem_mb=lambda wc, attempt: 4000 * attempt,
@@ -93,6 +98,7 @@ wildcard_constraints:
     split="|".join(SPLITS),
     variant="|".join(DECODING["transfer"]["variants"]) or "none",
     combo=COMBO_PATTERN,
+    batch=rf"{COMBO_PATTERN}|batch\d+",
 
 
 def combo_responses(combo):
@@ -100,6 +106,12 @@ def combo_responses(combo):
     train, test = parse_combo(combo)
     return ([f"results/responses/{s}.nc" for s in train],
             [f"results/responses/{s}.nc" for s in test])
+
+
+def batch_responses(batch):
+    """Responses files of every animal a cross-animal batch trains or tests on."""
+    animals = {a for combo in CROSS_BATCHES[batch] for part in parse_combo(combo) for a in part}
+    return [f"results/responses/{s}.nc" for s in sorted(animals)]
 
 
 def decode_jobs():
@@ -126,8 +138,8 @@ def decode_jobs():
         # The null animal in every mode the controls name (leakage: paper mode should fail).
         add("dnn_within", within, split=split, mode=CONTROLS["ps_modes"],
             session=[s for s in null if s in sessions], fold=DNN_FOLDS)
-    add("dnn_cross", "results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json",
-        split=SPLIT, mode=PS_MODES, combo=COMBOS)
+    add("dnn_cross", "results/decode/{split}/dnn_{mode}/cross/{batch}/metrics.json",
+        split=SPLIT, mode=PS_MODES, batch=list(CROSS_BATCHES))
     if DECODING["baselines"]:
         add("baselines_within", "results/decode/{split}/baselines/within/{session}.json",
             split=SPLITS, session=SESSIONS)

@@ -39,17 +39,25 @@ rule dnn_within:
 
 use rule dnn_within as dnn_cross with:
     input:
-        train=lambda wc: combo_responses(wc.combo)[0],
-        test=lambda wc: combo_responses(wc.combo)[1],
+        responses=lambda wc: batch_responses(wc.batch),
         stimuli="results/stimuli.nc",
         labels=list(LABEL_FILES.values()),
     output:
-        "results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json",
-        "results/decode/{split}/dnn_{mode}/cross/{combo}/test_weights.nc",
+        "results/decode/{split}/dnn_{mode}/cross/{batch}/metrics.json",
+        "results/decode/{split}/dnn_{mode}/cross/{batch}/test_weights.nc",
+    params:
+        decoder="network",
+        combos=lambda wc: CROSS_BATCHES[wc.batch],
+        # Each combo checkpoints in its own folder, whichever batch trains it: a combo that
+        # failed in a batch is retrained alone when its batch reruns, the others resume
+        # from their last epoch (no training).
+        workdir=lambda wc: f"results/decode/{wc.split}/dnn_{wc.mode}/cross",
+        torch_home=TORCH_HOME,
+        label_names=list(LABEL_FILES),
     benchmark:
-        bench("dnn_cross", "results/decode/{split}/dnn_{mode}/cross/{combo}/metrics.json")
+        bench("dnn_cross", "results/decode/{split}/dnn_{mode}/cross/{batch}/metrics.json")
     log:
-        "results/logs/dnn_cross/{split}/{mode}/{combo}.log",
+        "results/logs/dnn_cross/{split}/{mode}/{batch}.log",
 
 
 use rule dnn_within as raster_within with:

@@ -36,8 +36,8 @@ rule figures:
         benchmarks="results/benchmarks.csv",
         responses=f"results/responses/{FIGURE_SESSION}.nc",
         stimuli="results/stimuli.nc",
-        cross=expand("results/decode/{split}/dnn_{mode}/cross/{combo}/test_weights.nc",
-                     split=SPLIT, mode=PS_MODES, combo=COMBOS),
+        cross=expand("results/decode/{split}/dnn_{mode}/cross/{batch}/test_weights.nc",
+                     split=SPLIT, mode=PS_MODES, batch=list(CROSS_BATCHES)),
     output:
         **{name: report(f"results/figures/{name}.png", category="Figures",
                         caption=f"../report/{name}.rst") for name in FIGURES},

@@ -13,7 +13,7 @@ def main(smk) -> None:
 
     m = train_job(smk.params.decoder, dict(smk.wildcards), smk.input, smk.output, smk.config,
                   dict(zip(smk.params.label_names, smk.input.labels, strict=True)),
-                  smk.params.workdir)
+                  smk.params.workdir, smk.params.get("combos", ()))
     logging.info("%s %s: accuracy %.3f, pretrained %s", smk.params.decoder, dict(smk.wildcards),
                  m["accuracy"], m["pretrained"])
 

@@ -26,8 +26,11 @@ def main(smk) -> None:
     null = smk.config["controls"]["null_sessions"]
     F.within_figure(summary, out.fig6a_within, null)
     F.cross_figure(summary, out.fig6b_cross)
-    tests = [open_netcdf(p) for p in smk.input.cross]
-    cross = {f"{w.attrs['ps_mode']}/{w.attrs['combo']}": w for w in tests}
+    # Each network job's test trials: one batch of combos per file (coordinate combo).
+    cross = {}
+    for w in (open_netcdf(p) for p in smk.input.cross):
+        for combo in dict.fromkeys(w.combo.values.tolist()):
+            cross[f"{w.attrs['ps_mode']}/{combo}"] = w.isel(trial=w.combo.values == combo)
     F.embeddings_figure(cross, summary, stimuli, out.fig7_embeddings)
     F.controls_figure(summary, smk.config["controls"]["null_sessions"], out.fig8_controls)
     F.analyses_figure(summary, "label", out.fig9_subclasses, "Sub-classes (k-class)", null)

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 # decoding.dnn's keys that are the workflow's business (cluster resources, the seeds a job trains
 # in turn, where weights are cached), not training settings.
-WORKFLOW_KEYS = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds")
+WORKFLOW_KEYS = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds", "cross_batch_size")
 # decoding.dnn.schedule: one-cycle warm-up and annealing, or a constant learning rate.
 SCHEDULES = ("onecycle", "constant")
 

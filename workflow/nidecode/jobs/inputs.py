@@ -135,41 +135,71 @@ def within_weights_dataset(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, mo
 
 
 def cross_weights(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dataset,
-                  mode: PSMode, scope: Scope, calibration_fraction: float, seed: int
+                  mode: PSMode, scope: Scope, calibration_fraction: float, seed: int,
+                  cache: dict | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], int]:
     """``W`` and labels of a cross-animal combo: every trial of the training animals, and the
     evaluated trials of the test animals (in ``train`` mode the others, a seeded
     ``calibration_fraction`` of whole blocks or trials, only build their preferred stimuli).
-    Returns x_train, y_train, x_test, y_test, the label names and the calibration size."""
-    n_stim = stimuli.sizes["stimulus"]
+    Returns x_train, y_train, x_test, y_test, the label names and the calibration size.
+
+    An animal's ``W`` in either role depends on that animal alone (and the mode, split and
+    calibration seed), not on the combo: ``cache`` (a dict the caller keeps) builds it once for
+    every combo of a batch."""
+    cache = {} if cache is None else cache
+    key = (mode, scope.split, scope.areas, scope.seed, calibration_fraction, seed)
     xs, ys, names = [], [], None
     for ds in train_ds:
-        sel = scope.select(ds, stimuli)
-        # Every trial of a training animal trains: the session-wide z-scoring is the training
-        # trials' own; in train mode each trial's image leaves out its block (block split).
-        w, _ = cross_animal_weights(sel.response, sel.stimulus_index, n_stim, "train", mode,
-                                    leave_out=leave_out(sel, scope.split))
+        w, y, names = _cached(cache, ("train", ds.attrs["animal"], *key),
+                              lambda ds=ds: _training_animal(ds, stimuli, mode, scope))
         xs.append(w)
-        ys.append(sel.y)
-        names = sel.names
+        ys.append(y)
     xt, yt, n_cal = [], [], 0
     for ds in test_ds:
-        sel = scope.select(ds, stimuli)
-        if sel.names != names:
-            raise NidecodeError(f"test animal {ds.attrs['animal']} has labels {sel.names}, "
+        w, y, test_names, n = _cached(
+            cache, ("test", ds.attrs["animal"], *key),
+            lambda ds=ds: _test_animal(ds, stimuli, mode, scope, calibration_fraction, seed))
+        if test_names != names:
+            raise NidecodeError(f"test animal {ds.attrs['animal']} has labels {test_names}, "
                                 f"training animals {names}")
-        if mode == "train":
-            block, name = blocks(sel, scope.split)
-            cal = calibration(scope.split, sel.y, block, name, calibration_fraction, seed,
-                              ds.attrs["animal"])
-        else:
-            cal = None
-        # In train mode the test animal is z-scored with its calibration trials' baseline
-        # windows: its evaluated trials inform neither its preferred stimuli nor its scaling.
-        r = sel.response if cal is None else sel.training_response(cal)
-        w, evaluated = cross_animal_weights(r, sel.stimulus_index, n_stim, "test", mode, cal)
-        xt.append(w[evaluated])
-        yt.append(sel.y[evaluated])
-        n_cal += 0 if cal is None else int(cal.sum())
+        xt.append(w)
+        yt.append(y)
+        n_cal += n
     return (np.concatenate(xs), np.concatenate(ys), np.concatenate(xt), np.concatenate(yt),
             list(names or []), n_cal)
+
+
+def _cached(cache: dict, key: tuple, build):
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def _training_animal(ds: xr.Dataset, stimuli: xr.Dataset, mode: PSMode, scope: Scope
+                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A training animal's ``W`` and labels: every trial trains, so the session-wide z-scoring
+    is the training trials' own; in train mode each trial's image leaves out its block (block
+    split)."""
+    sel = scope.select(ds, stimuli)
+    w, _ = cross_animal_weights(sel.response, sel.stimulus_index, stimuli.sizes["stimulus"],
+                                "train", mode, leave_out=leave_out(sel, scope.split))
+    return w, sel.y, sel.names
+
+
+def _test_animal(ds: xr.Dataset, stimuli: xr.Dataset, mode: PSMode, scope: Scope,
+                 calibration_fraction: float, seed: int
+                 ) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """A test animal's evaluated trials' ``W`` and labels, its label names and calibration
+    size. In train mode it is z-scored with its calibration trials' baseline windows: its
+    evaluated trials inform neither its preferred stimuli nor its scaling."""
+    sel = scope.select(ds, stimuli)
+    if mode == "train":
+        block, name = blocks(sel, scope.split)
+        cal = calibration(scope.split, sel.y, block, name, calibration_fraction, seed,
+                          ds.attrs["animal"])
+    else:
+        cal = None
+    r = sel.response if cal is None else sel.training_response(cal)
+    w, evaluated = cross_animal_weights(r, sel.stimulus_index, stimuli.sizes["stimulus"], "test",
+                                        mode, cal)
+    return w[evaluated], sel.y[evaluated], sel.names, 0 if cal is None else int(cal.sum())

@@ -215,8 +215,8 @@ def session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, decoders: dict[st
 def cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dataset,
           mode: PSMode, scope: Scope, calibration_fraction: float, name: str = "svc_w",
           params: dict | None = None, seeds: tuple[int, ...] = (0,), combo: str = "",
-          n_permutations: int = 0, network: Any = None, workdir: Path | None = None
-          ) -> tuple[dict, xr.Dataset]:
+          n_permutations: int = 0, network: Any = None, workdir: Path | None = None,
+          cache: dict | None = None) -> tuple[dict, xr.Dataset]:
     """Decoder ``name`` trained on some animals' ``W`` and tested on other animals'.
 
     In ``train`` mode each test animal's preferred stimuli come from a calibration split
@@ -227,6 +227,8 @@ def cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dat
     stimuli); test trials inform neither the fit nor the scaling. ``n_permutations`` label
     shuffles of the training animals give the label-shuffle null of the first seed's split.
     Returns the metrics and the first seed's evaluated trials' ``W`` with predictions.
+    ``cache``: each animal's ``W`` kept across the combos of a batch
+    (:func:`nidecode.jobs.inputs.cross_weights`).
     """
     t0 = time.perf_counter()
     dec, params = get(name), dict(params or {})
@@ -237,7 +239,7 @@ def cross(train_ds: list[xr.Dataset], test_ds: list[xr.Dataset], stimuli: xr.Dat
     runs, null, test_weights, fitted = [], [], None, {}
     for i, seed in enumerate(seeds):
         x_train, y_train, x_test, y_test, names, n_cal = cross_weights(
-            train_ds, test_ds, stimuli, mode, scope, calibration_fraction, seed)
+            train_ds, test_ds, stimuli, mode, scope, calibration_fraction, seed, cache)
         a, b = dec.across_animals(x_train), dec.across_animals(x_test)
         settings = None if network is None else replace(network, seed=seed)
         # One checkpoint folder per seed when there are several: each resumes on its own.

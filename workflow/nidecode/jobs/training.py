@@ -2,32 +2,44 @@
 
 The job's decoder (``network`` on neural images, ``raster_network`` on raster images) and its
 wildcards say what to train and on what: a fold of one animal (``session``, ``fold``, with
-``mode``, ``analysis``, ``control`` or a transfer-learning ``variant``) or a cross-animal
-``combo``. Every seed of ``decoding.dnn.seeds`` trains; accuracies are averaged over them.
+``mode``, ``analysis``, ``control`` or a transfer-learning ``variant``) or a batch of
+cross-animal combos (``decoding.dnn.cross_batch_size`` of them, in one process). Every
+seed of ``decoding.dnn.seeds`` trains; accuracies are averaged over them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import xarray as xr
 
 from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.common.io import open_netcdf, write_netcdf
 from nidecode.decoders.network import DNNSettings
 from nidecode.decoders.registry import get
-from nidecode.evaluation.metrics import combine_seeds, write_metrics
+from nidecode.evaluation.metrics import combine_seeds, write_metrics, write_metrics_rows
+from nidecode.evaluation.splits import parse_combo
+from nidecode.evaluation.statistics import add_statistics
 from nidecode.jobs.runner import cross, within
 from nidecode.jobs.scope import Scope
 
+log = logging.getLogger(__name__)
+
 
 def train_job(decoder: str, wildcards: Mapping[str, str], inputs: Any, outputs: Sequence[str],
-              config: dict, label_files: dict[str, str], workdir: str) -> dict:
+              config: dict, label_files: dict[str, str], workdir: str,
+              combos: Sequence[str] = ()) -> dict:
     """Train ``decoder`` over every seed of ``decoding.dnn.seeds`` for the job ``wildcards``
-    name, write its outputs (metrics, and across animals the test trials' ``W``) and return
-    its metrics (:func:`combine_seeds`)."""
+    name, write its outputs and return its metrics (:func:`combine_seeds`; across animals the
+    batch's first combo's).
+
+    Within one animal: one fold (``wildcards``). Across animals: every combo in ``combos`` (a
+    batch, :func:`train_cross_batch`), writing their metrics and test trials' ``W``."""
     stimuli = open_netcdf(inputs.stimuli)
     scope = Scope.from_config(config, stimuli, label_files, split=wildcards["split"])
     if not get(decoder).trains_network:
@@ -35,30 +47,79 @@ def train_job(decoder: str, wildcards: Mapping[str, str], inputs: Any, outputs: 
     base = replace(DNNSettings.from_config(config),
                    **transfer_overrides(config, wildcards.get("variant")))
     seeds = list(config["decoding"]["dnn"]["seeds"] or [base.seed])
-    if "combo" in wildcards:
-        m, test_weights = cross(
-            [open_netcdf(p) for p in inputs.train], [open_netcdf(p) for p in inputs.test],
-            stimuli, wildcards["mode"], scope, config["decoding"]["calibration_fraction"],
-            decoder, seeds=tuple(seeds), combo=wildcards["combo"], network=base,
-            workdir=Path(workdir))
+    if combos:
+        rows, test_weights = train_cross_batch(
+            decoder, list(combos), list(inputs.responses), stimuli, scope, wildcards["mode"],
+            config["decoding"]["calibration_fraction"], base, seeds, Path(workdir))
+        if len(rows) == 1:
+            write_metrics(rows[0], outputs[0])  # a batch of one: the combo's own record
+        else:
+            write_metrics_rows([add_statistics(r) for r in rows], outputs[0])
         write_netcdf(test_weights, outputs[1])  # the first seed's predictions, for the figures
-    else:
-        ds = open_netcdf(inputs.responses)
-        runs = []
-        for seed in seeds:
-            # One checkpoint folder per seed when there are several: each resumes on its own.
-            seed_dir = Path(workdir) / f"seed{seed}" if len(seeds) > 1 else Path(workdir)
-            runs.append(within(
-                ds, stimuli, int(wildcards["fold"]), scope, decoder,
-                analysis=wildcards.get("analysis", "main"),
-                mode=wildcards.get("mode", "train") if get(decoder).inputs == "weights" else None,
-                control=wildcards.get("control", "none"), network=replace(base, seed=seed),
-                workdir=seed_dir))
-            if wildcards.get("variant"):
-                runs[-1]["analysis"] = Analysis.transfer(wildcards["variant"]).name
-        m = combine_seeds(runs)
+        return rows[0]
+    ds = open_netcdf(inputs.responses)
+    runs = []
+    for seed in seeds:
+        # One checkpoint folder per seed when there are several: each resumes on its own.
+        seed_dir = Path(workdir) / f"seed{seed}" if len(seeds) > 1 else Path(workdir)
+        runs.append(within(
+            ds, stimuli, int(wildcards["fold"]), scope, decoder,
+            analysis=wildcards.get("analysis", "main"),
+            mode=wildcards.get("mode", "train") if get(decoder).inputs == "weights" else None,
+            control=wildcards.get("control", "none"), network=replace(base, seed=seed),
+            workdir=seed_dir))
+        if wildcards.get("variant"):
+            runs[-1]["analysis"] = Analysis.transfer(wildcards["variant"]).name
+    m = combine_seeds(runs)
     write_metrics(m, outputs[0])
     return m
+
+
+def train_cross_batch(decoder: str, combos: list[str], responses: list[str],
+                      stimuli: xr.Dataset, scope: Scope, mode: str, calibration_fraction: float,
+                      network: Any, seeds: list[int], workdir: Path
+                      ) -> tuple[list[dict], xr.Dataset]:
+    """Train ``decoder`` on each cross-animal combo of a batch, in this process: each animal's
+    responses are read once and its ``W`` built once (per role and calibration seed).
+
+    Each combo checkpoints in ``workdir/<combo>``. A combo that fails is logged and the others
+    still train; the job then fails naming it, so Snakemake reruns the batch: the combos that
+    finished resume from their last epoch's checkpoint (they predict without training again),
+    and only the failed one trains. Returns each combo's metrics and the test trials' ``W``,
+    label and prediction of every combo (coordinate ``combo``)."""
+    files = {Path(p).stem: p for p in responses}
+    loaded: dict[str, xr.Dataset] = {}
+
+    def animals(names: list[str]) -> list[xr.Dataset]:
+        for name in names:
+            if name not in loaded:
+                loaded[name] = open_netcdf(files[name])
+        return [loaded[name] for name in names]
+
+    cache: dict = {}
+    rows, tests, failed = [], [], []
+    for combo in combos:
+        train, test = parse_combo(combo)
+        try:
+            m, w = cross(animals(train), animals(test), stimuli, mode, scope,
+                         calibration_fraction, decoder, seeds=tuple(seeds), combo=combo,
+                         network=network, workdir=workdir / combo, cache=cache)
+        except Exception as err:  # one combo's failure does not stop its batch
+            log.exception("combo %s failed", combo)
+            failed.append(f"{combo} ({type(err).__name__}: {err})")
+            continue
+        m["cross_batch"] = combos
+        rows.append(m)
+        tests.append(w.assign_coords(combo=("trial", [combo] * w.sizes["trial"])))
+        log.info("combo %s: accuracy %.3f (%d of %d in this batch)", combo, m["accuracy"],
+                 len(rows), len(combos))
+    if failed:
+        raise NidecodeError(
+            f"{len(failed)} of {len(combos)} combos failed: {'; '.join(failed)}. Rerun: the "
+            "others resume from their checkpoints without training, the failed ones train")
+    weights = xr.concat(tests, dim="trial", combine_attrs="drop_conflicts")
+    weights.attrs.update(combo=",".join(combos), ps_mode=mode)
+    return rows, weights
 
 
 def transfer_overrides(config: dict, variant: str | None) -> dict:

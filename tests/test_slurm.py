@@ -15,6 +15,7 @@ Under CI (``CI=true``) a cluster that cannot be started fails the test; elsewher
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
+# Array submission (slurm/config.yaml: slurm-array-jobs): one sbatch for several jobs.
+SUBMITTED_ARRAY = re.compile(
+    r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)")
+
+
+def submissions(out: str) -> dict[str, str]:
+    """Snakemake job id -> SLURM job id, for single jobs and array tasks alike."""
+    ids = dict(SUBMITTED.findall(out))
+    for jobs, slurm in SUBMITTED_ARRAY.findall(out):
+        ids.update({j: slurm for j in jobs.split(",")})
+    return ids
 STARTED = re.compile(r"^(?:local)?rule (\w+):\n(?:.*\n)*?\s+jobid: (\d+)", re.M)
 
 pytestmark = pytest.mark.slow
@@ -73,13 +85,15 @@ def cluster(tmp_path_factory):
     _step("stop", str(state), timeout=60)
 
 
-def run_profile(workdir: Path) -> subprocess.CompletedProcess:
+def run_profile(workdir: Path, layers: tuple[Path, ...] = (), targets: tuple[str, ...] = ()
+                ) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     env["USER"] = env.get("USER") or "root"
     cmd = [
         sys.executable,
         "-m",
         "snakemake",
+        *targets,  # before --configfile, which takes every word after it
         "--profile",
         "slurm",  # ./slurm/ of the repository
         "--directory",
@@ -88,6 +102,7 @@ def run_profile(workdir: Path) -> subprocess.CompletedProcess:
         str(REPO / "config" / "config.yaml"),
         str(REPO / "config" / "ci.yaml"),
         str(REPO / "tests" / "slurm" / "config.yaml"),
+        *map(str, layers),
         # Test overrides: the test cluster's partition, no accounting database.
         "--default-resources",
         "slurm_partition=debug",
@@ -136,7 +151,9 @@ def test_profile_runs_on_slurm_and_reruns_only_the_failed_combo(cluster, tmp_pat
     out = first.stdout
     assert first.returncode != 0, out[-3000:]  # the blocked combo fails...
     ran = jobs_run(out)
-    submitted = dict(SUBMITTED.findall(out))
+    submitted = submissions(out)
+    # The training rules fan out as SLURM job arrays (slurm/config.yaml).
+    assert SUBMITTED_ARRAY.search(out), out[-3000:]
     # ...every job except the local `all` target was a SLURM job, and SLURM saw it finish.
     for jobid, rule in ran.items():
         if rule == "all":
@@ -169,3 +186,36 @@ def test_profile_runs_on_slurm_and_reruns_only_the_failed_combo(cluster, tmp_pat
     assert list(job.glob("**/checkpoints/last.ckpt")), "the rerun trained and checkpointed"
     print("first run:", rules_first)
     print("rerun:", rerun)
+
+
+def test_a_combo_failed_inside_a_batch_is_the_only_one_trained_again(cluster, tmp_path):
+    # Both combos in one training job (decoding.dnn.cross_batch_size: 2), one process.
+    layer = tmp_path / "batch.yaml"
+    layer.write_text("decoding:\n  dnn:\n    cross_batch_size: 2\n")
+    cross = tmp_path / DECODE / "dnn_train" / "cross"
+    target = str((cross / "batch0000" / "metrics.json").relative_to(tmp_path))
+    job = cross / FAILING
+    blockers = [job / "checkpoints", job / "seed0"]
+    job.mkdir(parents=True)
+    for blocker in blockers:
+        blocker.write_text("not a directory: makes this one combo of the batch fail\n")
+    first = run_profile(tmp_path, (layer,), (target,))
+    assert first.returncode != 0, first.stdout[-3000:]
+    assert sorted(jobs_run(first.stdout).values()).count("dnn_cross") == 1  # one job, 2 combos
+    # The other combo of the batch finished and checkpointed its last epoch.
+    assert list((cross / "N0__S0").glob("**/checkpoints/last.ckpt"))
+    log = tmp_path / "results" / "logs" / "dnn_cross" / "block" / "train" / "batch0000.log"
+    assert f"1 of 2 combos failed: {FAILING}" in log.read_text(), log.read_text()[-3000:]
+
+    for blocker in blockers:
+        blocker.unlink()
+    second = run_profile(tmp_path, (layer,), (target,))
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert sorted(jobs_run(second.stdout).values()) == ["dnn_cross"]
+    rows = {r["combo"]: r for r in json.loads((tmp_path / target).read_text())}
+    assert set(rows) == {FAILING, "N0__S0"}
+    # The combo that had finished was not trained again: it resumed after its last epoch.
+    epochs = rows["N0__S0"]["epochs"]
+    assert rows["N0__S0"]["resumed_from_checkpoint"] and rows["N0__S0"][
+        "resumed_after_epochs"] == epochs
+    assert not rows[FAILING]["resumed_from_checkpoint"]  # the failed one trained, from scratch

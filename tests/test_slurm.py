@@ -28,7 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
-# Array submission (slurm/config.yaml: slurm-array-jobs): one sbatch for several jobs.
+# Array submission (`--slurm-array-jobs`, off in slurm/config.yaml): one sbatch, several jobs.
 SUBMITTED_ARRAY = re.compile(
     r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)")
 
@@ -152,8 +152,6 @@ def test_profile_runs_on_slurm_and_reruns_only_the_failed_combo(cluster, tmp_pat
     assert first.returncode != 0, out[-3000:]  # the blocked combo fails...
     ran = jobs_run(out)
     submitted = submissions(out)
-    # The training rules fan out as SLURM job arrays (slurm/config.yaml).
-    assert SUBMITTED_ARRAY.search(out), out[-3000:]
     # ...every job except the local `all` target was a SLURM job, and SLURM saw it finish.
     for jobid, rule in ran.items():
         if rule == "all":

@@ -101,7 +101,7 @@ def merged(*parts: dict) -> dict:
 
 
 def measure(workdir: Path, config: dict, layer_file: Path, partition: str, label: str,
-            arrays: bool) -> dict:
+            arrays: bool, slots: int) -> dict:
     """Run every dnn_cross job of ``config``; the table row of this run."""
     targets = cross_outputs(config)
     wall, out, rc = snakemake(workdir, layer_file, targets, partition, arrays)
@@ -126,7 +126,10 @@ def measure(workdir: Path, config: dict, layer_file: Path, partition: str, label
             "job_seconds_sum": round(float(j.job_s.sum()), 1),
             "fit_seconds_sum": round(float(j.fit_s.sum()), 1),
             "startup_s_per_job_median": round(float(start.median()), 2),
-            "startup_s_per_combo": round(float(start.sum() / j.combos.sum()), 2)}
+            "startup_s_per_combo": round(float(start.sum() / j.combos.sum()), 2),
+            # what the cluster adds to each job beyond its own run (sbatch, queue, polling,
+            # the job step's Snakemake): the slots' time not spent in jobs, per job
+            "scheduler_s_per_job": round((wall * slots - float(j.job_s.sum())) / len(j), 2)}
 
 
 def clean_cross(workdir: Path) -> None:
@@ -143,6 +146,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=25)
     ap.add_argument("--partition", default="debug")
     ap.add_argument("--start-cluster", action="store_true")
+    ap.add_argument("--slots", type=int, default=os.cpu_count() or 1,
+                    help="jobs the cluster runs at once (one CPU each)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     state = args.workdir / "slurm-state"
@@ -168,7 +173,7 @@ def main() -> None:
                     raise SystemExit(f"preparing the responses failed\n{out[-4000:]}")
             clean_cross(args.workdir)
             rows.append(measure(args.workdir, merged(base, ci, spec), layer_file,
-                                args.partition, label, arrays))
+                                args.partition, label, arrays, args.slots))
             print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
         # A combo failed inside a batch: only it trains again on the rerun.
         config = merged(base, ci, spec)

@@ -137,7 +137,8 @@ def test_tiny_end_to_end_run(tiny_run):
                       ("within", f"{TOY} (train)"): 8, ("within", f"{TOY} (paper)"): 8,
                       ("cross", f"{TOY} (train)"): 1}
     toy = main[main.model == "nearest_mean_w"]
-    assert toy.accuracy.between(0, 1).all() and (toy.n_time_null == 9).all()
+    assert toy.accuracy.between(0, 1).all() and len(toy[toy.task == "cross"]) == 1
+    assert (toy[toy.task == "within"].n_time_null == 9).all()  # the GLM's nulls, as SVC on W
     baselines = main[main.model.isin(["svc", "knn", "svc_w"]) & (main.task == "within")]
     assert (baselines.n_time_null == 9).all() and (baselines.n_permutations == 2).all()
     # Information retention: each network job beside SVC on the same W (same split, mode,

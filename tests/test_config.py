@@ -98,6 +98,9 @@ def test_changing_the_animals_is_one_edit():
     lines = describe_sessions(config)
     assert lines[0] == "sessions (simulated): S2, S3, M1, S0, N0"
     assert "combos: S2+S3__S0, M1__S0, S3+M1__S2, M1+S0__S3, S2+S0__M1" in lines
+    assert "transfer comparison: S2, N0" in lines
+    config["decoding"]["transfer"]["sessions"] = []  # no transfer job runs: says so
+    assert "transfer comparison: none" in describe_sessions(config)
     # A session named like a role word is refused.
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["simulation"]["animals"]["first"] = config["simulation"]["animals"]["S0"]

@@ -239,7 +239,9 @@ def describe_sessions(config: dict) -> list[str]:
     dec, ctrl = config["decoding"], config["controls"]
     roles = {"null sessions": ctrl["null_sessions"], "figures": config["figures"]["session"],
              "raster": dec["raster"]["sessions"] or "every session",
-             "transfer comparison": dec["transfer"]["sessions"] or "every session",
+             # transfer: null is every session, [] none (rules/common.smk, TRANSFER_SESSIONS)
+             "transfer comparison": ("every session" if dec["transfer"]["sessions"] is None
+                                     else dec["transfer"]["sessions"]),
              "network controls": ctrl["sessions"], "combos": combos(config)}
     lines += [f"{k}: {(', '.join(v) or 'none') if isinstance(v, list) else v}"
               for k, v in roles.items()]

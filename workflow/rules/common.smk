@@ -118,7 +118,7 @@ def decode_jobs():
     """Every decoding job of the configuration: (rule, its metrics file).
 
     Everything runs in the main split; the compared splits add the GLM (with the top-stimulus
-    readout) and the blank-presentation control for every session, and the network within
+    readout), the blank-presentation and gabor-epoch drift controls for every session, and the network within
     animal for COMPARE_DNN_SESSIONS.
     """
     null = CONTROLS["null_sessions"]
@@ -131,6 +131,9 @@ def decode_jobs():
         session=SESSIONS)
     # The blank-presentation control beside the GLM, wherever the GLM runs.
     add("blank_control", "results/decode/{split}/blank_control/{session}.json", split=SPLITS,
+        session=SESSIONS)
+    # The gabor-epoch drift control of every recording, in the same splits.
+    add("drift_control", "results/decode/{split}/drift_control/{session}.json", split=SPLITS,
         session=SESSIONS)
     within = "results/decode/{split}/dnn_{mode}/within/{session}/fold{fold}/metrics.json"
     for split, sessions in [(SPLIT, SESSIONS)] + [(s, COMPARE_DNN_SESSIONS) for s in SPLITS[1:]]:

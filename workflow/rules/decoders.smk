@@ -1,7 +1,8 @@
 # The CPU decoders: the paper's GLM within animal in every split, with its nulls, the
 # top-stimulus readout of the neural images, the time-confound control and the paper's
 # future-work analyses; the reference decoders of decoding.baselines (SVC, kNN, SVC on W and
-# any registered one) beside it, within and across animals; the blank-presentation control.
+# any registered one) beside it, within and across animals; the blank-presentation control
+# and the gabor-epoch drift control.
 
 
 rule glm_within:
@@ -103,3 +104,23 @@ rule blank_control:
         "../../envs/main.yaml"
     script:
         "../scripts/blank_control.py"
+
+
+rule drift_control:
+    """A label that is only time, from the session's own gabor epoch (six stretches labelled
+    SG NS NS SG NS SG, condition means removed), with the GLM and the response baselines in
+    one split and the main analysis's statistics: above chance is drift."""
+    input:
+        nwb=session_nwb,
+    output:
+        "results/decode/{split}/drift_control/{session}.json",
+    resources:
+        **CPU_RESOURCES,
+    benchmark:
+        bench("drift_control", "results/decode/{split}/drift_control/{session}.json")
+    log:
+        "results/logs/drift_control/{split}/{session}.log",
+    conda:
+        "../../envs/main.yaml"
+    script:
+        "../scripts/drift_control.py"

@@ -13,6 +13,8 @@ rule aggregate:
                      caption="../report/summary_folds.rst"),
         groups=report("results/group_tests.csv", category="Tables",
                       caption="../report/group_tests.rst"),
+        drift_groups=report("results/group_tests_drift_control.csv", category="Tables",
+                            caption="../report/group_tests_drift_control.rst"),
         benchmarks=report("results/benchmarks.csv", category="Tables",
                           caption="../report/benchmarks.rst"),
         retention=report("results/retention.csv", category="Tables",
@@ -60,6 +62,7 @@ rule front_page:
     input:
         summary="results/summary.csv",
         groups="results/group_tests.csv",
+        drift_groups="results/group_tests_drift_control.csv",
     output:
         FRONT_PAGE,
     resources:

@@ -26,6 +26,10 @@ def main(smk) -> None:
     groups = group_time_tests(list(smk.input.metrics), smk.config["controls"]["null_sessions"])
     groups.to_csv(smk.output.groups, index=False)
     logging.info("block-relabelling tests across animals:\n%s", groups.to_string())
+    drift = group_time_tests(list(smk.input.metrics), smk.config["controls"]["null_sessions"],
+                             analysis="drift_control")
+    drift.to_csv(smk.output.drift_groups, index=False)
+    logging.info("gabor-epoch drift control, tests across animals:\n%s", drift.to_string())
     bench = benchmark_table(list(smk.input.benchmarks))
     bench.to_csv(smk.output.benchmarks, index=False)
     per_rule = bench.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"),

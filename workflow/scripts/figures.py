@@ -43,6 +43,8 @@ def main(smk) -> None:
     F.retention_figure(full, out.fig16_retention, null)
     F.blank_control_figure(full, smk.config["controls"]["null_sessions"],
                            out.fig17_blank_control)
+    F.drift_control_figure(full, smk.config["controls"]["null_sessions"],
+                           out.fig18_drift_control)
     F.benchmarks_figure(pd.read_csv(smk.input.benchmarks), out.fig14_rule_benchmarks)
     F.time_confound_figure(full, smk.config["controls"]["null_sessions"],
                            out.fig13_time_confound)

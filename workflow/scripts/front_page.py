@@ -11,7 +11,7 @@ from nidecode.report.aggregate import front_page
 def main(smk) -> None:
     load_modules(smk.config["decoding"]["decoder_modules"])  # decoders a file registers
     text = front_page(pd.read_csv(smk.input.summary), pd.read_csv(smk.input.groups),
-                      smk.config)
+                      smk.config, pd.read_csv(smk.input.drift_groups))
     with atomic_path(smk.output[0]) as tmp:
         tmp.write_text(text)
 

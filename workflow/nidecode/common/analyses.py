@@ -36,7 +36,7 @@ from nidecode.common.errors import ConfigError, NidecodeError
 # extra analyses); and the names other jobs give their records.
 SELECTION_KINDS = ("main", "label", "areas", "arousal", "units")
 FUTURE_WORK_KINDS = ("label", "areas", "arousal", "units")
-RECORD_KINDS = ("readout", "time", "transfer", "blank_control")
+RECORD_KINDS = ("readout", "time", "transfer", "blank_control", "drift_control")
 KINDS = SELECTION_KINDS + RECORD_KINDS
 STATES = ("running", "still")
 
@@ -53,13 +53,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("time", re.compile(rf"time-(?P<stimulus>{_WORD})")),
     ("transfer", re.compile(rf"transfer-(?P<variant>{_VARIANT})")),
     ("blank_control", re.compile(r"blank_control")),
+    ("drift_control", re.compile(r"drift_control")),
 )
 # The parameters each kind takes (every other field stays at its default).
 _PARAMS = {"main": (), "label": ("label_map",), "areas": ("areas",), "arousal": ("state",),
            "units": ("n_units", "repeat"), "readout": ("mode",), "time": ("stimulus",),
-           "transfer": ("variant",), "blank_control": ()}
+           "transfer": ("variant",), "blank_control": (), "drift_control": ()}
 _FORMS = ("main, label-<map>, areas-<A>[+<B>...], arousal-running|still, units-<n>-r<k>, "
-          "readout-<mode>, time-<stimulus>, transfer-<variant>, blank_control")
+          "readout-<mode>, time-<stimulus>, transfer-<variant>, blank_control, drift_control")
 
 
 @dataclass(frozen=True)
@@ -144,12 +145,17 @@ class Analysis:
     def blank_control(cls) -> Analysis:
         return cls("blank_control")
 
+    @classmethod
+    def drift_control(cls) -> Analysis:
+        """The gabor-epoch drift control (:mod:`nidecode.jobs.drift_control`)."""
+        return cls("drift_control")
+
     # ------------------------------------------------------------------------ name <-> record
 
     @property
     def detail(self) -> str:
         """The name without its kind: the label map, the areas (A+B), the state, n-r<k>, the
-        mode, stimulus or variant; "" for main and blank_control."""
+        mode, stimulus or variant; "" for main and the controls."""
         if self.kind == "areas":
             return "+".join(self.areas)
         if self.kind == "units":

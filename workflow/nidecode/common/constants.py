@@ -31,4 +31,5 @@ FIGURES: tuple[str, ...] = (
     "fig15_transfer",
     "fig16_retention",
     "fig17_blank_control",
+    "fig18_drift_control",
 )

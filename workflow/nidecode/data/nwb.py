@@ -26,6 +26,8 @@ PRESENTATION_COLUMNS = (
     "contrast",
     "frame",
 )
+# The gabor epoch's per-presentation columns (AllenSDK's gabors presentations).
+GABOR_TABLE_COLUMNS = ("x_position", "y_position", "orientation")
 QUALITY_COLUMNS = (
     "quality",
     "isi_violations",
@@ -71,6 +73,9 @@ class AllenSession:
     ``probe_names``: the electrode groups (Allen's probe names, e.g. "probeA").
     ``units_invalid_channel``: ids of the units left out of ``units`` because their peak
     channel has ``valid_data == False`` in the electrodes table (AllenSDK leaves them out too).
+    ``gabors``: the gabor epoch's presentations (``intervals/gabors_presentations``:
+    start/stop, ``x_position``, ``y_position``, ``orientation``, ``presentation_id``), or None
+    when the file has no such table with those columns (:mod:`nidecode.data.gabors`).
     """
 
     path: Path
@@ -85,6 +90,7 @@ class AllenSession:
     invalid_times: pd.DataFrame = field(default_factory=empty_invalid_times)
     probe_names: tuple[str, ...] = ()
     units_invalid_channel: tuple[int, ...] = ()
+    gabors: pd.DataFrame | None = None
 
     def unit_spikes(self, mask: np.ndarray) -> list[np.ndarray]:
         """Sorted spike times of the units where ``mask`` (bool over ``units``) is True.
@@ -572,6 +578,13 @@ def _read_open_file(path: Path, f: h5py.File, provenance: str = "own") -> AllenS
             }
         )
 
+    gabors = None
+    g = f.get("intervals/gabors_presentations")
+    if g is not None and all(c in g for c in GABOR_TABLE_COLUMNS):
+        gabors = _read_table(g, GABOR_TABLE_COLUMNS)
+        gabors["presentation_id"] = allen_ids["gabors_presentations"]
+        gabors = gabors.dropna(subset=list(GABOR_TABLE_COLUMNS)).reset_index(drop=True)
+
     run_t = run_v = None
     for key in ("processing/running/running_speed", "processing/running/running_speed/"):
         if key in f:
@@ -605,6 +618,7 @@ def _read_open_file(path: Path, f: h5py.File, provenance: str = "own") -> AllenS
         invalid_times=_read_invalid_times(f, path),
         probe_names=probe_names,
         units_invalid_channel=units_invalid_channel,
+        gabors=gabors,
     )
 
 

@@ -40,6 +40,15 @@ import numpy as np
 import pandas as pd
 
 from nidecode.data.area_models import AreaModel, area_model
+from nidecode.data.gabors import (
+    GABOR_CONTRAST,
+    GABOR_REPEATS,
+    GABOR_SF_CPD,
+    GABOR_SIZE_DEG,
+    GABOR_TF_HZ,
+    gabor_conditions,
+    render_gabor,
+)
 from nidecode.data.nwb import PRESENTATION_COLUMNS, STIMULUS_BLOCKS
 from nidecode.data.schedule import (
     ALLEN_SCHEDULE,
@@ -77,6 +86,8 @@ DRIFT_GRID_S = 1.0
 # the session and relax over its first minutes of showings.
 NOVELTY = 0.5
 NOVELTY_TAU_S = 300.0
+# Frames of the drifting gabor's cycle a condition's drive is averaged over.
+GABOR_PHASES = (0.0, 0.25, 0.5, 0.75)
 # Median evoked amplitude (Hz) at drive 1, calibrated with the drift and novelty above so that
 # AllenSDK's quick-start scene decoder lands where it does on Allen's data (docs/simulation.md,
 # "Fidelity"); it was 15 Hz before the simulator ran on Allen's clock.
@@ -189,12 +200,73 @@ def presentation_schedule(protocol: Protocol, rng: np.random.Generator) -> dict[
               "natural_scenes": protocol.blanks_scenes}
     blocks: dict[str, dict] = place_presentations(epochs, protocol.repeats, blanks,
                                                   protocol.run_s, rng)
+    blocks["gabors"] = gabor_schedule(epochs, np.random.default_rng([protocol.seed, 0x6AB0]))
     spont = spontaneous_epochs(epochs)
     blocks["spontaneous"] = {"start": spont.start_time.to_numpy(float),
                              "stop": spont.stop_time.to_numpy(float)}
     blocks["epochs"] = {"table": epochs}
     blocks["end_time"] = {"t": float(epochs.stop_time.max()) + 1.0}
     return blocks
+
+
+def gabor_schedule(epochs: pd.DataFrame, rng: np.random.Generator) -> dict | None:
+    """The gabor epoch's presentations: Allen's 243 conditions x 15 repeats in a seeded random
+    order, back to back from the table's first ``gabors`` epoch (as many as fit), or None when
+    the table has none. ``start``, ``stop``, ``condition`` (index into
+    :func:`nidecode.data.gabors.gabor_conditions`) and ``block`` arrays."""
+    rows = epochs[epochs.stimulus_name == "gabors"]
+    if rows.empty:
+        return None
+    epoch = rows.iloc[0]
+    slots = int(np.floor((epoch.stop_time - epoch.start_time) / PRESENTATION_S + 1e-9))
+    cond = rng.permutation(np.repeat(np.arange(len(gabor_conditions())), GABOR_REPEATS))
+    cond = cond[:slots]
+    start = epoch.start_time + np.arange(len(cond)) * PRESENTATION_S
+    return {"start": start, "stop": start + PRESENTATION_S, "condition": cond.astype(np.int64),
+            "block": np.full(len(cond), int(epoch.stimulus_block), dtype=np.int64),
+            "epoch_stop": float(epoch.stop_time)}
+
+
+def simulate_gabor_epoch(
+    gabors: dict, drive_hz: np.ndarray, base: np.ndarray, latency: np.ndarray,
+    run_mod: np.ndarray, run_t: np.ndarray, run_v: np.ndarray,
+    drift: tuple[np.ndarray, np.ndarray] | None, gain_noise: float, rng: np.random.Generator,
+) -> tuple[list[np.ndarray], float]:
+    """Spike times of every unit during the gabor epoch, and the seconds simulated.
+
+    The decoded blocks' model on the gabor presentations: each presentation's drive
+    (``drive_hz``: conditions x units, Hz) times a shared log-normal trial gain through each
+    unit's kernel, on top of the unit's baseline, modulated by running and multiplied by the
+    slow drift of the whole session (``drift``: grid times and log-gains). No novelty term:
+    the epoch opens the session, before the decoded stimuli are new. Fine bins run from the
+    first onset to the epoch's stop (or the last offset plus ``TAIL_S``, if earlier), inside
+    the epoch, so they never overlap the grey-screen grid.
+    """
+    start = np.asarray(gabors["start"])
+    t0 = float(start[0])
+    t1 = min(float(gabors["stop"][-1]) + TAIL_S, gabors["epoch_stop"])
+    nbins = int(round((t1 - t0) / DT))
+    t_bins = t0 + np.arange(nbins) * DT
+    b0 = np.round((start - t0) / DT).astype(np.int64)
+    per = int(round(PRESENTATION_S / DT))
+    g = np.exp(rng.normal(-(gain_noise**2) / 2, gain_noise, len(b0)))
+    gain = np.ones(nbins)
+    idx = (b0[:, None] + np.arange(per)).ravel()
+    ok = idx < nbins
+    gain[idx[ok]] = np.repeat(g, per)[ok]
+    drive_at_onset = drive_hz[gabors["condition"]] * g[:, None]
+    running = np.interp(t_bins, run_t, run_v) > 5.0
+    out = []
+    impulse = np.zeros(nbins, dtype=np.float32)
+    for u in range(drive_hz.shape[1]):
+        impulse[b0] = drive_at_onset[:, u]
+        evoked = np.convolve(impulse, response_kernel(latency[u]).astype(np.float32))[:nbins]
+        rate = (base[u] * gain + evoked) * (1 + run_mod[u] * running)
+        if drift is not None:
+            rate = rate * np.exp(np.interp(t_bins, drift[0], drift[1][:, u]))
+        counts = rng.poisson(np.maximum(rate, 0) * DT)
+        out.append(np.repeat(t_bins, counts) + rng.uniform(0, DT, counts.sum()))
+    return out, nbins * DT
 
 
 def simulated_segments(blocks: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -231,10 +303,15 @@ def _gabor(y, x, cy, cx, sigma, theta, sf, phase) -> np.ndarray:
 
 
 def unit_drives(
-    images: np.ndarray, area: str | AreaModel, n: int, canvas: Canvas, rng: np.random.Generator
+    images: np.ndarray, area: str | AreaModel, n: int, canvas: Canvas, rng: np.random.Generator,
+    n_norm: int | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Stimulus drive (n_stimuli, n) in [0, ~3] of ``n`` units of ``area`` (its name in
-    :data:`nidecode.data.area_models.AREA_MODELS`, or a model), and their RF params."""
+    :data:`nidecode.data.area_models.AREA_MODELS`, or a model), and their RF params.
+
+    Each unit's drive is scaled by its 90th percentile over the first ``n_norm`` images (all
+    when None): further images (the gabor epoch's) are driven through the same fields
+    without changing how the decoded stimuli drive them."""
     model = area if isinstance(area, AreaModel) else area_model(area)
     y, x = canvas.grid_deg()
     h, w = canvas.screen_deg
@@ -281,7 +358,7 @@ def unit_drives(
             params["preferred_orientation"].append(np.nan)
             params["preferred_sf"].append(np.nan)
         # Normalise so that the unit's strongest responses sit near 1, then expand.
-        scale = np.percentile(d, 90) if d.any() else 1.0
+        scale = np.percentile(d[:n_norm], 90) if d[:n_norm].any() else 1.0
         if kind not in ("weak", "undriven"):
             d = d / max(scale, 1e-9)
         drives[:, k] = np.clip(d, 0, 3) ** 1.5
@@ -437,19 +514,26 @@ def simulate_session(
     areas = [a for a, n in animal.n_units.items() for _ in range(n)]
     n_units = len(areas)
     unit_area = np.array(areas)
+    # The gabor epoch's patches drift at 4 Hz: each condition drives a unit by its mean drive
+    # over GABOR_PHASES frames of the cycle.
+    gabor_frames = np.stack([render_gabor(x, y, o, ph, canvas.grid_deg(), mean_grey=MEAN_GREY)
+                             for x, y, o in gabor_conditions() for ph in GABOR_PHASES])
+    n_decoded = len(gratings) + len(scenes)
     drive_g = np.zeros((len(gratings), n_units))
     drive_s = np.zeros((len(scenes), n_units))
+    drive_gab = np.zeros((len(gabor_conditions()), n_units))
     kinds = np.empty(n_units, dtype=object)
     for area in animal.n_units:
         idx = np.flatnonzero(unit_area == area)
         if not len(idx):
             continue
-        d, p = unit_drives(np.concatenate([gratings, scenes]), models[area], len(idx), canvas,
-                           rng)
-        drive_g[:, idx], drive_s[:, idx] = d[: len(gratings)], d[len(gratings) :]
+        d, p = unit_drives(np.concatenate([gratings, scenes, gabor_frames]), models[area],
+                           len(idx), canvas, rng, n_norm=n_decoded)
+        drive_g[:, idx], drive_s[:, idx] = d[: len(gratings)], d[len(gratings) : n_decoded]
+        drive_gab[:, idx] = d[n_decoded:].reshape(-1, len(GABOR_PHASES), len(idx)).mean(1)
         kinds[idx] = p["kind"]
     if animal.stimulus_blind:
-        drive_g[:], drive_s[:] = 0.0, 0.0
+        drive_g[:], drive_s[:], drive_gab[:] = 0.0, 0.0, 0.0
         kinds[:] = "null"
 
     base = np.exp(rng.normal(math.log(4.0), 0.6, n_units)).clip(1.0, 30.0)  # Hz
@@ -532,6 +616,17 @@ def simulate_session(
         sp_counts = rng.poisson(sp_rate * SPONTANEOUS_DT)
         sp = np.repeat(sp_t, sp_counts) + rng.uniform(0, SPONTANEOUS_DT, sp_counts.sum())
         spike_times.append(np.sort(np.concatenate([st, sp])))
+
+    # The gabor epoch from generators of its own, so the decoded blocks' spikes are the same
+    # with or without it.
+    if sched.get("gabors") is not None:
+        gab_spikes, gab_s = simulate_gabor_epoch(
+            sched["gabors"], drive_gab * amp, base, latency, run_mod, run_t, run_v,
+            (drift_t, drift_lg) if animal.has_drift else None, animal.gain_noise,
+            np.random.default_rng([animal.seed, protocol.seed, 0x6AB0]))
+        spike_times = [np.sort(np.concatenate([a, b]))
+                       for a, b in zip(spike_times, gab_spikes, strict=True)]
+        simulated_s += gab_s
 
     # Channels: 8 per area with Allen-like ids; each unit sits on one of its area's channels.
     channel_area: dict[int, str] = {}
@@ -673,7 +768,20 @@ def write_nwb(sim: SimulatedSession, path: str | Path) -> None:
     # The epochs nothing decodes (gabors, flashes, drifting gratings, movies) exist in time, so
     # drift runs through them; one row per epoch here, where Allen has one per presentation.
     epochs = sim.blocks["epochs"]["table"]
-    other = epochs[~epochs.stimulus_name.isin([*STIMULUS_BLOCKS, "spontaneous"])]
+    gab = sim.blocks.get("gabors")
+    if gab is not None:  # one row per presentation, AllenSDK's gabors columns
+        cond = np.asarray(gabor_conditions())[gab["condition"]]
+        n = len(cond)
+        nwb.add_time_intervals(TimeIntervals.from_dataframe(pd.DataFrame({
+            "start_time": gab["start"], "stop_time": gab["stop"],
+            "stimulus_name": ["gabors"] * n, "stimulus_block": gab["block"].astype(float),
+            "x_position": cond[:, 0], "y_position": cond[:, 1], "orientation": cond[:, 2],
+            "spatial_frequency": np.full(n, GABOR_SF_CPD),
+            "temporal_frequency": np.full(n, GABOR_TF_HZ), "size": np.full(n, GABOR_SIZE_DEG),
+            "contrast": np.full(n, GABOR_CONTRAST)}),
+            name="gabors_presentations", table_description="gabors presentations"))
+    shown = [*STIMULUS_BLOCKS, "spontaneous"] + (["gabors"] if gab is not None else [])
+    other = epochs[~epochs.stimulus_name.isin(shown)]
     for name, rows in other.groupby("stimulus_name", sort=False):
         ti = TimeIntervals(name=f"{name}_presentations",
                            description=f"{name} epochs (simulated: one row per epoch)")

@@ -115,7 +115,8 @@ GROUP_COLUMNS = ["model", "ps_mode", "split", "group", "sessions", "n_sessions",
 
 
 def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
-                     n_draws: int = 100_000, seed: int = 0) -> pd.DataFrame:
+                     n_draws: int = 100_000, seed: int = 0, analysis: str = "main"
+                     ) -> pd.DataFrame:
     """Block-relabelling test across animals, for every decoder that has the null: is its mean
     balanced accuracy over animals above the null's?
 
@@ -128,12 +129,13 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
     blocks) the floor is 10^-n instead of one session's 1/10. One row per decoder (``model``,
     ``ps_mode`` for decoders of W), split and group (the stimulus-carrying animals; each null
     animal alone). Decoders without a block-relabelling null (the network in the default
-    configuration) have no row.
+    configuration) have no row. ``analysis``: the rows tested (``drift_control``: the
+    gabor-epoch drift control, whose label is only time).
     """
     per: dict[tuple[str, str, str, str], tuple[float, list[float]]] = {}
     for f in metric_files:
         for m in _rows(f):
-            if (m.get("analysis") == "main" and m.get("task") in (None, "within")
+            if (m.get("analysis") == analysis and m.get("task") in (None, "within")
                     and m.get("control", "none") == "none"
                     and m.get("time_null") == "block_relabelling" and m.get("fold") == 0
                     and m.get("time_null_accuracies")):
@@ -410,6 +412,56 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
             "here is time/context, not stimulus.")
 
 
+def drift_control_lines(summary: pd.DataFrame, groups: pd.DataFrame | None,
+                        null_sessions: list[str] | tuple = ()) -> list[str]:
+    """The front page's lines of the gabor-epoch drift control: one sentence per animal
+    (every decoder's mean balanced accuracy over folds, trial and block split), then the
+    group test of the mean over the animals with stimulus information, per split."""
+    df = summary[summary.analysis == "drift_control"]
+    if not len(df):
+        return ["* **Gabor-epoch drift control**: not run"]
+    order = {m: i for i, m in enumerate(registered())}
+    models = sorted(set(df.model.dropna()), key=lambda m: order.get(m, len(order)))
+    label = {m: df[df.model == m].model_label.iloc[0] for m in models}
+    done = df[df.skipped.isna() & df.balanced_accuracy.notna()]
+    mean = done.groupby(["session", "split", "model"]).balanced_accuracy.mean()
+    lines = ["* **Gabor-epoch drift control** (a label that is only time: each recording's own "
+             "gabor epoch cut into six stretches labelled SG NS NS SG NS SG, condition means "
+             "removed; balanced accuracy, chance 0.5):"]
+
+    def at(session: str, split: str, model: str) -> str:
+        v = mean.get((session, split, model))
+        return "not run" if v is None else f"{v:.2f}"
+
+    for session in dict.fromkeys(df.session.dropna()):
+        d = df[df.session == session]
+        if d.skipped.notna().all():
+            lines.append(f"  * {session}: skipped ({d.skipped.dropna().iloc[0]})")
+            continue
+        first, rest = models[0], models[1:]
+        others = ", ".join(f"{label[m]} {at(session, 'trial', m)} / {at(session, 'block', m)}"
+                           for m in rest)
+        lines.append(
+            f"  * {session}{' (null animal)' if session in null_sessions else ''}: on this "
+            f"recording's gabor epoch, a label that is only time is decoded at "
+            f"{at(session, 'trial', first)} (trial split) and {at(session, 'block', first)} "
+            f"(block split) by the {label[first]}" + (f"; trial / block: {others}" if others
+                                                      else "") + ".")
+    if groups is not None and len(groups):
+        g = groups[groups.group == "animals"]
+        for split, d in g.groupby("split", sort=False):
+            tests = ", ".join(
+                f"{label.get(r.model, r.model)} {r.balanced_accuracy_mean:.2f} "
+                f"(p {r.p_time_group:.2g})"
+                for r in d.sort_values("model", key=lambda m: m.map(order)).itertuples())
+            n = int(d.n_sessions.max())
+            lines.append(f"  * Mean over the {n} animal{'s' if n != 1 else ''} with stimulus "
+                         f"information, {split} split, with the time-respecting group test: "
+                         f"{tests}. The label is only time, so any p ≤ 0.05 here is a false "
+                         "positive of that test on this run's drift.")
+    return lines
+
+
 def _rst_table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = [".. list-table::", "   :header-rows: 1", ""]
     for r in [header, *rows]:
@@ -418,11 +470,13 @@ def _rst_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out + [""]
 
 
-def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str:
+def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict,
+               drift_groups: pd.DataFrame | None = None) -> str:
     """The report's landing text (reStructuredText), generated from the run's tables: the
     answer first (which decoder wins, by how much, and whether it survives the time-respecting
     test), then every decoder side by side, the raster network beside the neural-image one,
-    the null animal, the blank control and the caveats of this run."""
+    the null animal, the blank and gabor-epoch drift controls (``drift_groups``: their group
+    tests) and the caveats of this run."""
     split = config["decoding"]["split"]
     mode = config["decoding"]["ps_modes"][0]
     null = list(config["controls"]["null_sessions"])
@@ -493,6 +547,7 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict) -> str
             f"{r.accuracy.mean():.2f}, the leak of a trial's own stimulus into its image.")
     splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
     lines += [blank_control_line(summary, s, null) for s in splits]
+    lines += drift_control_lines(summary, drift_groups, null)
     caveats = []
     if source == "simulated":
         caveats.append("**simulated data**: they test the method, not mouse cortex")

@@ -684,7 +684,27 @@ def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
     """Fig. 17: block kind decoded from the grey-screen blanks, per animal and decoder, block
     vs trial split (bars: mean over decoded folds, dots: folds; chance 0.5). The screen is the
     same in both kinds of block: above chance is time and context, not stimulus."""
-    df = summary[summary.analysis == "blank_control"].copy()
+    _control_figure(summary, "blank_control", null_sessions, path,
+                    "balanced accuracy: scenes vs gratings block", "too few\nblanks",
+                    "Blank-presentation control: which kind of block, from its grey-screen "
+                    "blanks (above chance = time/context, not stimulus)")
+
+
+def drift_control_figure(summary: pd.DataFrame, null_sessions: list[str],
+                         path: str | Path) -> None:
+    """Fig. 18: the gabor-epoch drift control, per animal and decoder, block vs trial split
+    (bars: mean over folds, dots: folds; chance 0.5). The label is only time (six stretches of
+    the epoch labelled SG NS NS SG NS SG, condition means removed): above chance is drift."""
+    _control_figure(summary, "drift_control", null_sessions, path,
+                    "balanced accuracy: time-only label", "no gabor\nepoch",
+                    "Gabor-epoch drift control: a label that is only time, from each "
+                    "recording's own gabor epoch (above chance = drift)")
+
+
+def _control_figure(summary: pd.DataFrame, analysis: str, null_sessions: list[str],
+                    path: str | Path, ylabel: str, missing: str, title: str) -> None:
+    """Per animal and decoder, one panel per split, of a control's balanced accuracy."""
+    df = summary[summary.analysis == analysis].copy()
     splits = sorted(set(df.split.dropna()), key=lambda s: s != "block") or ["block"]
     order, labels = animal_order(df.session.dropna(), null_sessions)
     hue_order = sorted(set(df.model_label.dropna()), key=_decoder_rank)
@@ -700,17 +720,17 @@ def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
             sns.stripplot(d, x="session", y="balanced_accuracy", hue="model_label", order=order,
                           hue_order=hue_order, dodge=True, palette=dict.fromkeys(hue_order, "k"),
                           size=3, legend=False, ax=ax)
-        # Animals with no decoded fold here (too few blanks per fold) say so, not a blank gap.
+        # Animals with no decoded fold here (too few blanks, no epoch) say so, not a blank gap.
         for i, s in enumerate(order):
             if not (d.session == s).any():
-                ax.text(i, 0.03, "too few\nblanks", ha="center", va="bottom", fontsize=7,
+                ax.text(i, 0.03, missing, ha="center", va="bottom", fontsize=7,
                         color="grey")
         ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance")
         ax.set_xticks(range(len(order)), labels)
         # Balanced accuracy lies in [0, 1]: the full range, a little headroom for the dots.
         ax.set(ylim=(0, 1.05), xlim=(-0.5, len(order) - 0.5), xlabel="animal",
                title=f"{split} split",
-               ylabel="balanced accuracy: scenes vs gratings block")
+               ylabel=ylabel)
         if ax.get_legend():
             ax.get_legend().remove()
     handles = [plt.Rectangle((0, 0), 1, 1, color=palette[m]) for m in hue_order]
@@ -718,7 +738,6 @@ def blank_control_figure(summary: pd.DataFrame, null_sessions: list[str],
     # Outside the axes, right of the last panel: never over a bar.
     fig.legend(handles, [*hue_order, "chance (0.5)"], frameon=False, fontsize=8,
                loc="upper left", bbox_to_anchor=(1.0, 0.9))
-    fig.suptitle("Blank-presentation control: which kind of block, from its grey-screen blanks "
-                 "(above chance = time/context, not stimulus)" + _source_tag(df), fontsize=10)
+    fig.suptitle(title + _source_tag(df), fontsize=10)
     fig.tight_layout()
     _save(fig, path)

@@ -235,6 +235,17 @@ def test_tiny_end_to_end_run(tiny_run):
     decoded = blank[blank.split == "trial"]
     assert decoded.skipped.isna().all() and decoded.balanced_accuracy.between(0, 1).all()
     assert (decoded.chance_balanced_accuracy == 0.5).all() and (decoded.n_test == 12).all()
+    # The gabor-epoch drift control: GLM, SVC and kNN per fold, session and split, on every
+    # session's own gabor epoch (Allen's full 3,645 presentations whatever the repeats), with
+    # the block-relabelling null and, for the GLM, ci.yaml's 20 label shuffles.
+    drift = summary[summary.analysis == "drift_control"]
+    assert len(drift) == 3 * 2 * 2 * 2 and set(drift.model) == {"glm", "svc", "knn"}
+    assert drift.skipped.isna().all() and drift.balanced_accuracy.between(0, 1).all()
+    assert (drift.n_train + drift.n_test == 3645).all() and (drift.n_time_null == 9).all()
+    assert (drift[drift.model == "glm"].n_permutations == 20).all()
+    drift_groups = pd.read_csv(tiny_run / "results" / "group_tests_drift_control.csv")
+    assert set(drift_groups.group) == {"animals", "null N0"}
+    assert set(drift_groups.model) == {"glm", "svc", "knn"}
     folds = pd.read_csv(tiny_run / "results" / "summary_folds.csv")
     assert {"accuracy_mean", "accuracy_sd", "n_folds", "split"} <= set(folds.columns)
     groups = pd.read_csv(tiny_run / "results" / "group_tests.csv")
@@ -244,10 +255,10 @@ def test_tiny_end_to_end_run(tiny_run):
     assert set(bench.rule) == {"simulate_session", "render_stimuli", "responses", "glm_within",
                                "glm_analyses", "dnn_within", "dnn_cross", "raster_within",
                                "dnn_control", "dnn_transfer", "baselines_within",
-                               "baselines_cross", "blank_control"}
+                               "baselines_cross", "blank_control", "drift_control"}
     networks = main[main.inputs.isin(["neural_image", "raster"])]
     assert len(bench) == (len(networks) + len(controls) + len(transfer)
-                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1 + 2 * 2)
+                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1 + 2 * 2 + 2 * 2)
     assert (bench.s > 0).all() and (bench.max_rss_mb > 0).all()
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name
@@ -276,7 +287,8 @@ def test_report_holds_every_figure(tiny_run):
                          if n.endswith((".html", ".js")))
     for name in FIGURES:
         assert f"{name}.png" in names, name
-    for table in ("summary.csv", "group_tests.csv", "benchmarks.csv", "retention.csv"):
+    for table in ("summary.csv", "group_tests.csv", "group_tests_drift_control.csv",
+                  "benchmarks.csv", "retention.csv"):
         assert table in names, table
     # The front page is generated from this run's summary: headline numbers, the null
     # animal and the caveats of the run.
@@ -293,6 +305,13 @@ def test_report_holds_every_figure(tiny_run):
     assert "Null animal N0" in front and "**simulated data**" in front
     assert "pretrained weights loaded: false" in front  # GoogLeNet from scratch in ci.yaml
     assert "The paper's raster variant" in front  # raster for S0 in ci.yaml
+    # One sentence per animal for the gabor-epoch drift control, with this run's GLM means.
+    drift = summary[(summary.analysis == "drift_control") & (summary.model == "glm")]
+    for animal in ("S0", "N0"):
+        trial, block = (drift[(drift.session == animal) & (drift.split == sp)]
+                        .balanced_accuracy.mean() for sp in ("trial", "block"))
+        assert (f"on this recording's gabor epoch, a label that is only time is decoded at "
+                f"{trial:.2f} (trial split) and {block:.2f} (block split) by the GLM") in front
     assert "Answer" in html and "not tested" in html and "Caveats of this run" in html
 
 

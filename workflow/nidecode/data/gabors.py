@@ -220,7 +220,7 @@ def load_epoch(folder: str | Path, session: str, areas: tuple[str, ...] = ("VISp
     d = np.load(Path(folder) / "gabor" / f"{session}.npz")
     units = unit_table(folder) if units is None else units
     u = units.set_index("ecephys_unit_id").reindex(d["unit_ids"])
-    keep = u["ecephys_structure_acronym"].isin(areas).to_numpy()
+    keep = u["ecephys_structure_acronym"].isin(areas).to_numpy().copy()
     for key, value in (filters or {}).items():
         if key == "quality":
             keep &= (u["quality"] == value).to_numpy()

@@ -86,8 +86,17 @@ DRIFT_GRID_S = 1.0
 # the session and relax over its first minutes of showings.
 NOVELTY = 0.5
 NOVELTY_TAU_S = 300.0
+# Each unit's grey-screen (baseline) rate: log-normal, median BASE_HZ, SD of log BASE_LOG_SD,
+# at least BASE_MIN_HZ (docs/simulation.md, "The spike model" and "Fidelity").
+BASE_HZ = 4.0
+BASE_LOG_SD = 0.6
+BASE_MIN_HZ = 1.0
 # Frames of the drifting gabor's cycle a condition's drive is averaged over.
 GABOR_PHASES = (0.0, 0.25, 0.5, 0.75)
+# A patch in the receptive field drives a unit more than the linear field predicts from its
+# full-field responses (which surround suppression, absent here, would damp): the gabor
+# epoch's drive is multiplied by this, calibrated on Allen's gabor epochs (docs/simulation.md).
+GABOR_GAIN = 1.0
 # Median evoked amplitude (Hz) at drive 1, calibrated with the drift and novelty above so that
 # AllenSDK's quick-start scene decoder lands where it does on Allen's data (docs/simulation.md,
 # "Fidelity"); it was 15 Hz before the simulator ran on Allen's clock.
@@ -125,6 +134,10 @@ class AnimalSpec:
     drift_shared_sd: float = DRIFT_SHARED_SD
     drift_settle_sd: float = DRIFT_SETTLE_SD
     drift_settle_tau_s: float = DRIFT_SETTLE_TAU_S
+    gabor_gain: float = GABOR_GAIN
+    base_hz: float = BASE_HZ
+    base_log_sd: float = BASE_LOG_SD
+    base_min_hz: float = BASE_MIN_HZ
 
     @classmethod
     def from_config(cls, config: dict, session: str) -> AnimalSpec:
@@ -304,14 +317,15 @@ def _gabor(y, x, cy, cx, sigma, theta, sf, phase) -> np.ndarray:
 
 def unit_drives(
     images: np.ndarray, area: str | AreaModel, n: int, canvas: Canvas, rng: np.random.Generator,
-    n_norm: int | None = None,
+    n_norm: int | None = None, image_gain: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Stimulus drive (n_stimuli, n) in [0, ~3] of ``n`` units of ``area`` (its name in
     :data:`nidecode.data.area_models.AREA_MODELS`, or a model), and their RF params.
 
     Each unit's drive is scaled by its 90th percentile over the first ``n_norm`` images (all
     when None): further images (the gabor epoch's) are driven through the same fields
-    without changing how the decoded stimuli drive them."""
+    without changing how the decoded stimuli drive them. ``image_gain`` (one per image)
+    multiplies the scaled drive before the nonlinearity."""
     model = area if isinstance(area, AreaModel) else area_model(area)
     y, x = canvas.grid_deg()
     h, w = canvas.screen_deg
@@ -361,6 +375,8 @@ def unit_drives(
         scale = np.percentile(d[:n_norm], 90) if d[:n_norm].any() else 1.0
         if kind not in ("weak", "undriven"):
             d = d / max(scale, 1e-9)
+        if image_gain is not None:
+            d = d * image_gain
         drives[:, k] = np.clip(d, 0, 3) ** 1.5
         params["kind"].append(kind)
     return drives, {k: np.asarray(v) for k, v in params.items()}
@@ -519,6 +535,7 @@ def simulate_session(
     gabor_frames = np.stack([render_gabor(x, y, o, ph, canvas.grid_deg(), mean_grey=MEAN_GREY)
                              for x, y, o in gabor_conditions() for ph in GABOR_PHASES])
     n_decoded = len(gratings) + len(scenes)
+    image_gain = np.r_[np.ones(n_decoded), np.full(len(gabor_frames), animal.gabor_gain)]
     drive_g = np.zeros((len(gratings), n_units))
     drive_s = np.zeros((len(scenes), n_units))
     drive_gab = np.zeros((len(gabor_conditions()), n_units))
@@ -528,7 +545,7 @@ def simulate_session(
         if not len(idx):
             continue
         d, p = unit_drives(np.concatenate([gratings, scenes, gabor_frames]), models[area],
-                           len(idx), canvas, rng, n_norm=n_decoded)
+                           len(idx), canvas, rng, n_norm=n_decoded, image_gain=image_gain)
         drive_g[:, idx], drive_s[:, idx] = d[: len(gratings)], d[len(gratings) : n_decoded]
         drive_gab[:, idx] = d[n_decoded:].reshape(-1, len(GABOR_PHASES), len(idx)).mean(1)
         kinds[idx] = p["kind"]
@@ -536,7 +553,8 @@ def simulate_session(
         drive_g[:], drive_s[:], drive_gab[:] = 0.0, 0.0, 0.0
         kinds[:] = "null"
 
-    base = np.exp(rng.normal(math.log(4.0), 0.6, n_units)).clip(1.0, 30.0)  # Hz
+    base = np.exp(rng.normal(math.log(animal.base_hz), animal.base_log_sd, n_units)
+                  ).clip(animal.base_min_hz, 30.0)  # Hz, the grey-screen rate
     amp = animal.drive * np.exp(rng.normal(math.log(EVOKED_HZ), 0.5, n_units))  # Hz at drive 1
     for area, model in models.items():  # CA1: half the evoked amplitude
         if model.amplitude != 1.0:

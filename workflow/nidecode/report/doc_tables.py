@@ -36,6 +36,7 @@ SUMMARY_COLUMNS = [
 ]
 TABLES = ("summary.csv", "retention.csv", "group_tests.csv", "benchmarks.csv")
 STUDY = "false_positives.csv"
+DRIFT_GROUPS = "group_tests_drift_control.csv"  # runs before the drift control lack it
 BEGIN = re.compile(r"<!-- run-table: ([a-z_]+) -->\n")
 END = "<!-- /run-table -->"
 # A stated result: a decimal with at least two digits after the point, or a power of ten
@@ -56,6 +57,8 @@ class Snapshot:
         self.benchmarks = pd.read_csv(self.folder / "benchmarks.csv")
         study = self.folder / STUDY
         self.study = pd.read_csv(study) if study.exists() else None
+        drift = self.folder / DRIFT_GROUPS
+        self.drift_groups = pd.read_csv(drift) if drift.exists() else None
         self.null = list(self.run.get("null_sessions", []))
 
     @property
@@ -87,6 +90,8 @@ def snapshot(results: str | Path, out: str | Path, run: dict,
     s[[c for c in SUMMARY_COLUMNS if c in s]].to_csv(out / "summary.csv", index=False)
     for t in TABLES[1:]:
         pd.read_csv(results / t).to_csv(out / t, index=False)
+    if (results / DRIFT_GROUPS).exists():
+        pd.read_csv(results / DRIFT_GROUPS).to_csv(out / DRIFT_GROUPS, index=False)
     if study is not None:
         # The relabellings' accuracies stay: the group tests are recomputed from them.
         pd.read_csv(study).to_csv(out / STUDY, index=False)
@@ -282,6 +287,32 @@ def groups_table(snap: Snapshot) -> str:
                    "p (block relabelling)", "p computed"], rows)
 
 
+def drift_control_table(snap: Snapshot) -> str:
+    """The gabor-epoch drift control per animal: each decoder's mean balanced accuracy over
+    folds, trial / block split, then the group test of the animals with stimulus information
+    (and each null animal alone) per split."""
+    s = snap.summary
+    d = s[(s.analysis == "drift_control") & s.skipped.isna()]
+    if not len(d):
+        return "The drift control did not run in this snapshot."
+    order = [m for m in ("glm", "svc", "knn") if m in set(d.model)]
+    order += sorted(set(d.model) - set(order))
+    label = {m: d[d.model == m].model_label.iloc[0] for m in order}
+    mean = d.groupby(["session", "split", "model"]).balanced_accuracy.mean()
+    animals = [a for a in [*snap.animals, *snap.null] if a in set(d.session)]
+    rows = [[a + (" (null)" if a in snap.null else "")]
+            + [f"{mean.get((a, 'trial', m), np.nan):.3f} / {mean.get((a, 'block', m), np.nan):.3f}"
+               for m in order] for a in animals]
+    g = snap.drift_groups
+    if g is not None:
+        for (split, group), gg in g.groupby(["split", "group"], sort=False):
+            by = gg.set_index("model")
+            rows.append([f"{group}, {split} split: mean (group p)"]
+                        + [f"{by.balanced_accuracy_mean[m]:.3f} (p {by.p_time_group[m]:.2g})"
+                           if m in by.index else "–" for m in order])
+    return _table(["animal", *[f"{label[m]}: trial / block" for m in order]], rows)
+
+
 def leak_table(snap: Snapshot, split: str = "block") -> str:
     rows = []
     for null in snap.null:
@@ -416,6 +447,7 @@ RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "decoders": decoders_table, "verdict": verdict,
     "run": run_line, "within": within_table, "null": null_table,
     "like_for_like": like_for_like_table, "blank": blank_table, "cross": cross_table,
+    "drift_control": drift_control_table,
     "transfer": transfer_table, "groups": groups_table, "leak": leak_table,
     "future": future_table, "benchmarks": benchmarks_table,
     "false_positives": false_positive_table, "group_calibration": group_calibration_table,
@@ -474,6 +506,8 @@ def allowed_numbers(snap: Snapshot, blocks: dict[str, str], settings: tuple[str,
     for text in settings:
         allowed |= {_norm(n) for n in NUMBER.findall(text)}
     frames = [snap.summary, snap.retention, snap.groups, snap.benchmarks]
+    if snap.drift_groups is not None:
+        frames.append(snap.drift_groups)
     if snap.study is not None:
         frames.append(snap.study)
     for f in frames:

@@ -217,6 +217,24 @@ def test_verdict_says_when_the_time_test_cannot_reach_alpha(animals, partitions,
     assert ("one animal)" in text) == (len(animals) == 1)
 
 
+def test_verdict_with_decidable_and_undecidable_decoders():
+    """One animal whose blocks give 30 partitions (floor 1/30) decides; a decoder whose null
+    has fewer partitions cannot, and is named apart."""
+    from nidecode.report.aggregate import verdict
+
+    groups = pd.concat([group_rows({"glm": 1 / 30}, ["A"], partitions=30),
+                        group_rows({"knn": 0.2}, ["A"], partitions=10)])
+    text = verdict(decoded(["A"]), groups, [], "block")
+    assert text.endswith(
+        "The time-respecting test on the one animal rejects chance (p ≤ 0.05) for GLM. The "
+        "time-respecting test cannot reach p ≤ 0.05 with 1 animal (its smallest p is 0.1), so "
+        "it decides nothing for kNN; the network was not tested against drift in this run.")
+    groups = group_rows({"glm": 0.2, "knn": 0.5}, ["A"], partitions=30)
+    assert ("The time-respecting test on the one animal does not reject chance (p ≤ 0.05) for "
+            "any decoder it was run for (GLM, kNN);") in verdict(decoded(["A"]), groups, [],
+                                                                 "block")
+
+
 def test_verdict_without_the_network_or_without_animals_with_information():
     from nidecode.report.aggregate import verdict
 

@@ -301,19 +301,17 @@ def time_test_sentence(rows: list[dict], alpha: float = ALPHA) -> str:
         passed = [r["label"] for r in group if r["p_group"] <= alpha]
         failed = [r["label"] for r in group if r["p_group"] > alpha]
         where = f"across the {n} animals" if n > 1 else "on the one animal"
-        if not failed:
-            what = (f"rejects chance (p ≤ {alpha:g}) for every decoder it was run for "
-                    f"({', '.join(passed)})" if len(passed) > 1
-                    else f"rejects chance (p ≤ {alpha:g}) for {passed[0]}, the one decoder it "
-                    "was run for")
-        elif not passed:
-            what = (f"does not reject chance (p ≤ {alpha:g}) for any decoder it was run for "
-                    f"({', '.join(failed)})" if len(failed) > 1
-                    else f"does not reject chance (p ≤ {alpha:g}) for {failed[0]}, the one "
-                    "decoder it was run for")
-        else:
+        every = len(group) == len(tested)  # no other decoder, decidable or not, was tested
+        if passed and failed:
             what = (f"rejects chance (p ≤ {alpha:g}) for {_names(passed)} and not for "
                     f"{_names(failed)}")
+        else:
+            verb, some = ("rejects", passed) if passed else ("does not reject", failed)
+            what = f"{verb} chance (p ≤ {alpha:g}) for " + (
+                _names(some) if not every
+                else f"{some[0]}, the one decoder it was run for" if len(some) == 1
+                else f"{'every' if passed else 'any'} decoder it was run for "
+                     f"({', '.join(some)})")
         parts.append(f"The time-respecting test {where} {what}")
     floors = [r for r in tested if r["p_floor"] > alpha]
     for n, floor in sorted({(r["n_group"], r["p_floor"]) for r in floors}):

@@ -188,20 +188,68 @@ def small_simulated_session():
 def write_session_file(small_simulated_session):
     """``write(path, session_id, subject=None)``: the small simulated session written as an NWB
     file whose general/session_id (and general/subject/subject_id) are those of an Allen file."""
-    import h5py
-
     from nidecode.data.simulate import write_nwb
 
     def write(path: Path, session_id: str, subject: str | None = None) -> Path:
         write_nwb(small_simulated_session, path)
-        with h5py.File(path, "a") as f:
-            del f["general/session_id"]
-            f["general/session_id"] = str(session_id)
-            if subject is not None:
-                g = f.require_group("general/subject")
-                g.attrs["neurodata_type"] = "Subject"
-                g.attrs["namespace"] = "core"
-                g["subject_id"] = str(subject)
-        return path
+        return set_allen_ids(path, session_id, subject)
+
+    return write
+
+
+def set_allen_ids(path: Path, session_id: str, subject: str | None = None) -> Path:
+    """Give an NWB file the general/session_id (and general/subject/subject_id) of an Allen
+    file, from which the workflow names its session ``<subject>_<session id>``."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        del f["general/session_id"]
+        f["general/session_id"] = str(session_id)
+        if subject is not None:
+            g = f.require_group("general/subject")
+            g.attrs["neurodata_type"] = "Subject"
+            g.attrs["namespace"] = "core"
+            g["subject_id"] = str(subject)
+    return path
+
+
+# --- A user's own folder, decodable end to end (tests/test_workflow.py) ----------------------
+
+
+@pytest.fixture(scope="session")
+def decodable_sessions():
+    """Two small simulated sessions with three blocks of each stimulus (the block split's three
+    folds and its 10 block partitions, as in Allen's protocol): ``informative`` and
+    ``stimulus_blind`` (its units ignore the stimulus). A few seconds each."""
+    from nidecode.data.schedule import alternating_epochs
+    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session
+    from nidecode.data.stimuli import Canvas
+
+    protocol = Protocol(repeats=1, blanks_gratings=6, blanks_scenes=6,
+                        epochs=alternating_epochs(n_blocks=3, block_s=12.0, spontaneous_s=5.0))
+    return {kind: simulate_session(AnimalSpec(name=kind, seed=seed, n_units={"VISp": 100},
+                                              stimulus_blind=kind == "stimulus_blind"),
+                                   protocol, Canvas(12, 20))
+            for kind, seed in (("informative", 11), ("stimulus_blind", 12))}
+
+
+@pytest.fixture
+def write_own_folder(decodable_sessions):
+    """``write(folder, kinds)``: one AllenSDK-layout file per kind in ``kinds``
+    (``session_<id>/session_<id>.nwb``: subjects 990009003, 990009004, ..., sessions
+    990000301, 990000302, ...);
+    returns the session names the workflow gives them, in order."""
+    from nidecode.data.simulate import write_nwb
+
+    def write(folder: Path, kinds: list[str]) -> list[str]:
+        names = []
+        for k, kind in enumerate(kinds):
+            session_id, subject = str(990000301 + k), str(990009003 + k)
+            path = folder / f"session_{session_id}" / f"session_{session_id}.nwb"
+            path.parent.mkdir(parents=True)
+            write_nwb(decodable_sessions[kind], path)
+            set_allen_ids(path, session_id, subject)
+            names.append(f"{subject}_{session_id}")
+        return names
 
     return write

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from nidecode.evaluation.metrics import write_metrics, write_metrics_rows
-from nidecode.report.aggregate import fold_spread, summarise
+from nidecode.report.aggregate import (
+    COLUMNS,
+    GROUP_COLUMNS,
+    fold_spread,
+    model_name,
+    summarise,
+)
 
 
 def job(**kw) -> dict:
@@ -125,25 +131,170 @@ def test_like_for_like_takes_every_decoder_on_the_networks_folds():
     assert out.n_sessions.tolist() == [2, 2] and out.folds.iloc[0] == [0]
 
 
-def test_verdict_names_the_winner_the_gap_and_what_was_tested():
+# ------------------------------------------------------------- the front page's sentences
+# Decoders as the front page names them: the GLM, kNN and the network on neural images.
+DECODERS = {"glm": ("responses", None, 0.6), "knn": ("responses", None, 0.8),
+            "efficientnet_lite0": ("neural_image", "train", 0.55)}
+
+
+def decoded(sessions: list[str], models=tuple(DECODERS)) -> pd.DataFrame:
+    """summary.csv of a run: each decoder within each animal, block split, fold 0."""
+    rows = [job(model=m, inputs=DECODERS[m][0], ps_mode=DECODERS[m][1], session=s,
+                accuracy=DECODERS[m][2], pretrained=False, arch=m, finetune="all")
+            for s in sessions for m in models]
+    return pd.DataFrame([{**r, "model_label": model_name(r)} for r in rows],
+                        columns=[*COLUMNS, "model_label"])
+
+
+def group_rows(tested: dict[str, float], sessions: list[str], partitions: int = 10
+               ) -> pd.DataFrame:
+    """group_tests.csv with decoder -> p over ``sessions``, each animal's null having
+    ``partitions`` - 1 other block partitions (10 with 3 + 3 blocks, 3 with 2 + 2)."""
+    from nidecode.evaluation.statistics import group_null_size
+
+    floor = 1 / group_null_size([[0.5] * (partitions - 1)] * len(sessions))
+    return pd.DataFrame([{"group": "animals", "split": "block", "model": m,
+                          "ps_mode": DECODERS[m][1], "p_time_group": p, "p_floor": floor,
+                          "n_sessions": len(sessions), "sessions": "+".join(sessions)}
+                         for m, p in tested.items()], columns=GROUP_COLUMNS)
+
+
+ANIMALS = ["A", "B", "C"]
+
+
+@pytest.mark.parametrize("tested, says", [
+    ({"glm": 0.001, "knn": 0.01},
+     "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for every "
+     "decoder it was run for (GLM, kNN); the network was not tested against drift in this "
+     "run."),
+    ({"glm": 0.01, "knn": 0.2},
+     "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for GLM and not "
+     "for kNN; the network was not tested against drift in this run."),
+    ({"glm": 0.3, "knn": 0.2},
+     "The time-respecting test across the 3 animals does not reject chance (p ≤ 0.05) for any "
+     "decoder it was run for (GLM, kNN); the network was not tested against drift in this "
+     "run."),
+    ({"glm": 0.01},
+     "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for GLM, the "
+     "one decoder it was run for; the network was not tested against drift in this run."),
+    ({"knn": 0.5},
+     "The time-respecting test across the 3 animals does not reject chance (p ≤ 0.05) for "
+     "kNN, the one decoder it was run for; the network was not tested against drift in this "
+     "run."),
+    # A network with a time test: no caveat about drift.
+    ({"glm": 0.01, "efficientnet_lite0": 0.3},
+     "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for GLM and not "
+     "for network on neural images."),
+    ({"glm": 0.01, "knn": 0.01, "efficientnet_lite0": 0.01},
+     "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for every "
+     "decoder it was run for (GLM, kNN, network on neural images)."),
+    ({}, "No decoder was tested against drift across animals in this run."),
+])
+def test_verdict_says_for_which_decoders_the_time_test_rejects(tested, says):
     from nidecode.report.aggregate import verdict
 
-    rows = []
-    for session in ("A", "B"):
-        for model, label, inputs, mode, acc in (
-                ("glm", "GLM", "responses", None, 0.6), ("knn", "kNN", "responses", None, 0.8),
-                ("efficientnet_lite0", "network (train)", "neural_image", "train", 0.55)):
-            rows.append({"session": session, "model": model, "model_label": label,
-                         "inputs": inputs, "ps_mode": mode, "fold": 0, "accuracy": acc,
-                         "task": "within", "analysis": "main", "control": "none",
-                         "split": "block"})
-    groups = pd.DataFrame([
-        {"group": "animals", "split": "block", "model": "glm", "ps_mode": None,
-         "p_time_group": 0.01},
-        {"group": "animals", "split": "block", "model": "knn", "ps_mode": None,
-         "p_time_group": 0.2}])
-    text = verdict(pd.DataFrame(rows), groups, [], "block")
-    assert "best decoder of natural vs artificial stimuli is the kNN (0.800" in text
-    assert "the network on neural images reaches 0.550, 0.250 behind it" in text
-    assert "rejects chance (p ≤ 0.05) for GLM and not for kNN" in text
-    assert text.endswith("the network was not tested against drift in this run.")
+    text = verdict(decoded(ANIMALS), group_rows(tested, ANIMALS), [], "block")
+    assert text == ("On these data the best decoder of natural vs artificial stimuli is the kNN "
+                    "(0.800 within animal, chance 0.5, block split, on the network's fold); the "
+                    "network on neural images reaches 0.550, 0.250 behind it. " + says)
+
+
+@pytest.mark.parametrize("animals, partitions, says", [
+    # One animal's 10 block partitions: p can be no smaller than 0.1.
+    (["A"], 10, "cannot reach p ≤ 0.05 with 1 animal (its smallest p is 0.1), so it decides "
+                "nothing for GLM and kNN"),
+    # Two animals of 2 + 2 blocks (3 partitions each): 1 / 9.
+    (["A", "B"], 3, "cannot reach p ≤ 0.05 with 2 animals (its smallest p is 0.11), so it "
+                    "decides nothing for GLM and kNN"),
+])
+def test_verdict_says_when_the_time_test_cannot_reach_alpha(animals, partitions, says):
+    from nidecode.report.aggregate import verdict
+
+    groups = group_rows({"glm": 1.0, "knn": 0.1}, animals, partitions)
+    text = verdict(decoded(animals), groups, [], "block")
+    assert f"The time-respecting test {says}; the network was not tested" in text
+    assert "rejects" not in text and "reject chance" not in text
+    assert ("one animal)" in text) == (len(animals) == 1)
+
+
+def test_verdict_with_decidable_and_undecidable_decoders():
+    """One animal whose blocks give 30 partitions (floor 1/30) decides; a decoder whose null
+    has fewer partitions cannot, and is named apart."""
+    from nidecode.report.aggregate import verdict
+
+    groups = pd.concat([group_rows({"glm": 1 / 30}, ["A"], partitions=30),
+                        group_rows({"knn": 0.2}, ["A"], partitions=10)])
+    text = verdict(decoded(["A"]), groups, [], "block")
+    assert text.endswith(
+        "The time-respecting test on the one animal rejects chance (p ≤ 0.05) for GLM. The "
+        "time-respecting test cannot reach p ≤ 0.05 with 1 animal (its smallest p is 0.1), so "
+        "it decides nothing for kNN; the network was not tested against drift in this run.")
+    groups = group_rows({"glm": 0.2, "knn": 0.5}, ["A"], partitions=30)
+    assert ("The time-respecting test on the one animal does not reject chance (p ≤ 0.05) for "
+            "any decoder it was run for (GLM, kNN);") in verdict(decoded(["A"]), groups, [],
+                                                                 "block")
+
+
+def test_verdict_without_the_network_or_without_animals_with_information():
+    from nidecode.report.aggregate import verdict
+
+    # Every session a null animal: nothing to compare.
+    text = verdict(decoded(["N0"]), group_rows({}, []), ["N0"], "block")
+    assert text == "No decoder ran on the animals with stimulus information."
+    # The network did not run: no decoder is compared on its folds.
+    text = verdict(decoded(ANIMALS, ("glm", "knn")), group_rows({"glm": 0.01}, ANIMALS), [],
+                   "block")
+    assert text == "No decoder ran on the animals with stimulus information."
+
+
+def front_page_config(null: list[str], sessions: list[str]) -> dict:
+    return {"decoding": {"split": "block", "ps_modes": ["train"], "compare_splits": []},
+            "controls": {"null_sessions": null}, "source": "nwb", "sessions": sessions,
+            "results_label": "own Allen NWB files"}
+
+
+def test_front_page_with_one_animal_and_no_null_animal(tmp_path):
+    """An own file alone: no null animal named anywhere, the time test's floor instead of its
+    verdict, and the blank control not decoded in words (never 'nan')."""
+    from nidecode.report.aggregate import front_page, group_time_tests
+
+    rows = [job(model="glm", inputs="responses", ps_mode=None, session="A", fold=k,
+                balanced_accuracy=0.9, accuracy=0.9, time_null="block_relabelling",
+                time_null_observed=0.9, time_null_accuracies=[0.5] * 9) for k in range(3)]
+    rows += [job(model="efficientnet_lite0", session="A", fold=k, accuracy=0.7, arch="googlenet",
+                 pretrained=False, finetune="all") for k in range(3)]
+    rows += [job(model="glm", inputs="blank_responses", analysis="blank_control", session="A",
+                 fold=k, balanced_accuracy=None, accuracy=None, skipped="too few blanks")
+             for k in range(3)]
+    write_metrics_rows(rows, tmp_path / "rows.json")
+    groups = group_time_tests([tmp_path / "rows.json"], null_sessions=[])
+    text = front_page(summarise([tmp_path / "rows.json"]), groups, front_page_config([], ["A"]))
+    assert "**Data**: source ``nwb`` (own Allen NWB files), sessions A.\n" in text
+    assert ("**Answer**: On these data the best decoder of natural vs artificial stimuli is "
+            "the GLM (0.900 within animal, chance 0.5, block split, on the network's folds, one "
+            "animal); the network on neural images reaches 0.700, 0.200 behind it. The "
+            "time-respecting test cannot reach p ≤ 0.05 with 1 animal (its smallest p is 0.1), "
+            "so it decides nothing for GLM; the network was not tested against drift in this "
+            "run.\n") in text
+    assert "null animal" not in text.lower()
+    assert "     - 0.1 (smallest possible with 1 animal: 0.1)\n" in text
+    assert "     - **not tested**\n" in text
+    assert "Per animal, GLM on blanks / main GLM: A not decoded / 0.90;" in text
+    assert "nan" not in text
+
+
+def test_front_page_with_a_null_animal(tmp_path):
+    from nidecode.report.aggregate import front_page
+
+    summary = pd.concat([decoded(["A", "B"]), decoded(["N0"])])
+    groups = group_rows({"glm": 0.01, "knn": 0.04}, ["A", "B"])
+    text = front_page(summary, groups, front_page_config(["N0"], ["A", "B", "N0"]))
+    assert "sessions A, B, N0; null animal N0 (units blind to the stimulus)." in text
+    assert ("The time-respecting test across the 2 animals rejects chance (p ≤ 0.05) for every "
+            "decoder it was run for (GLM, kNN); the network was not tested") in text
+    assert "     - null animal, block / trial split\n" in text
+    assert "     - 0.600 / –\n" in text  # the GLM on the null animal, block split only
+    assert "     - 0.01\n" in text and "smallest possible" not in text
+    # The readout did not run on the null animal here: its line says what did, no 'nan'.
+    assert "* **Null animal N0**: network ``train`` mode: block split 0.55.\n" in text
+    assert "nan" not in text

@@ -107,3 +107,58 @@ def test_changing_the_animals_is_one_edit():
     config["sessions"] = ["first", "S1"]
     with pytest.raises(ConfigError, match="words of the session roles"):
         validate_config(config)
+
+
+@pytest.mark.parametrize("generator", ["leave_one_animal_out", "all_subsets", "paper"])
+@pytest.mark.parametrize("sessions, made, note", [
+    # A lone animal has none to train on: no combo, and the start-up line says why.
+    (["S0"], 0, "{g} needs at least 2 sessions, found 1"),
+    (["S0", "N0"], 0, "{g} needs at least 2 sessions with stimulus information (null sessions "
+                      "N0 take no part), found 1"),
+    (["S0", "S1"], 2, None),
+    (["S0", "S1", "S2", "S3", "S4"], {"leave_one_animal_out": 5, "all_subsets": 5 * 15,
+                                      "paper": 5}, None),
+])
+def test_every_combo_generator_for_one_two_and_many_sessions(default_config, generator,
+                                                             sessions, made, note):
+    from nidecode.config import combos, describe_sessions
+    from nidecode.evaluation.splits import parse_combo
+
+    cfg = copy.deepcopy(default_config)
+    cfg["sessions"] = sessions
+    cfg["decoding"]["combo_generators"] = [generator]
+    validate_config(cfg)
+    got = combos(cfg)
+    assert len(got) == (made[generator] if isinstance(made, dict) else made)
+    for combo in got:  # each trains and tests on different animals with information
+        train, test = parse_combo(combo)
+        assert train and test and not set(train) & set(test) and "N0" not in train + test
+    line = describe_sessions(cfg)[-1]
+    if note is not None:
+        assert line == f"combos: none ({note.format(g=generator)})"
+    elif generator == "paper" and len(sessions) < 4:
+        assert line == (f"combos: {', '.join(got)} (paper needs 4 sessions, found 2: it leaves "
+                        "one animal out)")
+    else:
+        assert line == f"combos: {', '.join(got)}"
+
+
+def test_explicit_combo_naming_a_missing_session_is_one_config_error(default_config):
+    cfg = copy.deepcopy(default_config)
+    cfg["sessions"] = ["S0"]
+    cfg["decoding"]["combos"] = ["S0__S1"]
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert str(err.value) == (
+        "config key 'decoding.combos': combo 'S0__S1' names ['S1'], not among the sessions "
+        "['S0']; name only those sessions in it, or remove it (the session list comes from "
+        "'sessions', or from the files nwb_dir finds)")
+    cfg = copy.deepcopy(default_config)
+    cfg["decoding"]["combos"] = ["S0+S1__S1"]
+    with pytest.raises(ConfigError, match=r"combo 'S0\+S1__S1' tests on \['S1'\], which it also "
+                                          "trains on; test on an animal it does not train on"):
+        validate_config(cfg)
+    cfg["decoding"]["combos"] = ["__S1"]  # no training animal: refused by the schema's pattern
+    with pytest.raises(ConfigError, match=r"config key 'decoding.combos.0': '__S1' does not "
+                                          "match"):
+        validate_config(cfg)

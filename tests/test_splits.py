@@ -57,6 +57,10 @@ def test_generators():
     assert len(subsets) == 9 * (2**8 - 1) == 2295
     assert len(set(subsets)) == 2295
     assert "M0+M1__M3" in subsets and "M2__M3" in subsets
+    # One animal has none to train on: no combo (never '__S0').
+    for make in (leave_one_animal_out, all_subsets):
+        assert make(["S0"]) == [] and make(["S0", "N0"], exclude=["N0"]) == []
+        assert make(["S0", "S1"]) == ["S1__S0", "S0__S1"]
 
 
 # Allen-like block design: gratings blocks 1, 3, 5 and scenes blocks 2, 4, 6, alternating.

@@ -436,3 +436,73 @@ def test_the_layout_check_finds_overlaps_and_clipping():
     assert "outside the axes" in found and "text overlaps" in found
     assert "legend over a plotting area" in found
     plt.close(fig)
+
+
+# ------------------------------------------------------------------ own files: config/own_nwb.yaml
+# The README's route for a folder of one's own NWB files, with config/own_nwb.yaml as shipped
+# (nwb_dir.path: data/nwb) and one layer that only makes it run offline and fast: GoogLeNet
+# from scratch (no ImageNet weights to download), one epoch, on fold 0 only (as the embedded
+# default), few label shuffles.
+OWN_NWB_FAST = """\
+decoding:
+  dnn: {pretrained: false, epochs: 1}
+  dnn_folds: [0]
+controls:
+  glm_permutations: 5
+"""
+
+
+def run_own_nwb(workdir: Path, write_own_folder, kinds: list[str]
+                ) -> tuple[list[str], str, str, pd.DataFrame]:
+    """The own_nwb.yaml route on a folder of ``kinds`` files, to the front page: the sessions'
+    names, Snakemake's output, the front page's text and group_tests.csv."""
+    names = write_own_folder(workdir / "data" / "nwb", kinds)
+    fast = workdir / "fast.yaml"
+    fast.write_text(OWN_NWB_FAST)
+    res = snakemake(workdir, "--cores", "2", "--configfile", str(REPO / "config" / "own_nwb.yaml"),
+                    str(fast))
+    assert res.returncode == 0, res.stdout[-5000:]
+    assert "Traceback" not in res.stdout
+    front = (workdir / "results" / "front_page.rst").read_text()
+    return names, res.stdout, front, pd.read_csv(workdir / "results" / "group_tests.csv")
+
+
+@pytest.mark.slow
+def test_own_nwb_route_with_one_session_file(tmp_path, write_own_folder):
+    """One own file: no combo (and the start-up line says why), every within-animal analysis,
+    and a front page that says the time test cannot decide with one animal."""
+    names, out, front, groups = run_own_nwb(tmp_path, write_own_folder, ["informative"])
+    assert ("nidecode: combos: none (leave_one_animal_out needs at least 2 sessions, found 1)"
+            in out)
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert set(summary.session.dropna()) == set(names) and "cross" not in set(summary.task)
+    glm = groups[(groups.model == "glm") & (groups.split == "block")].iloc[0]
+    assert glm.n_sessions == 1 and glm.p_floor > 0.05  # one animal's 10 block partitions
+    assert f"sessions {names[0]}.\n" in front
+    assert (f"The time-respecting test cannot reach p ≤ 0.05 with 1 animal (its smallest p is "
+            f"{glm.p_floor:.2g}), so it decides nothing for GLM; the network was not tested "
+            "against drift in this run.\n") in front
+    assert "one animal)" in front and "rejects" not in front
+    assert "null animal" not in front.lower() and "nan" not in front
+
+
+@pytest.mark.slow
+def test_own_nwb_route_with_two_session_files(tmp_path, write_own_folder):
+    """Two own files, one with stimulus information and one stimulus-blind (real data name
+    no null animal): each tested on the other, and the time test's verdict over both animals
+    in words that match its p."""
+    names, out, front, groups = run_own_nwb(tmp_path, write_own_folder,
+                                            ["informative", "stimulus_blind"])
+    a, b = names
+    assert f"nidecode: combos: {b}__{a}, {a}__{b}\n" in out
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert set(summary[summary.task == "cross"].combo) == {f"{b}__{a}", f"{a}__{b}"}
+    glm = groups[(groups.model == "glm") & (groups.split == "block")].iloc[0]
+    assert glm.n_sessions == 2 and glm.p_floor <= 0.05
+    verdict = ("rejects chance (p ≤ 0.05) for GLM, the one decoder it was run for"
+               if glm.p_time_group <= 0.05 else
+               "does not reject chance (p ≤ 0.05) for GLM, the one decoder it was run for")
+    assert (f"The time-respecting test across the 2 animals {verdict}; the network was not "
+            "tested against drift in this run.\n") in front
+    assert "for none" not in front and "nan" not in front
+    assert "null animal" not in front.lower()

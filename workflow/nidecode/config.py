@@ -16,7 +16,13 @@ from nidecode.common.analyses import analyses_from_config
 from nidecode.common.errors import ConfigError
 from nidecode.data.area_models import check_simulated_areas
 from nidecode.data.sources import dandi_session_file, resolve_sessions
-from nidecode.evaluation.splits import all_subsets, combo_name, leave_one_animal_out, parse_combo
+from nidecode.evaluation.splits import (
+    MIN_COMBO_ANIMALS,
+    all_subsets,
+    combo_name,
+    leave_one_animal_out,
+    parse_combo,
+)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -68,17 +74,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     resolve_sessions(config)
     resolve_roles(config)
     check_simulated_areas(config)
-    for combo in combos(config):
-        train, test = parse_combo(combo)
-        missing = sorted({a for a in train + test if a not in config["sessions"]})
-        if missing:
-            raise ConfigError(
-                f"config key 'decoding.combos': combo '{combo}' uses {missing}, which are not "
-                f"in sessions {config['sessions']}"
-            )
-        if set(train) & set(test):
-            raise ConfigError(f"config key 'decoding.combos': combo '{combo}' tests on a "
-                              "training animal")
+    _check_combos(config)
     sessions = set(config["sessions"])
     compare = config["decoding"]["compare_dnn_sessions"] or []
     for key, values in (("controls.sessions", config["controls"]["sessions"]),
@@ -117,6 +113,26 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         raise ConfigError(f"config key 'decoding.raster.sessions': {bad} not in sessions "
                           f"{config['sessions']}")
     return config
+
+
+def _check_combos(config: dict) -> None:
+    """Every explicit ``decoding.combos`` entry trains and tests on sessions of ``sessions``,
+    never the same one (generated combos are so by construction)."""
+    sessions = config["sessions"]
+    for combo in config["decoding"]["combos"]:
+        try:
+            train, test = parse_combo(combo)
+        except ValueError:
+            raise ConfigError(f"config key 'decoding.combos': '{combo}' is not of the form "
+                              "TRAIN+TRAIN__TEST (e.g. M0+M1__M3); fix or remove it") from None
+        if missing := sorted({a for a in train + test if a not in sessions}):
+            raise ConfigError(
+                f"config key 'decoding.combos': combo '{combo}' names {missing}, not among the "
+                f"sessions {sessions}; name only those sessions in it, or remove it (the "
+                "session list comes from 'sessions', or from the files nwb_dir finds)")
+        if both := sorted(set(train) & set(test)):
+            raise ConfigError(f"config key 'decoding.combos': combo '{combo}' tests on {both}, "
+                              "which it also trains on; test on an animal it does not train on")
 
 
 def _check_baselines(config: dict) -> None:
@@ -242,9 +258,12 @@ def describe_sessions(config: dict) -> list[str]:
              # transfer: null is every session, [] none (rules/common.smk, TRANSFER_SESSIONS)
              "transfer comparison": ("every session" if dec["transfer"]["sessions"] is None
                                      else dec["transfer"]["sessions"]),
-             "network controls": ctrl["sessions"], "combos": combos(config)}
+             "network controls": ctrl["sessions"]}
     lines += [f"{k}: {(', '.join(v) or 'none') if isinstance(v, list) else v}"
               for k, v in roles.items()]
+    notes = combo_notes(config)
+    lines.append(f"combos: {', '.join(combos(config)) or 'none'}"
+                 + (f" ({'; '.join(notes)})" if notes else ""))
     return lines
 
 
@@ -261,17 +280,41 @@ def paper_combos(sessions: list[str]) -> list[str]:
                                             ([a, d], c))]
 
 
+def _paper(sessions: list[str], exclude: list[str] | tuple = ()) -> list[str]:
+    return paper_combos([s for s in sessions if s not in exclude])
+
+
+# decoding.combo_generators: name -> (sessions, null sessions) -> combos.
+COMBO_GENERATORS = {"leave_one_animal_out": leave_one_animal_out, "all_subsets": all_subsets,
+                    "paper": _paper}
+
+
 def combos(config: dict) -> list[str]:
     """Explicit combos, then generated ones, without duplicates, in a stable order."""
     dec = config["decoding"]
     out = list(dec["combos"])
     for gen in dec["combo_generators"]:
-        make = {"leave_one_animal_out": leave_one_animal_out, "all_subsets": all_subsets,
-                "paper": lambda s, exclude: paper_combos([x for x in s if x not in exclude])
-                }[gen]
         # Null animals carry no stimulus information: never train or test on them in combos.
-        out += make(list(config["sessions"]), exclude=config["controls"]["null_sessions"])
+        out += COMBO_GENERATORS[gen](list(config["sessions"]),
+                                    exclude=config["controls"]["null_sessions"])
     return list(dict.fromkeys(out))
+
+
+def combo_notes(config: dict) -> list[str]:
+    """Why a combo generator made fewer combos than its name promises, one note per generator
+    (printed at start-up beside the combos): each needs ``MIN_COMBO_ANIMALS`` sessions with
+    stimulus information, and ``paper`` four for its own design."""
+    nulls = config["controls"]["null_sessions"] or []
+    n = len([s for s in config["sessions"] if s not in nulls])
+    which = "sessions" + (f" with stimulus information (null sessions {', '.join(nulls)} take "
+                          "no part)" if nulls else "")
+    notes = []
+    for gen in config["decoding"]["combo_generators"]:
+        if n < MIN_COMBO_ANIMALS:
+            notes.append(f"{gen} needs at least {MIN_COMBO_ANIMALS} {which}, found {n}")
+        elif gen == "paper" and n < 4:
+            notes.append(f"paper needs 4 {which}, found {n}: it leaves one animal out")
+    return notes
 
 
 def cross_batches(config: dict) -> dict[str, list[str]]:

@@ -59,9 +59,18 @@ def parse_combo(name: str) -> tuple[list[str], list[str]]:
     return m[1].split("+"), m[2].split("+")
 
 
+# Every cross-animal combo trains on one animal and tests on another.
+MIN_COMBO_ANIMALS = 2
+
+
 def leave_one_animal_out(animals: list[str], exclude: list[str] | tuple = ()) -> list[str]:
-    """Each animal tested in turn, trained on all the others (``exclude``: null animals)."""
+    """Each animal tested in turn, trained on all the others (``exclude``: null animals).
+
+    None with fewer than ``MIN_COMBO_ANIMALS`` animals: a lone animal has none to train on.
+    """
     animals = [a for a in animals if a not in exclude]
+    if len(animals) < MIN_COMBO_ANIMALS:
+        return []
     return [combo_name([a for a in animals if a != t], [t]) for t in animals]
 
 

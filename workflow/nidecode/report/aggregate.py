@@ -231,9 +231,10 @@ def decoder_rows() -> list[tuple[str, str | None, str]]:
 def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
                        split: str = "block") -> list[dict]:
     """Per decoder (:func:`decoder_rows`): its mean accuracy over the animals with stimulus
-    information on the network's folds (``same``, like for like) and on all its folds
-    (``all``), across animals (``cross``), the group test's p (``p_group``, NaN where it did
-    not run) and the null animals' mean in each split."""
+    information on the network's folds (``same``, like for like, over ``n_same_folds`` folds)
+    and on all its folds (``all``), across animals (``cross``), the group test's p
+    (``p_group``, NaN where it did not run) with its smallest possible p (``p_floor``) and
+    number of animals (``n_group``), and the null animals' mean in each split."""
     s = summary[summary.control.fillna("none") == "none"]
     w = s[s.task == "within"]
     main = w[(w.analysis == "main") & (w.split == split)]
@@ -263,40 +264,88 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
             "all": float(d.groupby("session").accuracy.mean().mean()),
             "n_folds": int(d.fold.nunique()), "n_animals": int(d.session.nunique()),
             "cross": float(c.accuracy.mean()) if len(c) else np.nan, "n_cross": len(c),
+            "n_same_folds": int(same.n_folds.iloc[0]) if len(same) else 0,
             "p_group": float(g.p_time_group.iloc[0]) if len(g) else np.nan,
+            "p_floor": float(g.p_floor.iloc[0]) if len(g) else np.nan,
+            "n_group": int(g.n_sessions.iloc[0]) if len(g) else 0,
             "null_block": float(nulls[nulls.split == "block"].accuracy.mean()),
             "null_trial": float(nulls[nulls.split == "trial"].accuracy.mean()),
         })
     return rows
 
 
+# The significance level every sentence of the front page reports against.
+ALPHA = 0.05
+
+
+def _names(labels: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def _animals(n: int) -> str:
+    return f"{n} animal{'s' if n != 1 else ''}"
+
+
+def time_test_sentence(rows: list[dict], alpha: float = ALPHA) -> str:
+    """What the time-respecting test across animals says, from :func:`decoder_comparison`'s
+    rows: for which decoders it rejects chance at ``alpha``, and for which it cannot (its
+    smallest possible p, ``p_floor``, is above ``alpha`` for the animals present, as with one
+    animal's 10 block partitions), which then get no rejection count."""
+    tested = [r for r in rows if not pd.isna(r["p_group"])]
+    if not tested:
+        return "No decoder was tested against drift across animals in this run"
+    parts = []
+    # Decoders the test can decide for, per number of animals (the same for all, usually).
+    decidable = [r for r in tested if not r["p_floor"] > alpha]
+    for n in sorted({r["n_group"] for r in decidable}, reverse=True):
+        group = [r for r in decidable if r["n_group"] == n]
+        passed = [r["label"] for r in group if r["p_group"] <= alpha]
+        failed = [r["label"] for r in group if r["p_group"] > alpha]
+        where = f"across the {n} animals" if n > 1 else "on the one animal"
+        every = len(group) == len(tested)  # no other decoder, decidable or not, was tested
+        if passed and failed:
+            what = (f"rejects chance (p ≤ {alpha:g}) for {_names(passed)} and not for "
+                    f"{_names(failed)}")
+        else:
+            verb, some = ("rejects", passed) if passed else ("does not reject", failed)
+            what = f"{verb} chance (p ≤ {alpha:g}) for " + (
+                _names(some) if not every
+                else f"{some[0]}, the one decoder it was run for" if len(some) == 1
+                else f"{'every' if passed else 'any'} decoder it was run for "
+                     f"({', '.join(some)})")
+        parts.append(f"The time-respecting test {where} {what}")
+    floors = [r for r in tested if r["p_floor"] > alpha]
+    for n, floor in sorted({(r["n_group"], r["p_floor"]) for r in floors}):
+        labels = [r["label"] for r in floors if (r["n_group"], r["p_floor"]) == (n, floor)]
+        parts.append(f"The time-respecting test cannot reach p ≤ {alpha:g} with {_animals(n)} "
+                     f"(its smallest p is {floor:.2g}), so it decides nothing for "
+                     f"{_names(labels)}")
+    return ". ".join(parts)
+
+
 def verdict(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
             split: str = "block") -> str:
     """The run's answer in one sentence: which decoder wins like for like, by how much over
-    the network, and for which decoders the time-respecting test across animals rejects."""
+    the network, and for which decoders the time-respecting test across animals rejects
+    (:func:`time_test_sentence`)."""
     rows = [r for r in decoder_comparison(summary, groups, null, split)
             if not pd.isna(r["same"])]
     if not rows:
         return "No decoder ran on the animals with stimulus information."
     best = max(rows, key=lambda r: r["same"])
     net = next((r for r in rows if r["model"] == "network"), None)
-    n = max(r["n_animals"] for r in rows)
+    folds = "fold" if best["n_same_folds"] == 1 else "folds"
+    n = best["n_animals"]
     text = (f"On these data the best decoder of natural vs artificial stimuli is the "
             f"{best['label']} ({best['same']:.3f} within animal, chance 0.5, {split} split, on "
-            f"the network's fold)")
+            f"the network's {folds}" + ("" if n > 1 else ", one animal") + ")")
     if net is not None and net is not best:
         text += (f"; the network on neural images reaches {net['same']:.3f}, "
                  f"{best['same'] - net['same']:.3f} behind it")
-    tested = [r for r in rows if not pd.isna(r["p_group"])]
-    passed = [r["label"] for r in tested if r["p_group"] <= 0.05]
-    failed = [r["label"] for r in tested if r["p_group"] > 0.05]
-    if tested and not failed:
-        text += (f". The time-respecting test across the {n} animals rejects chance (p ≤ 0.05) "
-                 f"for every decoder it was run for ({', '.join(passed)})")
-    else:
-        text += (f". The time-respecting test across the {n} animals rejects chance (p ≤ 0.05) "
-                 f"for {', '.join(passed) or 'none'} and not for {', '.join(failed) or 'none'}")
-    if net is not None and pd.isna(net["p_group"]):
+    text += ". " + time_test_sentence(rows)
+    if net is not None and pd.isna(net["p_group"]) and any(
+            not pd.isna(r["p_group"]) for r in rows):
         text += "; the network was not tested against drift in this run"
     return text + "."
 
@@ -401,8 +450,8 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
     blank = summary[(summary.analysis == "blank_control") & (summary.model == "glm")
                     & (summary.split == split)].groupby("session").balanced_accuracy.mean()
     glm_each = every.groupby("session").balanced_accuracy.mean()  # null animals too
-    each = "; ".join(f"{a} {blank[a]:.2f} / {glm_each[a]:.2f}" for a in blank.index
-                     if a in glm_each.index)
+    each = "; ".join(f"{a} " + ("not decoded" if pd.isna(blank[a]) else f"{blank[a]:.2f}")
+                     + f" / {glm_each[a]:.2f}" for a in blank.index if a in glm_each.index)
     return (f"* Blank-presentation control ({split} split), block kind (scenes vs gratings) "
             f"from the grey-screen blanks inside the blocks: {got}; main GLM "
             f"{glm_main:.2f} (balanced accuracy, same animals)"
@@ -507,15 +556,24 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict,
         lines += [f"**Every decoder** ({split} split, ``{mode}`` mode, accuracy, chance 0.5; "
                   "mean over the animals with stimulus information; every number comes from "
                   "results/summary.csv and results/group_tests.csv):", ""]
+        def p_cell(r: dict) -> str:
+            if pd.isna(r["p_group"]):
+                return "**not tested**"
+            return f(r["p_group"], ".2g") + (
+                f" (smallest possible with {_animals(r['n_group'])}: {r['p_floor']:.2g})"
+                if r["p_floor"] > ALPHA else "")
+
+        # The null animal's column only where the run has one.
         lines += _rst_table(
             ["decoder", f"within animal, fold {', '.join(map(str, folds))} (same trials)",
              "within animal, all its folds", "across animals",
-             "time-respecting test across animals (p)", "null animal, block / trial split"],
+             "time-respecting test across animals (p)"]
+            + (["null animal, block / trial split"] if null else []),
             [[r["label"], f(r["same"]), f(r["all"]) + ("" if r["n_folds"] > 1 else
                                                         " (fold 0)"),
-              f(r["cross"]),
-              "**not tested**" if pd.isna(r["p_group"]) else f(r["p_group"], ".2g"),
-              f"{f(r['null_block'])} / {f(r['null_trial'])}"] for r in rows])
+              f(r["cross"]), p_cell(r)]
+             + ([f"{f(r['null_block'])} / {f(r['null_trial'])}"] if null else [])
+             for r in rows])
     raster = main[(main.task == "within") & (main.inputs == "raster")]
     if len(raster):
         pairs = []
@@ -541,10 +599,12 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict,
                 f"{sp} split {d[d.split == sp].accuracy.mean():.2f}"
                 for sp in sorted(set(d.split.dropna())))
             for m, d in nets.groupby("ps_mode"))
-        lines.append(
-            f"* **Null animal {s_}**: " + (f"{both}; " if both else "")
-            + f"the top-stimulus readout of its ``paper``-mode images (the published recipe) "
-            f"{r.accuracy.mean():.2f}, the leak of a trial's own stimulus into its image.")
+        readout = ("the top-stimulus readout of its ``paper``-mode images (the published "
+                   f"recipe) {r.accuracy.mean():.2f}, the leak of a trial's own stimulus into "
+                   "its image") if len(r) else ""
+        lines.append(f"* **Null animal {s_}**: "
+                     + ("; ".join(x for x in (both, readout) if x)
+                        or "neither the network nor the top-stimulus readout ran on it") + ".")
     splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
     lines += [blank_control_line(summary, s, null) for s in splits]
     lines += drift_control_lines(summary, drift_groups, null)

@@ -15,6 +15,15 @@ NWB file, the reader and the decoders, and prints:
     .venv/bin/python benchmarks/false_positives.py [--null 180] [--informative 27]
         [--processes 2] [--out results/false_positives.csv]
 
+With ``--real FOLDER`` it runs the study's real arm instead: every session of a gabor-epoch
+folder (the exchange format of :mod:`nidecode.data.gabors`; ``benchmarks/export_gabor.py``
+writes one from Allen NWB files) through the workflow's drift control, a label that is only
+time on real drift, and prints the same rejection rates and the group test over disjoint and
+random groups of nine real sessions:
+
+    .venv/bin/python benchmarks/false_positives.py --real /work/shared/data/allen-real \
+        [--sessions 3] [--processes 1] [--out results/false_positives_real.csv]
+
 tests/test_validation.py runs a small version of the same study and checks its limits.
 """
 
@@ -29,6 +38,8 @@ from nidecode.studies.false_positives import (  # noqa: E402
     GROUP_SIZE,
     false_positive_study,
     group_table,
+    real_arm,
+    real_arm_markdown,
     rejection_table,
 )
 
@@ -38,6 +49,26 @@ def verdict(row: dict, alpha: float) -> str:
     if row["floor"] > alpha:
         return "cannot reject"
     return f"{row[f'rejected_at_{alpha:g}']:.3f}"
+
+
+def write_records(results, out: Path) -> None:
+    """The per-session records as CSV, each relabelling null as one space-separated cell."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results.drop(columns=["time_null_accuracies"]).assign(
+        time_null_accuracies=[" ".join(f"{a:.6f}" for a in x) if isinstance(x, list) else ""
+                              for x in results.time_null_accuracies]).to_csv(out, index=False)
+
+
+def main_real(args: argparse.Namespace) -> None:
+    """The real arm: ``--real FOLDER``."""
+    t0 = time.perf_counter()
+    results = real_arm(args.real, processes=args.processes, sessions=args.sessions)
+    write_records(results, args.out or Path("results/false_positives_real.csv"))
+    n = results.session.nunique()
+    print(f"Real arm: {n} sessions of {args.real} (gabor epoch, VISp units passing Allen's "
+          "default filters, a label that is only time):\n")
+    print(real_arm_markdown(results))
+    print(f"\n{time.perf_counter() - t0:.0f} s")
 
 
 def main() -> None:
@@ -52,8 +83,15 @@ def main() -> None:
                     help="decoders run in the trial split (the published recipe)")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=5000, help="first session seed")
-    ap.add_argument("--out", type=Path, help="write the per-session table here (CSV)")
+    ap.add_argument("--out", type=Path, help="write the per-session table here (CSV; with "
+                    "--real, results/false_positives_real.csv unless given)")
+    ap.add_argument("--real", type=Path, help="run the real arm on this gabor-epoch folder")
+    ap.add_argument("--sessions", type=int, help="with --real: the first N sessions only")
     args = ap.parse_args()
+    if args.real:
+        args.processes = args.processes if "--processes" in sys.argv else 1
+        main_real(args)
+        return
     t0 = time.perf_counter()
     results = false_positive_study(
         args.null, args.informative, repeats=args.repeats, base_seed=args.seed,
@@ -61,11 +99,7 @@ def main() -> None:
         trial_decoders=tuple(d for d in args.trial_decoders.split(",") if d),
         processes=args.processes)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        results.drop(columns=["time_null_accuracies"]).assign(
-            time_null_accuracies=[" ".join(f"{a:.6f}" for a in x)
-                                  for x in results.time_null_accuracies]).to_csv(
-            args.out, index=False)
+        write_records(results, args.out)
     table = rejection_table(results)
     print(f"Per session ({args.null} stimulus-blind, {args.informative} with information; "
           f"Allen's clock, {args.repeats} repeats):\n")

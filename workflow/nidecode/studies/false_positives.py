@@ -196,3 +196,181 @@ def group_test_p(results: pd.DataFrame) -> float:
 def group_test(results: pd.DataFrame, split: str, decoder: str = "glm") -> float:
     """:func:`group_test_p` of the sessions of one split and decoder in ``results``."""
     return group_test_p(results[(results.split == split) & (results.decoder == decoder)])
+
+
+# ------------------------------------------------------------------ the real arm (issue 27)
+
+REAL_DECODERS = ("glm", "svc", "knn")  # the drift control's decoders
+N_RANDOM_GROUPS = 200
+
+
+def _real_session(args: tuple) -> list[dict]:
+    """One real session's gabor epoch through the drift control, one record per split and
+    decoder in :func:`rejection_table`'s columns."""
+    from nidecode.data.gabors import load_epoch
+    from nidecode.data.responses import ALLEN_UNIT_FILTERS
+    from nidecode.jobs.drift_control import drift_control_session
+
+    folder, name, index, units, splits, decoders, n_permutations = args
+    epoch = load_epoch(folder, name, ("VISp",), dict(ALLEN_UNIT_FILTERS), units)
+    out = []
+    for split in splits:
+        rows = drift_control_session(epoch, split, decoders, areas=("VISp",),
+                                     n_permutations={"glm": n_permutations})
+        for decoder in decoders:
+            folds = [r for r in rows if r["model"] == decoder]
+            first = folds[0]
+            record = {"session": name, "index": index, "split": split, "decoder": decoder,
+                      "stimulus_blind": True, "n_units": len(epoch.unit_ids),
+                      "n_presentations": len(epoch.start_time)}
+            if first.get("skipped") or not len(epoch.unit_ids):
+                out.append({**record, "skipped": first.get("skipped") or "no VISp unit "
+                            "passes Allen's default filters"})
+                continue
+            shuffles = first.get("null_accuracies") or []
+            out.append({
+                **record, "skipped": None,
+                # Balanced accuracy, mean over folds (the relabellings' statistic).
+                "accuracy": float(first["mean_balanced_accuracy"]),
+                "p_binomial": max(f["p_binomial"] for f in folds),
+                "p_label_shuffle": (max(f["p_permutation"] for f in folds) if shuffles
+                                    else np.nan),
+                "n_label_shuffles": len(shuffles),
+                "p_time": first["p_time"], "n_time_null": first["n_time_null"],
+                "time_null_observed": first["time_null_observed"],
+                "time_null_accuracies": list(first["time_null_accuracies"])})
+    return out
+
+
+def real_arm(folder: str | Path, splits: tuple[str, ...] = ("block", "trial"),
+             decoders: dict[str, dict] | None = None, n_permutations: int = 50,
+             processes: int = 1, sessions: int | None = None) -> pd.DataFrame:
+    """The calibration study's real arm: every session of a gabor-epoch folder
+    (:mod:`nidecode.data.gabors`' exchange format) through the workflow's drift control
+    (:func:`nidecode.jobs.drift_control.drift_control_session`: VISp units passing Allen's
+    default filters, the time-only label, condition means removed), one record per session,
+    split and decoder in :func:`rejection_table`'s columns.
+
+    The label carries no stimulus, so every session is ``stimulus_blind``. A session is
+    significant by the binomial or label-shuffle test when every fold is, as in
+    :func:`session_tests`; the label shuffle (``n_permutations`` per fold) runs for the GLM
+    only, as in the main job. ``sessions``: the first N sessions only (a quick check).
+    Sessions without a usable epoch keep one record each with ``skipped``.
+    """
+    from nidecode.data.gabors import epoch_sessions, unit_table
+
+    decoders = decoders or {k: DECODERS[k] for k in REAL_DECODERS}
+    names = epoch_sessions(folder)[:sessions]
+    units = unit_table(folder)
+    jobs = [(str(folder), s, k, units, tuple(splits), decoders, n_permutations)
+            for k, s in enumerate(names)]
+    if processes > 1:
+        with ProcessPoolExecutor(processes) as pool:
+            out = list(pool.map(_real_session, jobs))
+    else:
+        out = [_real_session(j) for j in jobs]
+    return pd.DataFrame([r for rows in out for r in rows])
+
+
+def real_groups(sessions: list[str], group_size: int = GROUP_SIZE,
+                n_random: int = N_RANDOM_GROUPS, seed: int = 0
+                ) -> tuple[list[list[str]], list[list[str]], float]:
+    """Groups of ``group_size`` sessions: the disjoint groups of one seeded shuffle (the
+    sessions left over join none), ``n_random`` seeded random groups (each without repeats,
+    drawn independently, so they overlap), and the random groups' mean overlap (sessions two
+    of them share, averaged over every pair; ``group_size**2 / len(sessions)`` expected)."""
+    rng = np.random.default_rng([seed, 2027])
+    order = [sessions[i] for i in rng.permutation(len(sessions))]
+    disjoint = [order[j * group_size:(j + 1) * group_size]
+                for j in range(len(sessions) // group_size)]
+    random = [[sessions[i] for i in sorted(rng.choice(len(sessions), group_size, replace=False))]
+              for _ in range(n_random if len(sessions) >= group_size else 0)]
+    member = np.zeros((len(random), len(sessions)))
+    index = {s: i for i, s in enumerate(sessions)}
+    for g, group in enumerate(random):
+        member[g, [index[s] for s in group]] = 1
+    shared = member @ member.T
+    pairs = np.triu_indices(len(random), 1)
+    overlap = float(shared[pairs].mean()) if len(random) > 1 else float("nan")
+    return disjoint, random, overlap
+
+
+def real_group_table(results: pd.DataFrame, group_size: int = GROUP_SIZE,
+                     n_random: int = N_RANDOM_GROUPS, seed: int = 0,
+                     alphas: tuple[float, ...] = (0.05, 0.1)) -> pd.DataFrame:
+    """The exact block-relabelling test of the mean (:func:`group_test_p`) over groups of
+    ``group_size`` real sessions (:func:`real_groups`, the same groups for every split and
+    decoder), per split and decoder: the disjoint groups, then the random groups with their
+    mean overlap. Rejections as rates and counts; each group's floor is 1 / (product of its
+    sessions' null sizes + 1 each)."""
+    done = results[results.skipped.isna()] if "skipped" in results else results
+    names = list(dict.fromkeys(done.sort_values("index").session))
+    disjoint, random, overlap = real_groups(names, group_size, n_random, seed)
+    out = []
+    for (split, decoder), g in done.groupby(["split", "decoder"], sort=False):
+        by = g.set_index("session")
+        for kind, groups in (("disjoint", disjoint), ("random", random)):
+            if not groups:
+                continue
+            ps, floors = [], []
+            for group in groups:
+                part = by.loc[group]
+                ps.append(group_test_p(part))
+                floors.append(1.0 / float(np.prod([1 + len(a)
+                                                   for a in part.time_null_accuracies])))
+            ps = np.array(ps)
+            row = {"groups": kind, "split": split, "decoder": decoder, "n_groups": len(groups),
+                   "group_size": group_size, "n_sessions": len(names),
+                   "mean_overlap": 0.0 if kind == "disjoint" else overlap,
+                   "expected_overlap": (0.0 if kind == "disjoint"
+                                        else group_size**2 / len(names)),
+                   "floor": max(floors)}
+            for a in alphas:
+                row[f"rejected_at_{a:g}"] = float(np.mean(ps <= a))
+                row[f"n_rejected_at_{a:g}"] = int(np.sum(ps <= a))
+            row.update(smallest_p=float(ps.min()), median_p=float(np.median(ps)),
+                       mean_accuracy=round(float(np.mean([by.loc[s].accuracy for grp in groups
+                                                          for s in grp])), 3))
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def _cell(r: dict, alpha: float, n: int) -> str:
+    """A rejection rate at ``alpha`` with k of n, or "cannot reject" below the floor."""
+    if r["floor"] > alpha:
+        return "cannot reject"
+    rate = r[f"rejected_at_{alpha:g}"]
+    return f"{rate:.3f} ({int(round(rate * n))} of {n})"
+
+
+def real_arm_markdown(results: pd.DataFrame, group_size: int = GROUP_SIZE,
+                      n_random: int = N_RANDOM_GROUPS, seed: int = 0) -> str:
+    """The real arm's two tables in Markdown: per session (:func:`rejection_table`) and per
+    group of ``group_size`` sessions (:func:`real_group_table`)."""
+    done = results[results.skipped.isna()] if "skipped" in results else results
+    lines = ["| split | decoder | test | sessions | floor | rejected at α = 0.05 | "
+             "at α = 0.1 | mean balanced accuracy | relabellings' mean |",
+             "|" + " --- |" * 9]
+    for r in rejection_table(done).to_dict("records"):
+        rel = r.get("relabelling_mean")
+        lines.append(f"| {r['split']} | {r['decoder']} | {r['test']} | {r['n_sessions']} | "
+                     f"{r['floor']:.2g} | {_cell(r, 0.05, r['n_sessions'])} | "
+                     f"{_cell(r, 0.1, r['n_sessions'])} | {r['mean_accuracy']:.3f} | "
+                     f"{'' if rel is None or rel != rel else f'{rel:.3f}'} |")
+    skipped = results[results.skipped.notna()] if "skipped" in results else results.iloc[:0]
+    if len(skipped):
+        lines.append("")
+        lines += [f"Skipped: {s} ({why})." for s, why in
+                  skipped.drop_duplicates("session")[["session", "skipped"]].to_numpy()]
+    groups = real_group_table(results, group_size, n_random, seed)
+    lines += ["", f"| groups of {group_size} | split | decoder | groups | mean overlap "
+              "(expected) | floor | rejected at α = 0.05 | at α = 0.1 | smallest p | "
+              "median p | mean balanced accuracy |", "|" + " --- |" * 11]
+    for r in groups.to_dict("records"):
+        ov = ("none" if r["groups"] == "disjoint"
+              else f"{r['mean_overlap']:.2f} ({r['expected_overlap']:.2f})")
+        lines.append(f"| {r['groups']} | {r['split']} | {r['decoder']} | {r['n_groups']} | "
+                     f"{ov} | {r['floor']:.0e} | {_cell(r, 0.05, r['n_groups'])} | "
+                     f"{_cell(r, 0.1, r['n_groups'])} | {r['smallest_p']:.2g} | "
+                     f"{r['median_p']:.2g} | {r['mean_accuracy']:.3f} |")
+    return "\n".join(lines)

@@ -91,6 +91,11 @@ NOVELTY_TAU_S = 300.0
 BASE_HZ = 4.0
 BASE_LOG_SD = 0.6
 BASE_MIN_HZ = 1.0
+# Each unit's drive by natural scenes is multiplied by its own log-normal gain (mean and SD of
+# the log), drawn from a generator of its own: real VISp units differ in how much more they
+# fire in scenes blocks than in gratings blocks (docs/simulation.md, "Fidelity").
+SCENE_GAIN_LOG_MEAN = 0.0
+SCENE_GAIN_LOG_SD = 0.0
 # Frames of the drifting gabor's cycle a condition's drive is averaged over.
 GABOR_PHASES = (0.0, 0.25, 0.5, 0.75)
 # A patch in the receptive field drives a unit more than the linear field predicts from its
@@ -138,6 +143,8 @@ class AnimalSpec:
     base_hz: float = BASE_HZ
     base_log_sd: float = BASE_LOG_SD
     base_min_hz: float = BASE_MIN_HZ
+    scene_gain_log_mean: float = SCENE_GAIN_LOG_MEAN
+    scene_gain_log_sd: float = SCENE_GAIN_LOG_SD
 
     @classmethod
     def from_config(cls, config: dict, session: str) -> AnimalSpec:
@@ -549,6 +556,10 @@ def simulate_session(
         drive_g[:, idx], drive_s[:, idx] = d[: len(gratings)], d[len(gratings) : n_decoded]
         drive_gab[:, idx] = d[n_decoded:].reshape(-1, len(GABOR_PHASES), len(idx)).mean(1)
         kinds[idx] = p["kind"]
+    if animal.scene_gain_log_mean or animal.scene_gain_log_sd:
+        scene_rng = np.random.default_rng([animal.seed, protocol.seed, 0x5CE4E])
+        drive_s *= np.exp(scene_rng.normal(animal.scene_gain_log_mean,
+                                           animal.scene_gain_log_sd, n_units))
     if animal.stimulus_blind:
         drive_g[:], drive_s[:], drive_gab[:] = 0.0, 0.0, 0.0
         kinds[:] = "null"

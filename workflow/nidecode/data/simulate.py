@@ -81,6 +81,10 @@ DRIFT_SHARED_SD = 0.25
 # (docs/simulation.md, "Slow drift"), so that rates change fastest early in a recording.
 DRIFT_SETTLE_SD = 0.0
 DRIFT_SETTLE_TAU_S = 3000.0
+# Per-unit spread of the drift: unit u's own log-gain has SD drift_unit_sd * exp(spread * z_u),
+# z_u standard normal (docs/simulation.md, "Slow drift"); 0 (every unit the same SD) draws
+# nothing, so the default leaves every spike as it was.
+DRIFT_UNIT_SD_SPREAD = 0.0
 DRIFT_GRID_S = 1.0
 # Novelty (docs/simulation.md, "Novelty"): evoked responses are larger when a stimulus is new to
 # the session and relax over its first minutes of showings.
@@ -139,6 +143,7 @@ class AnimalSpec:
     drift_shared_sd: float = DRIFT_SHARED_SD
     drift_settle_sd: float = DRIFT_SETTLE_SD
     drift_settle_tau_s: float = DRIFT_SETTLE_TAU_S
+    drift_unit_sd_spread: float = DRIFT_UNIT_SD_SPREAD
     gabor_gain: float = GABOR_GAIN
     base_hz: float = BASE_HZ
     base_log_sd: float = BASE_LOG_SD
@@ -157,7 +162,8 @@ class AnimalSpec:
         sim = config["simulation"]
         spec = dict(sim["animals"][session])
         drift = {"tau_s": DRIFT_TAU_S, "unit_sd": DRIFT_UNIT_SD, "shared_sd": DRIFT_SHARED_SD,
-                 "settle_sd": DRIFT_SETTLE_SD, "settle_tau_s": DRIFT_SETTLE_TAU_S}
+                 "settle_sd": DRIFT_SETTLE_SD, "settle_tau_s": DRIFT_SETTLE_TAU_S,
+                 "unit_sd_spread": DRIFT_UNIT_SD_SPREAD}
         drift.update(sim.get("drift") or {})
         own = spec.pop("drift", True)
         if own is False:
@@ -168,7 +174,8 @@ class AnimalSpec:
                    drift_unit_sd=float(drift["unit_sd"]),
                    drift_shared_sd=float(drift["shared_sd"]),
                    drift_settle_sd=float(drift["settle_sd"]),
-                   drift_settle_tau_s=float(drift["settle_tau_s"]), **spec)
+                   drift_settle_tau_s=float(drift["settle_tau_s"]),
+                   drift_unit_sd_spread=float(drift["unit_sd_spread"]), **spec)
 
     @property
     def has_drift(self) -> bool:
@@ -453,14 +460,21 @@ def drift_log_gain(
     log g_u(t) = s(t) + x_u(t): ``s`` shared by all units, ``x_u`` the unit's own; both are
     stationary OU processes (time constant ``drift_tau_s``) with means -sd^2/2, so that
     E[g_u(t)] = 1: drift moves rates around their means without changing them on average.
+    With ``drift_unit_sd_spread`` > 0 unit u's own SD is ``drift_unit_sd * exp(spread * z_u)``
+    (z_u standard normal, drawn last, so the OU processes and settling stay as they were).
     """
     m = int(math.ceil(duration / DRIFT_GRID_S)) + 2
     t = np.arange(m) * DRIFT_GRID_S
     tau, su, ss = animal.drift_tau_s, animal.drift_unit_sd, animal.drift_shared_sd
     shared = ou_process(m, DRIFT_GRID_S, tau, ss, rng) - ss**2 / 2
-    own = ou_process(m, DRIFT_GRID_S, tau, su, rng, n_units) - su**2 / 2
+    own_ou = ou_process(m, DRIFT_GRID_S, tau, su, rng, n_units)
     # Drawn after the OU processes, so that settling leaves them as they were.
     offset = rng.normal(0.0, 1.0, n_units) * animal.drift_settle_sd
+    if animal.drift_unit_sd_spread > 0 and su > 0:  # drawn last: nothing else moves
+        scale = np.exp(animal.drift_unit_sd_spread * rng.standard_normal(n_units))
+        own = own_ou * scale - (su * scale) ** 2 / 2
+    else:
+        own = own_ou - su**2 / 2
     decay = np.exp(-t / animal.drift_settle_tau_s)[:, None]
     own = own + offset * decay - (animal.drift_settle_sd * decay) ** 2 / 2
     return t, shared + own

@@ -43,9 +43,10 @@ def test_global_osi_of_untuned_and_cosine_tuning():
 def test_fano_at_the_preferred_condition():
     counts = np.array([[1, 5], [3, 5], [10, 0], [14, 0]], dtype=float)
     condition = np.array([0, 0, 1, 1])
-    # Unit 0 prefers condition 1: counts 10, 14 -> variance 8, mean 12; unit 1 condition 0:
+    # Unit 0 prefers condition 1: counts 10, 14 -> variance 4 (ddof 0), mean 12; unit 1
+    # condition 0:
     # counts 5, 5 -> 0.
-    np.testing.assert_allclose(preferred_fano(counts, condition), [8 / 12, 0.0])
+    np.testing.assert_allclose(preferred_fano(counts, condition), [4 / 12, 0.0])
 
 
 def test_slow_variance_shared_fraction_and_autocorrelation():

@@ -71,7 +71,7 @@ def test_the_package_names_no_decoding_rule():
         p.read_text() for p in RULES.glob("*.smk")), flags=re.M))
     decoding = {r for r in rules if r.endswith(("_within", "_cross", "_control", "_analysis",
                                                 "_analyses", "_transfer"))}
-    decoding.discard("blank_control")  # also the analysis's name in summary.csv
+    decoding -= {"blank_control", "drift_control"}  # also the analyses' names in summary.csv
     assert {"dnn_within", "glm_within", "baselines_cross"} <= decoding
     named = []
     for path in PKG.rglob("*.py"):

@@ -175,7 +175,8 @@ def test_rates_follow_the_drift_trace():
     proto = Protocol(repeats=1, blanks_gratings=0, blanks_scenes=0)
     spec = AnimalSpec("X", 5, {"VISp": 20}, gain_noise=0.0, stimulus_blind=True,
                       running_modulation=0.0, drift_tau_s=20.0, drift_unit_sd=0.5,
-                      drift_shared_sd=0.0)
+                      drift_shared_sd=0.0, base_hz=4.0, base_log_sd=0.6, base_min_hz=1.0)
+    # (grey-screen rates of 1-30 Hz: enough spikes per window to see the trace)
     sim = simulate_session(spec, proto, Canvas(12, 20))
     spont = sim.blocks["spontaneous"]
     a, b = max(zip(spont["start"], spont["stop"], strict=True), key=lambda e: e[1] - e[0])
@@ -281,7 +282,7 @@ def test_epoch_tables_that_cannot_drive_a_session_are_refused(tmp_path):
 def test_presentation_ids_are_allensdk_ids(sim_file):
     # AllenSDK: every *_presentations table (spontaneous, gabors, ... included) concatenated,
     # sorted by start time, numbered 0..N-1. The first spontaneous epoch (24.4 s) is id 0,
-    # gabors (84.5 s) id 1.
+    # the gabor epoch's 3,645 presentations (84.5 s on) ids 1-3645, the next grey screen 3646.
     import h5py
 
     session = read_session(sim_file)
@@ -295,7 +296,8 @@ def test_presentation_ids_are_allensdk_ids(sim_file):
     assert len(ids) == len(set(ids)) and ids.max() == len(ids) + n_other - 1
     starts = np.concatenate([p.start_time, spont.start_time])
     assert np.all(np.diff(starts[np.argsort(ids)]) > 0)
-    assert spont.presentation_id.iloc[0] == 0 and spont.presentation_id.iloc[1] == 2
+    assert spont.presentation_id.iloc[0] == 0 and spont.presentation_id.iloc[1] == 3646
+    assert session.gabors.presentation_id.tolist() == list(range(1, 3646))
     for name, n in (("static_gratings", 244), ("natural_scenes", 240)):
         rows = p[p.stimulus_name == name]
         assert sorted(rows.nwb_row_id) == list(range(n))

@@ -118,7 +118,7 @@ def global_osi(tuning: np.ndarray, orientations_deg: np.ndarray) -> np.ndarray:
 
 
 def preferred_fano(counts: np.ndarray, condition: np.ndarray) -> np.ndarray:
-    """Fano factor (variance / mean of spike counts across repeats) of each unit at the
+    """Fano factor (variance, ddof 0, / mean of spike counts across repeats) of each unit at the
     condition with its largest mean count. ``counts``: presentations x units."""
     counts = np.asarray(counts, dtype=float)
     ids, inv = np.unique(condition, return_inverse=True)
@@ -127,7 +127,7 @@ def preferred_fano(counts: np.ndarray, condition: np.ndarray) -> np.ndarray:
         means = np.bincount(inv, counts[:, u], len(ids)) / np.bincount(inv, minlength=len(ids))
         c = counts[inv == int(np.argmax(means)), u]
         if c.mean() > 0 and len(c) > 1:
-            out[u] = c.var(ddof=1) / c.mean()
+            out[u] = c.var() / c.mean()  # np.var (ddof 0), as AllenSDK's fano factor
     return out
 
 

@@ -77,7 +77,7 @@ NULL_NOTE = ", null animal: units blind to the stimulus"
 # the time-label probe; docs/simulation.md, "Fidelity"); they were 300 s, 0.35 and 0.25.
 DRIFT_TAU_S = 60.0
 DRIFT_UNIT_SD = 0.22
-DRIFT_SHARED_SD = 0.12
+DRIFT_SHARED_SD = 0.135
 # Settling: each unit's log-gain starts away from its mean and relaxes to it over the session
 # (docs/simulation.md, "Slow drift"), so that rates change fastest early in a recording.
 DRIFT_SETTLE_SD = 0.0
@@ -106,7 +106,7 @@ GABOR_PHASES = (0.0, 0.25, 0.5, 0.75)
 # A patch in the receptive field drives a unit more than the linear field predicts from its
 # full-field responses (which surround suppression, absent here, would damp): the gabor
 # epoch's drive is multiplied by this, calibrated on Allen's gabor epochs (docs/simulation.md).
-GABOR_GAIN = 6.0
+GABOR_GAIN = 10.0
 # Median evoked amplitude (Hz) at drive 1, calibrated with the drift, baseline and novelty so
 # that AllenSDK's quick-start scene decoder lands where it does on Allen's data
 # (docs/simulation.md, "Fidelity"); it was 15 Hz before the simulator ran on Allen's clock and

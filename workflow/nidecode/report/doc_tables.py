@@ -443,6 +443,36 @@ def verdict(snap: Snapshot) -> str:
     return run_verdict(snap.summary, snap.groups, snap.null, "block")
 
 
+# The calibration study's real arm (benchmarks/false_positives.py --real): its records and
+# its run (name, command, commit, date, wall time), copied into docs/run/ by hand.
+REAL_ARM = "false_positives_real.csv"
+REAL_ARM_RUN = "false_positives_real.json"
+
+
+def real_arm_records(snap: Snapshot) -> pd.DataFrame | None:
+    """The real arm's per-session records in ``docs/run/``, or None where it has none."""
+    path = snap.folder / REAL_ARM
+    if not path.exists():
+        return None
+    r = pd.read_csv(path)
+    r["time_null_accuracies"] = [[float(v) for v in str(x).split()] if isinstance(x, str)
+                                 else [] for x in r.time_null_accuracies]
+    return r
+
+
+def real_arm_table(snap: Snapshot) -> str:
+    """The real arm's run line, rejection table and group table (32 real Allen sessions)."""
+    from nidecode.studies.false_positives import real_arm_markdown
+
+    records = real_arm_records(snap)
+    if records is None:
+        return "(no real arm in this snapshot)"
+    run = json.loads((snap.folder / REAL_ARM_RUN).read_text())
+    line = (f"Real arm `{run['name']}`: `{run['command']}` at commit {run['commit']} "
+            f"({run['date']}, {run['wall']}): {records.session.nunique()} sessions.")
+    return line + "\n\n" + real_arm_markdown(records)
+
+
 RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "decoders": decoders_table, "verdict": verdict,
     "run": run_line, "within": within_table, "null": null_table,
@@ -451,7 +481,7 @@ RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "transfer": transfer_table, "groups": groups_table, "leak": leak_table,
     "future": future_table, "benchmarks": benchmarks_table,
     "false_positives": false_positive_table, "group_calibration": group_calibration_table,
-    "study": study_line,
+    "study": study_line, "real_arm": real_arm_table,
 }
 
 
@@ -510,6 +540,8 @@ def allowed_numbers(snap: Snapshot, blocks: dict[str, str], settings: tuple[str,
         frames.append(snap.drift_groups)
     if snap.study is not None:
         frames.append(snap.study)
+    if (real := real_arm_records(snap)) is not None:
+        frames.append(real)
     for f in frames:
         vals = f.select_dtypes("number").to_numpy().ravel()
         for v in vals[np.isfinite(vals)]:

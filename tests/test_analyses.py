@@ -38,6 +38,7 @@ EVERY_KIND = [
     (Analysis.transfer("efficientnet_lite0-imagenet-linear-grey"),
      "transfer-efficientnet_lite0-imagenet-linear-grey"),
     (Analysis.blank_control(), "blank_control"),
+    (Analysis.drift_control(), "drift_control"),
 ]
 
 
@@ -70,7 +71,7 @@ def test_every_kind_is_covered_and_has_its_fields():
     "", "Main", "areas CA1", "areas-", "areas-A++B", "areas-A+", "label-", "label-a-b",
     "label-a.b", "arousal-sleep", "arousal-", "units-5", "units-5-r", "units-x-r0",
     "units-05-r0", "units-5-r01", "readout-", "time-", "transfer-", "transfer-a.b",
-    "blank_control-x", "main-x", "foo", " main",
+    "blank_control-x", "drift_control-x", "main-x", "foo", " main",
 ])
 def test_bad_names_are_refused(name):
     with pytest.raises(NidecodeError, match="unknown analysis"):

@@ -5,6 +5,7 @@ import logging
 from nidecode.common.scripting import run
 from nidecode.data.gabors import session_epoch
 from nidecode.data.nwb import provenance_of, read_session
+from nidecode.decoders.registry import load_modules
 from nidecode.evaluation.metrics import write_metrics_rows
 from nidecode.jobs.blank_control import response_decoders
 from nidecode.jobs.drift_control import drift_control_session
@@ -12,6 +13,7 @@ from nidecode.jobs.drift_control import drift_control_session
 
 def main(smk) -> None:
     cfg, name = smk.config, smk.wildcards.session
+    load_modules(cfg["decoding"].get("decoder_modules") or ())  # decoders a file registers
     session = read_session(smk.input.nwb, provenance=cfg["source"])
     areas = tuple(cfg["decoding"]["areas"])
     epoch = session_epoch(session, areas, cfg["responses"]["filters"],

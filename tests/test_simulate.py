@@ -329,7 +329,9 @@ def test_null_animal_with_drift_decodes_stimulus_class_from_time(tmp_path):
         clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
         folds = StratifiedKFold(3, shuffle=True, random_state=0)
         acc[drift] = cross_val_score(clf, x, y, cv=folds, scoring="balanced_accuracy").mean()
-    assert acc[True] > 0.58, acc
+    # The drift fitted to real gabor epochs (docs/simulation.md) is weaker than the former
+    # default (0.80 then): it still lifts the blind animal above its no-drift score.
+    assert acc[True] > 0.56 and acc[True] - acc[False] > 0.02, acc
     assert acc[False] < 0.56, acc
 
 

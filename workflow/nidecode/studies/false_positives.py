@@ -113,11 +113,16 @@ def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int 
                           drive=1.0 if blind else informative_drive,
                           gain_noise=0.3 if blind else informative_gain_noise)
         jobs.append((k, spec, repeats, DECODERS, splits, n_permutations))
+    return _records(_one_session, jobs, processes)
+
+
+def _records(one, jobs: list, processes: int) -> pd.DataFrame:
+    """Every job's rows (``one(job)`` -> list of dicts), in ``processes`` processes."""
     if processes > 1:
         with ProcessPoolExecutor(processes) as pool:
-            out = list(pool.map(_one_session, jobs))
+            out = list(pool.map(one, jobs))
     else:
-        out = [_one_session(j) for j in jobs]
+        out = [one(j) for j in jobs]
     return pd.DataFrame([r for rows in out for r in rows])
 
 
@@ -264,12 +269,7 @@ def real_arm(folder: str | Path, splits: tuple[str, ...] = ("block", "trial"),
     units = unit_table(folder)
     jobs = [(str(folder), s, k, units, tuple(splits), decoders, n_permutations)
             for k, s in enumerate(names)]
-    if processes > 1:
-        with ProcessPoolExecutor(processes) as pool:
-            out = list(pool.map(_real_session, jobs))
-    else:
-        out = [_real_session(j) for j in jobs]
-    return pd.DataFrame([r for rows in out for r in rows])
+    return _records(_real_session, jobs, processes)
 
 
 def real_groups(sessions: list[str], group_size: int = GROUP_SIZE,

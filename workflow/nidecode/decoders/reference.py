@@ -7,6 +7,9 @@ Each is a plain ``(x_train, y_train, x_test, **params) -> labels`` function regi
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 
 from nidecode.decoders.registry import decoder
@@ -47,12 +50,85 @@ def glm(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float =
     return clf.fit(a, y_train).predict(b)
 
 
+def rbf_gamma(a: np.ndarray, gamma: str | float = "scale") -> float:
+    """scikit-learn's RBF width: ``"scale"`` 1 / (features x variance of ``a``), ``"auto"``
+    1 / features, or the number given."""
+    if gamma == "scale":
+        var = float(a.var())
+        return 1.0 / (a.shape[1] * var) if var > 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / a.shape[1]
+    return float(gamma)
+
+
+def rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
+    """``exp(-gamma |a_i - b_j|^2)``, by libsvm's own expansion (|a|^2 + |b|^2 - 2 a.b), as
+    one matrix product."""
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.exp(-gamma * np.maximum(sq, 0.0))
+
+
+class KernelCache:
+    """The RBF kernels of recent (training, test) pairs, keyed by their bytes.
+
+    A kernel does not depend on the labels, so every block relabelling, label shuffle and
+    decoder refit on the same training and test trials (the same fold mask) shares one: the
+    null's refits cost an SVC solve on a precomputed kernel, not a kernel. Least recently used
+    kernels go first once ``max_bytes`` is held (a 50-repeat session's training kernel is
+    about 0.5 GB).
+    """
+
+    def __init__(self, max_bytes: int = 1_500_000_000) -> None:
+        self.max_bytes = max_bytes
+        self._store: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(x_train: np.ndarray, x_test: np.ndarray, *params: object) -> bytes:
+        h = hashlib.blake2b(repr((x_train.shape, x_test.shape, x_train.dtype.str,
+                                  params)).encode(), digest_size=20)
+        for arr in (x_train, x_test):
+            h.update(np.ascontiguousarray(arr).data)
+        return h.digest()
+
+    def kernels(self, x_train: np.ndarray, x_test: np.ndarray, gamma: str | float
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The training (train x train) and test (test x train) kernels on features
+        standardised with the training trials, and ``gamma`` as scikit-learn's."""
+        key = self.key(x_train, x_test, gamma)
+        if key in self._store:
+            self.hits += 1
+            self._store.move_to_end(key)
+            return self._store[key]
+        self.misses += 1
+        a, b = _standardised(x_train, x_test)
+        g = rbf_gamma(a, gamma)
+        pair = (rbf_kernel(a, a, g), rbf_kernel(b, a, g))
+        size = pair[0].nbytes + pair[1].nbytes
+        while self._store and self._size() + size > self.max_bytes:
+            self._store.popitem(last=False)
+        if size <= self.max_bytes:
+            self._store[key] = pair
+        return pair
+
+    def _size(self) -> int:
+        return sum(k.nbytes + t.nbytes for k, t in self._store.values())
+
+
+KERNELS = KernelCache()
+
+
 def _svc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
          gamma: str | float = "scale") -> np.ndarray:
+    """scikit-learn's RBF SVC on a precomputed kernel (the same solver and solution, to
+    rounding) shared through :data:`KERNELS`."""
     from sklearn.svm import SVC
 
-    a, b = _standardised(x_train, x_test)
-    return SVC(C=C, gamma=gamma, class_weight="balanced").fit(a, y_train).predict(b)
+    k_train, k_test = KERNELS.kernels(np.asarray(x_train, dtype=np.float64),
+                                      np.asarray(x_test, dtype=np.float64), gamma)
+    clf = SVC(C=C, kernel="precomputed", class_weight="balanced")
+    return clf.fit(k_train, y_train).predict(k_test)
 
 
 @decoder("svc", "responses", "SVC", long_label="RBF SVC")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+
 import numpy as np
 import pytest
 
@@ -16,6 +19,7 @@ from nidecode.evaluation.splits import (
     fold_masks,
     labels_constant_within_blocks,
     leave_one_animal_out,
+    multiset_permutations,
     parse_combo,
     within_block_permutation,
 )
@@ -125,3 +129,46 @@ def test_generators_leave_out_null_animals():
     assert all("N0" not in c for c in leave_one_animal_out(animals, exclude=["N0"]))
     subsets = all_subsets(animals, exclude=["N0"])
     assert len(subsets) == 3 * 3 and all("N0" not in c for c in subsets)
+
+
+def test_multiset_permutations_are_the_sorted_distinct_orders():
+    import itertools
+
+    for items in ([0, 0, 1], [1, 0, 1, 0, 2], [0, 1, 1, 0, 1, 0], [3]):
+        assert multiset_permutations(items) == sorted(set(itertools.permutations(items)))
+    assert len(multiset_permutations([0] * 6 + [1] * 6)) == 924  # C(12, 6)
+
+
+@contextlib.contextmanager
+def fails_after(seconds: int, what: str):
+    """A hang becomes a failure: SIGALRM raises after ``seconds``."""
+    def hang(*_):
+        raise TimeoutError(f"{what} took over {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_block_relabellings_of_twelve_blocks_enumerate_without_n_factorial():
+    # 6 + 6 blocks: 924 assignments, 462 partitions. Enumerating all 12! = 479 million
+    # orders (as before) hangs.
+    block = np.repeat(np.arange(12), 5)
+    y = np.repeat(np.arange(12) % 2, 5)
+    with fails_after(20, "block_relabellings of 12 blocks"):
+        options = block_relabellings(y, block, max_relabellings=1000)
+    assert len(options) == 461
+    assert len({tuple(o[::5]) for o in options}) == 461
+
+
+def test_block_relabellings_stop_when_partitions_run_out():
+    # Six classes of one block each: 720 assignments but a single partition (renamings), so
+    # the seeded draw finds no other one and must stop rather than loop for ever.
+    block = np.repeat(np.arange(6), 4)
+    y = np.repeat(np.arange(6), 4)
+    with fails_after(20, "block_relabellings of six one-block classes"):
+        assert block_relabellings(y, block, max_relabellings=5) == []

@@ -215,7 +215,8 @@ def block_relabellings(y: np.ndarray, block: np.ndarray, max_relabellings: int =
     seen = {observed}
     assignments: list[tuple] = []
     if total <= 20 * max_relabellings:
-        for a in sorted(set(itertools.permutations(block_label.tolist()))):
+        # The distinct assignments only (multinomial many, not n!: 924 for 6 + 6 blocks).
+        for a in multiset_permutations(block_label.tolist()):
             if (key := _canonical(np.asarray(a))) not in seen:
                 seen.add(key)
                 assignments.append(a)
@@ -225,13 +226,37 @@ def block_relabellings(y: np.ndarray, block: np.ndarray, max_relabellings: int =
             assignments = [assignments[i] for i in sorted(pick)]
     else:
         rng = np.random.default_rng([seed, 31337])
-        while len(assignments) < max_relabellings:
+        # Many classes of one block each have few partitions for many assignments: stop
+        # drawing once new ones stop coming.
+        tries = 0
+        while len(assignments) < max_relabellings and tries < 50 * max_relabellings:
+            tries += 1
             a = tuple(rng.permutation(block_label).tolist())
             if (key := _canonical(np.asarray(a))) not in seen:
                 seen.add(key)
                 assignments.append(a)
     pos = np.searchsorted(ids, block)
     return [np.asarray(a)[pos] for a in assignments]
+
+
+def multiset_permutations(items: list) -> list[tuple]:
+    """The distinct orderings of ``items`` in lexicographic order (the classic next-permutation
+    step from the sorted order): ``sorted(set(itertools.permutations(items)))`` without its n!
+    tuples."""
+    a = sorted(items)
+    out = [tuple(a)]
+    while True:
+        i = len(a) - 2
+        while i >= 0 and a[i] >= a[i + 1]:
+            i -= 1
+        if i < 0:
+            return out
+        j = len(a) - 1
+        while a[j] <= a[i]:
+            j -= 1
+        a[i], a[j] = a[j], a[i]
+        a[i + 1:] = reversed(a[i + 1:])
+        out.append(tuple(a))
 
 
 def _canonical(block_label: np.ndarray) -> tuple:

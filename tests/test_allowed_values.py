@@ -21,7 +21,13 @@ from nidecode.config import SCHEMA_PATH, combos, validate_config
 from nidecode.data.nwb import SOURCE_PROVENANCE
 from nidecode.data.responses import BASELINES, ZERO_SD_UNITS, ResponseSettings
 from nidecode.decoders.backbones import BACKBONES, FINETUNE
-from nidecode.decoders.network import IMAGE_CHANNELS, SCHEDULES, WORKFLOW_KEYS, DNNSettings
+from nidecode.decoders.network import (
+    IMAGE_CHANNELS,
+    MISSING_WEIGHTS,
+    SCHEDULES,
+    WORKFLOW_KEYS,
+    DNNSettings,
+)
 
 SCHEMA = yaml.safe_load(Path(SCHEMA_PATH).read_text())
 
@@ -42,6 +48,8 @@ CODE_VALUES: dict[str, tuple] = {
     "decoding.dnn.image_channels": IMAGE_CHANNELS,
     "decoding.transfer.variants.*.image_channels": IMAGE_CHANNELS,
     "decoding.dnn.schedule": SCHEDULES,
+    "decoding.dnn.missing_weights": MISSING_WEIGHTS,
+    "decoding.transfer.variants.*.missing_weights": MISSING_WEIGHTS,
 }
 # Enums the code has no list of: it hands the value to a library, or looks it up where the
 # check below (test_every_combo_generator_is_known) covers it.

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from nidecode.common.errors import NidecodeError
 from nidecode.decoders import backbones
 from nidecode.decoders.backbones import (
     BACKBONES,
@@ -133,8 +134,10 @@ def test_a_toy_backbone_trains_through_fit_predict(toy, tmp_path):
     assert img.min() == 0 and img.max() == 1
 
 
-def test_a_toy_backbone_without_weights_starts_from_scratch(toy):
-    model, record = build_backbone("toy", 3, pretrained=True)
+def test_a_toy_backbone_without_weights_stops_or_starts_from_scratch_as_asked(toy):
+    with pytest.raises(NidecodeError, match="toy has no ImageNet weights"):
+        build_backbone("toy", 3, pretrained=True)
+    model, record = build_backbone("toy", 3, pretrained=True, missing_weights="scratch")
     assert record["pretrained"] is False and "toy has no ImageNet weights" in record["weights_note"]
     assert model.classifier.out_features == 3
 

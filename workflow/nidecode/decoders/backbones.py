@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nidecode.common.errors import NidecodeError
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -294,12 +296,15 @@ def head(model: nn.Module, arch: str) -> nn.Linear:
     return getattr(model, BACKBONES[arch].head)
 
 
-def build_backbone(arch: str, n_classes: int, pretrained: bool) -> tuple[nn.Module, dict]:
+def build_backbone(arch: str, n_classes: int, pretrained: bool,
+                   missing_weights: str = "error") -> tuple[nn.Module, dict]:
     """``arch`` with an ``n_classes`` head, and a record of its initialisation.
 
     With ``pretrained`` the ImageNet weights are loaded from disk only (see the module's
     docstring). If they are unavailable (no cached file, weights package not installed) the
-    network starts from scratch and the record says ``pretrained: false`` with the reason in
+    job stops with one error saying how to get them (``missing_weights: "error"``, the
+    default), or, where the config asked for it (``missing_weights: "scratch"``), the network
+    starts from scratch and the record says ``pretrained: false`` with the reason in
     ``weights_note``. ``weights`` and ``weights_sha256`` identify the file loaded.
     """
     b = backbone(arch)
@@ -319,8 +324,14 @@ def build_backbone(arch: str, n_classes: int, pretrained: bool) -> tuple[nn.Modu
             record.update(pretrained=True, weights=str(path), weights_sha256=sha256(path),
                           weights_note=note)
             return model, record
+        if missing_weights != "scratch":
+            raise NidecodeError(
+                f"{arch}: pretrained: true, but {note}. Fill the cache on a machine that can "
+                "reach the internet (`snakemake fetch_weights`, into TORCH_HOME or "
+                "decoding.dnn.torch_home), or set pretrained: false, or set "
+                "missing_weights: scratch to train from scratch (recorded as pretrained: false)")
         record["weights_note"] = note
-        log.warning("%s", note)
+        log.warning("%s (missing_weights: scratch: training from scratch)", note)
     return b.build(n_classes, False), record
 
 

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 WORKFLOW_KEYS = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds", "cross_batch_size")
 # decoding.dnn.schedule: one-cycle warm-up and annealing, or a constant learning rate.
 SCHEDULES = ("onecycle", "constant")
+MISSING_WEIGHTS = ("error", "scratch")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class DNNSettings:
     weight_decay: float = 0.05
     schedule: str = "onecycle"  # or "constant"
     pretrained: bool = True
+    # "error": a requested pretrained backbone whose weights are missing stops the job;
+    # "scratch": it trains from scratch, recorded as pretrained: false
+    missing_weights: str = "error"
     precision: str = "32-true"  # "bf16-mixed" on GPUs
     channels_last: bool = True
     compile: bool = False
@@ -91,6 +95,9 @@ class DNNSettings:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if self.missing_weights not in MISSING_WEIGHTS:
+            raise ValueError(f"missing_weights must be one of {MISSING_WEIGHTS}, not "
+                             f"{self.missing_weights!r}")
         if self.arch not in BACKBONES:
             raise ValueError(f"arch must be one of {tuple(BACKBONES)}, not {self.arch!r}")
         if self.finetune not in FINETUNE:
@@ -133,13 +140,15 @@ def neural_image_channels(images: np.ndarray | torch.Tensor, kind: str = "grey",
 # ----------------------------------------------------------------------------- model building
 
 
-def build_googlenet(n_classes: int, pretrained: bool) -> tuple[nn.Module, dict]:
+def build_googlenet(n_classes: int, pretrained: bool, missing_weights: str = "error"
+                    ) -> tuple[nn.Module, dict]:
     """torchvision GoogLeNet with an ``n_classes`` head: ``build_backbone("googlenet", ...)``.
 
     With ``pretrained`` the ImageNet weights are loaded from ``$TORCH_HOME``'s cache only (no
-    download); without them the record says ``pretrained: false`` with the reason.
+    download); without them an error, or with ``missing_weights="scratch"`` a network from
+    scratch whose record says ``pretrained: false`` with the reason.
     """
-    return build_backbone("googlenet", n_classes, pretrained)
+    return build_backbone("googlenet", n_classes, pretrained, missing_weights)
 
 
 # ------------------------------------------------------------------------------ Lightning module
@@ -481,7 +490,8 @@ def fit_predict(
     weights = balanced_class_weights(y_train, n_classes) if class_weight else None
     # Built before fingerprinting: whether ImageNet weights were actually loaded (and which
     # file) defines the run, so a resumed job can never inherit another initialisation.
-    model, record = build_backbone(settings.arch, n_classes, settings.pretrained)
+    model, record = build_backbone(settings.arch, n_classes, settings.pretrained,
+                                   settings.missing_weights)
     record["finetune"] = settings.finetune
     record["image_channels"] = settings.image_channels if basis is not None else None
     if settings.finetune == "head" and not record["pretrained"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -83,6 +84,30 @@ def test_group_time_test_across_animals(tmp_path):
     assert null.p_time_group == pytest.approx(1.0)  # 0.5 ties every relabelling
 
 
+def test_the_network_gets_a_group_test_from_its_retrained_relabellings(tmp_path):
+    from nidecode.report.aggregate import group_time_tests
+
+    rows = []
+    for session, observed in (("M0", 0.9), ("M1", 0.7)):
+        rows.append(job(model="efficientnet_lite0", session=session, balanced_accuracy=observed))
+        rows.append(job(model="efficientnet_lite0", session=session, fold=1,
+                        balanced_accuracy=0.99))  # another fold: not the test's statistic
+        # 9 retrained relabellings on fold 0: M0 beats all; M1 beats 8 and ties one.
+        rows += [job(model="efficientnet_lite0", session=session, control=f"relabel-{k}",
+                     balanced_accuracy=0.7 if (session == "M1" and k == 0) else 0.5)
+                 for k in range(9)]
+    write_metrics_rows(rows, tmp_path / "net.json")
+    out = group_time_tests([tmp_path / "net.json"], null_sessions=[])
+    net = out[out.model == "efficientnet_lite0"].iloc[0]
+    assert net.n_sessions == 2 and net.ps_mode == "train" and net.method == "exact"
+    assert net.balanced_accuracy_mean == pytest.approx(0.8)
+    # Joint picks whose mean reaches 0.8: M0 observed with M1 observed or its tied relabelling.
+    assert net.p_time_group == pytest.approx(2 / 100)
+    # Without its relabellings the network has no row, as in the default configuration.
+    write_metrics_rows([r for r in rows if r["control"] == "none"], tmp_path / "main.json")
+    assert group_time_tests([tmp_path / "main.json"], null_sessions=[]).empty
+
+
 def test_blank_control_rows_and_front_page_line(tmp_path):
     from nidecode.report.aggregate import blank_control_line, blank_control_means
 
@@ -160,20 +185,22 @@ def group_rows(tested: dict[str, float], sessions: list[str], partitions: int = 
 
 
 ANIMALS = ["A", "B", "C"]
+TESTS_2, TESTS_3 = (f" ({n} group tests, one per decoder, each at p ≤ 0.05 without correction "
+                    "for their number)." for n in (2, 3))
 
 
 @pytest.mark.parametrize("tested, says", [
     ({"glm": 0.001, "knn": 0.01},
      "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for every "
      "decoder it was run for (GLM, kNN); the network was not tested against drift in this "
-     "run."),
+     "run" + TESTS_2),
     ({"glm": 0.01, "knn": 0.2},
      "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for GLM and not "
-     "for kNN; the network was not tested against drift in this run."),
+     "for kNN; the network was not tested against drift in this run" + TESTS_2),
     ({"glm": 0.3, "knn": 0.2},
      "The time-respecting test across the 3 animals does not reject chance (p ≤ 0.05) for any "
      "decoder it was run for (GLM, kNN); the network was not tested against drift in this "
-     "run."),
+     "run" + TESTS_2),
     ({"glm": 0.01},
      "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for GLM, the "
      "one decoder it was run for; the network was not tested against drift in this run."),
@@ -184,19 +211,23 @@ ANIMALS = ["A", "B", "C"]
     # A network with a time test: no caveat about drift.
     ({"glm": 0.01, "efficientnet_lite0": 0.3},
      "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for GLM and not "
-     "for network on neural images."),
+     "for network on neural images" + TESTS_2),
     ({"glm": 0.01, "knn": 0.01, "efficientnet_lite0": 0.01},
      "The time-respecting test across the 3 animals rejects chance (p ≤ 0.05) for every "
-     "decoder it was run for (GLM, kNN, network on neural images)."),
+     "decoder it was run for (GLM, kNN, network on neural images)" + TESTS_3),
     ({}, "No decoder was tested against drift across animals in this run."),
 ])
 def test_verdict_says_for_which_decoders_the_time_test_rejects(tested, says):
     from nidecode.report.aggregate import verdict
 
     text = verdict(decoded(ANIMALS), group_rows(tested, ANIMALS), [], "block")
-    assert text == ("On these data the best decoder of natural vs artificial stimuli is the kNN "
-                    "(0.800 within animal, chance 0.5, block split, on the network's fold); the "
-                    "network on neural images reaches 0.550, 0.250 behind it. " + says)
+    # Three animals, each with the same accuracies: the paired test's smallest p is 0.25.
+    assert text == ("On these data no decoder is shown best: the kNN (0.800 within animal, "
+                    "chance 0.5, block split, on the network's fold) scores highest, but it "
+                    "cannot be told from the GLM and network on neural images (paired "
+                    "sign-flip test over 3 animals, Holm-adjusted over 2 comparisons; the GLM "
+                    "0.200 behind, p 0.5; with 3 animals the smallest p is 0.25). The network "
+                    "on neural images reaches 0.550, 0.250 behind the kNN. " + says)
 
 
 @pytest.mark.parametrize("animals, partitions, says", [
@@ -215,6 +246,8 @@ def test_verdict_says_when_the_time_test_cannot_reach_alpha(animals, partitions,
     assert f"The time-respecting test {says}; the network was not tested" in text
     assert "rejects" not in text and "reject chance" not in text
     assert ("one animal)" in text) == (len(animals) == 1)
+    assert ("with one animal no difference between decoders can be tested" in text) == (
+        len(animals) == 1)
 
 
 def test_verdict_with_decidable_and_undecidable_decoders():
@@ -228,7 +261,8 @@ def test_verdict_with_decidable_and_undecidable_decoders():
     assert text.endswith(
         "The time-respecting test on the one animal rejects chance (p ≤ 0.05) for GLM. The "
         "time-respecting test cannot reach p ≤ 0.05 with 1 animal (its smallest p is 0.1), so "
-        "it decides nothing for kNN; the network was not tested against drift in this run.")
+        "it decides nothing for kNN; the network was not tested against drift in this run"
+        + TESTS_2)
     groups = group_rows({"glm": 0.2, "knn": 0.5}, ["A"], partitions=30)
     assert ("The time-respecting test on the one animal does not reject chance (p ≤ 0.05) for "
             "any decoder it was run for (GLM, kNN);") in verdict(decoded(["A"]), groups, [],
@@ -245,6 +279,37 @@ def test_verdict_without_the_network_or_without_animals_with_information():
     text = verdict(decoded(ANIMALS, ("glm", "knn")), group_rows({"glm": 0.01}, ANIMALS), [],
                    "block")
     assert text == "No decoder ran on the animals with stimulus information."
+
+
+def test_verdict_names_a_winner_only_when_the_paired_test_says_so():
+    from nidecode.report.aggregate import verdict
+
+    animals = [f"A{k}" for k in range(8)]
+    rng = np.random.default_rng(0)
+
+    def run(knn_lead: float) -> str:
+        rows = []
+        for s in animals:
+            base = 0.6 + rng.uniform(-0.05, 0.05)
+            for m, acc in (("glm", base), ("knn", base + knn_lead + rng.uniform(-0.01, 0.01)),
+                           ("efficientnet_lite0", base - 0.05)):
+                rows.append(job(model=m, inputs=DECODERS[m][0], ps_mode=DECODERS[m][1],
+                                session=s, accuracy=acc, arch=m, finetune="all",
+                                pretrained=False))
+        df = pd.DataFrame([{**r, "model_label": model_name(r)} for r in rows],
+                          columns=[*COLUMNS, "model_label"])
+        return verdict(df, group_rows({}, animals), [], "block")
+
+    # kNN ahead in all 8 animals: exact p 2/256 per comparison, Holm x2 = 0.016.
+    text = run(0.05)
+    assert text.startswith("On these data the best decoder of natural vs artificial stimuli is "
+                           "the kNN (")
+    assert ("ahead of every other decoder (paired sign-flip test over 8 animals, Holm-adjusted "
+            "over 2 comparisons: largest p 0.016, against the GLM)") in text
+    # A lead of 0.001 that flips sign between animals: no winner named.
+    text = run(0.0)
+    assert text.startswith("On these data no decoder is shown best: the ")
+    assert "cannot be told from the" in text and "smallest p is" not in text  # 8 animals can
 
 
 def front_page_config(null: list[str], sessions: list[str]) -> dict:
@@ -270,9 +335,10 @@ def test_front_page_with_one_animal_and_no_null_animal(tmp_path):
     groups = group_time_tests([tmp_path / "rows.json"], null_sessions=[])
     text = front_page(summarise([tmp_path / "rows.json"]), groups, front_page_config([], ["A"]))
     assert "**Data**: source ``nwb`` (own Allen NWB files), sessions A.\n" in text
-    assert ("**Answer**: On these data the best decoder of natural vs artificial stimuli is "
-            "the GLM (0.900 within animal, chance 0.5, block split, on the network's folds, one "
-            "animal); the network on neural images reaches 0.700, 0.200 behind it. The "
+    assert ("**Answer**: On these data the GLM (0.900 within animal, chance 0.5, block split, "
+            "on the network's folds, one animal) scores highest; with one animal no difference "
+            "between decoders can be tested. The network on neural images reaches 0.700, 0.200 "
+            "behind the GLM. The "
             "time-respecting test cannot reach p ≤ 0.05 with 1 animal (its smallest p is 0.1), "
             "so it decides nothing for GLM; the network was not tested against drift in this "
             "run.\n") in text

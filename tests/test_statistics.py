@@ -71,3 +71,26 @@ def test_group_relabelling_p_falls_back_to_monte_carlo_beyond_the_limit(monkeypa
     # 6 joint picks > 5: Monte Carlo, whose estimate approaches the exact 1/6.
     p, _ = statistics.group_relabelling_p([0.9, 0.8], [[0.5, 0.6], [0.4]], n_draws=60_000)
     assert p == pytest.approx(1 / 6, abs=0.01)
+
+
+def test_paired_sign_flip_p_by_hand():
+    from nidecode.evaluation.statistics import paired_sign_flip_p
+
+    # Differences 0.3, 0.1, -0.1 (mean 0.1): of the 8 sign flips, the |sums| are 0.3, 0.5, 0.1,
+    # 0.3, 0.3, 0.1, 0.5, 0.3; six reach 0.3, so p = 6/8.
+    assert paired_sign_flip_p([0.3, 0.1, -0.1]) == pytest.approx(0.75)
+    # All n differences of one sign and size: only all-plus and all-minus reach it, 2 / 2^n.
+    assert paired_sign_flip_p([0.25] * 3) == pytest.approx(0.25)
+    assert paired_sign_flip_p([0.1] * 8) == pytest.approx(2 / 256)
+    assert paired_sign_flip_p([0.2, -0.2]) == pytest.approx(1.0)
+    # Beyond 2^20 flips: seeded draws, the observed counted once.
+    p = paired_sign_flip_p([0.1] * 25, n_draws=2000)
+    assert p == pytest.approx(1 / 2001)
+
+
+def test_holm_by_hand():
+    from nidecode.evaluation.statistics import holm
+
+    # Sorted 0.01, 0.03, 0.04 -> x3, x2, x1 = 0.03, 0.06, 0.04 -> monotone 0.03, 0.06, 0.06.
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])

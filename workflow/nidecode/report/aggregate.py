@@ -14,6 +14,8 @@ from nidecode.evaluation.statistics import (
     EXACT_LIMIT,
     group_null_size,
     group_relabelling_p,
+    holm,
+    paired_sign_flip_p,
     permutation_p,
 )
 
@@ -128,19 +130,36 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
     ``n_draws`` Monte Carlo draws. With n animals and 10 distinct partitions each (3 + 3
     blocks) the floor is 10^-n instead of one session's 1/10. One row per decoder (``model``,
     ``ps_mode`` for decoders of W), split and group (the stimulus-carrying animals; each null
-    animal alone). Decoders without a block-relabelling null (the network in the default
-    configuration) have no row. ``analysis``: the rows tested (``drift_control``: the
-    gabor-epoch drift control, whose label is only time).
+    animal alone). The network's null is its retrained relabellings
+    (``controls.dnn_block_relabellings``, fold 0); decoders without a block-relabelling null
+    (the network in the default configuration) have no row. ``analysis``: the rows tested
+    (``drift_control``: the gabor-epoch drift control, whose label is only time).
     """
     per: dict[tuple[str, str, str, str], tuple[float, list[float]]] = {}
+    # The network's null is retrained, one job per relabelling (controls.dnn_block_relabellings,
+    # control "relabel-k"): its fold-0 balanced accuracy against the relabelled jobs' on the
+    # same fold, the statistic of its own p_time (summarise).
+    net_obs: dict[tuple[str, str, str, str], float] = {}
+    net_null: dict[tuple[str, str, str, str], list[float]] = {}
     for f in metric_files:
         for m in _rows(f):
-            if (m.get("analysis") == analysis and m.get("task") in (None, "within")
-                    and m.get("control", "none") == "none"
-                    and m.get("time_null") == "block_relabelling" and m.get("fold") == 0
-                    and m.get("time_null_accuracies")):
+            if m.get("analysis") != analysis or m.get("task") not in (None, "within"):
+                continue
+            control = m.get("control") or "none"
+            if (control == "none" and m.get("time_null") == "block_relabelling"
+                    and m.get("fold") == 0 and m.get("time_null_accuracies")):
                 key = (m["model"], m.get("ps_mode") or "", m["split"], m["session"])
                 per[key] = (m["time_null_observed"], m["time_null_accuracies"])
+            elif m.get("inputs") == "neural_image" and m.get("fold") == 0 and (
+                    control == "none" or control.startswith("relabel-")):
+                key = (m["model"], m.get("ps_mode") or "", m["split"], m["session"])
+                if control == "none":
+                    net_obs[key] = m["balanced_accuracy"]
+                else:
+                    net_null.setdefault(key, []).append(m["balanced_accuracy"])
+    for key, null in net_null.items():
+        if key in net_obs and key not in per:
+            per[key] = (net_obs[key], null)
     rows = []
     for model, mode, split in sorted({k[:3] for k in per}):
         sessions = sorted(k[3] for k in per if k[:3] == (model, mode, split))
@@ -194,6 +213,27 @@ def retention(summary: pd.DataFrame, reference: str = "svc_w") -> pd.DataFrame:
         drop=True)
 
 
+def like_for_like_per_animal(within: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Each decoder's accuracy per animal (rows: sessions, columns: model labels) on the folds
+    the network ran (``decoding.dnn_folds``), over the animals where all of them ran; empty
+    when the network did not run. Decoders reading ``W`` and the network in
+    preferred-stimulus ``mode``."""
+    df = within[within.ps_mode.isna() | (within.ps_mode == mode)]
+    df = df[df.inputs.isin(["responses", "neural_image", "neural_image_weights"])]
+    net = df[df.inputs == "neural_image"]
+    if not len(net):
+        return pd.DataFrame()
+    folds = sorted({int(f) for f in net.fold.dropna()})
+    df = df[df.fold.isin(folds)]
+    per = df.groupby(["model_label", "session"]).accuracy.mean().unstack("model_label")
+    per = per.dropna()  # animals where every decoder ran on those folds
+    order = [m for m in per.columns if m not in set(net.model_label)] + sorted(
+        set(net.model_label) & set(per.columns))
+    per = per[order]
+    per.attrs["folds"] = folds
+    return per
+
+
 def like_for_like(within: pd.DataFrame, mode: str) -> pd.DataFrame:
     """Every decoder's mean accuracy on the folds the network ran (``decoding.dnn_folds``),
     over the animals where all of them ran: one row per decoder, network included.
@@ -202,20 +242,13 @@ def like_for_like(within: pd.DataFrame, mode: str) -> pd.DataFrame:
     ``W`` and the network in preferred-stimulus ``mode``.
     """
     cols = ["model_label", "accuracy", "n_sessions", "n_folds", "folds"]
-    df = within[within.ps_mode.isna() | (within.ps_mode == mode)]
-    df = df[df.inputs.isin(["responses", "neural_image", "neural_image_weights"])]
-    net = df[df.inputs == "neural_image"]
-    if not len(net):
+    per = like_for_like_per_animal(within, mode)
+    if per.empty:
         return pd.DataFrame(columns=cols)
-    folds = sorted({int(f) for f in net.fold.dropna()})
-    df = df[df.fold.isin(folds)]
-    per = df.groupby(["model_label", "session"]).accuracy.mean().unstack("model_label")
-    per = per.dropna()  # animals where every decoder ran on those folds
-    order = [m for m in per.columns if m not in set(net.model_label)] + sorted(
-        set(net.model_label) & set(per.columns))
+    folds = per.attrs["folds"]
     return pd.DataFrame([{"model_label": m, "accuracy": float(per[m].mean()),
                           "n_sessions": len(per), "n_folds": len(folds), "folds": folds}
-                         for m in order], columns=cols)
+                         for m in per.columns], columns=cols)
 
 
 def decoder_rows() -> list[tuple[str, str | None, str]]:
@@ -234,12 +267,15 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
     information on the network's folds (``same``, like for like, over ``n_same_folds`` folds)
     and on all its folds (``all``), across animals (``cross``), the group test's p
     (``p_group``, NaN where it did not run) with its smallest possible p (``p_floor``) and
-    number of animals (``n_group``), and the null animals' mean in each split."""
+    number of animals (``n_group``), and the null animals' mean in each split.
+    ``same_per_animal``: the ``same`` accuracies per animal (a Series by session), for the
+    paired comparison of decoders (:func:`decoder_difference_sentence`)."""
     s = summary[summary.control.fillna("none") == "none"]
     w = s[s.task == "within"]
     main = w[(w.analysis == "main") & (w.split == split)]
     informative = main[~main.session.isin(null)]
     same = like_for_like(informative, "train").set_index("model_label")
+    per_animal = like_for_like_per_animal(informative, "train")
     cross = s[(s.task == "cross") & (s.analysis == "main") & (s.split == split)
               & (s.ps_mode == "train")]
     g_all = groups[(groups.group == "animals") & (groups.split == split)]
@@ -261,6 +297,8 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
         rows.append({
             "label": label, "model": model, "model_label": name,
             "same": float(same.loc[name, "accuracy"]) if name in same.index else np.nan,
+            "same_per_animal": (per_animal[name] if name in per_animal.columns
+                                else pd.Series(dtype=float)),
             "all": float(d.groupby("session").accuracy.mean().mean()),
             "n_folds": int(d.fold.nunique()), "n_animals": int(d.session.nunique()),
             "cross": float(c.accuracy.mean()) if len(c) else np.nan, "n_cross": len(c),
@@ -324,29 +362,76 @@ def time_test_sentence(rows: list[dict], alpha: float = ALPHA) -> str:
     return ". ".join(parts)
 
 
+def decoder_difference_sentence(rows: list[dict], alpha: float = ALPHA) -> str:
+    """Which decoder leads, and whether a paired test over animals says the lead is real.
+
+    The highest like-for-like mean is compared with every other decoder on the same animals
+    by an exact paired sign-flip test of the per-animal differences
+    (:func:`nidecode.evaluation.statistics.paired_sign_flip_p`), Holm-adjusted over those
+    comparisons. A winner is named only when every adjusted p is at most ``alpha``; otherwise
+    the decoders it cannot be told from are named, with the closest one's difference and p.
+    """
+    best = max(rows, key=lambda r: r["same"])
+    others = [r for r in rows if r is not best]
+    n = best["n_animals"]
+    folds = "fold" if best["n_same_folds"] == 1 else "folds"
+    score = (f"{best['same']:.3f} within animal, chance 0.5, on the network's {folds}"
+             + ("" if n > 1 else ", one animal"))
+    lead = f"the {best['label']} ({score})"
+    if not others:
+        return f"On these data the one decoder compared is {lead}"
+    diffs = {id(r): best["same_per_animal"] - r["same_per_animal"] for r in others}
+    n_paired = min(len(d.dropna()) for d in diffs.values())
+    if n_paired < 2:
+        return (f"On these data {lead} scores highest; with one animal no difference between "
+                "decoders can be tested")
+    raw = [paired_sign_flip_p(diffs[id(r)].dropna().to_numpy()) for r in others]
+    adjusted = holm(raw)
+    floor = 2 / 2**n_paired
+    test = (f"paired sign-flip test over {n_paired} animals, Holm-adjusted over "
+            f"{len(others)} comparison{'s' if len(others) > 1 else ''}")
+    if all(p <= alpha for p in adjusted):
+        worst = max(range(len(others)), key=lambda i: adjusted[i])
+        return (f"On these data the best decoder of natural vs artificial stimuli is {lead}, "
+                f"ahead of every other decoder ({test}: largest p {adjusted[worst]:.2g}, "
+                f"against the {others[worst]['label']})")
+    tied = [r for r, p in zip(others, adjusted, strict=True) if p > alpha]
+    closest = max(tied, key=lambda r: r["same"])
+    p_closest = adjusted[others.index(closest)]
+    text = (f"On these data no decoder is shown best: {lead} scores highest, but it cannot be "
+            f"told from the {_names([r['label'] for r in tied])} ({test}; the "
+            f"{closest['label']} {best['same'] - closest['same']:.3f} behind, p "
+            f"{p_closest:.2g}")
+    if floor > alpha:
+        text += f"; with {n_paired} animals the smallest p is {floor:.2g}"
+    return text + ")"
+
+
 def verdict(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
             split: str = "block") -> str:
-    """The run's answer in one sentence: which decoder wins like for like, by how much over
-    the network, and for which decoders the time-respecting test across animals rejects
-    (:func:`time_test_sentence`)."""
+    """The run's answer: which decoder leads like for like and whether a paired test over
+    animals says so (:func:`decoder_difference_sentence`), by how much the network trails,
+    and for which decoders the time-respecting test across animals rejects
+    (:func:`time_test_sentence`), with how many of those tests ran."""
     rows = [r for r in decoder_comparison(summary, groups, null, split)
             if not pd.isna(r["same"])]
     if not rows:
         return "No decoder ran on the animals with stimulus information."
     best = max(rows, key=lambda r: r["same"])
     net = next((r for r in rows if r["model"] == "network"), None)
-    folds = "fold" if best["n_same_folds"] == 1 else "folds"
-    n = best["n_animals"]
-    text = (f"On these data the best decoder of natural vs artificial stimuli is the "
-            f"{best['label']} ({best['same']:.3f} within animal, chance 0.5, {split} split, on "
-            f"the network's {folds}" + ("" if n > 1 else ", one animal") + ")")
+    text = decoder_difference_sentence(rows).replace(
+        "within animal, chance 0.5,", f"within animal, chance 0.5, {split} split,", 1)
     if net is not None and net is not best:
-        text += (f"; the network on neural images reaches {net['same']:.3f}, "
-                 f"{best['same'] - net['same']:.3f} behind it")
+        text += (f". The network on neural images reaches {net['same']:.3f}, "
+                 f"{best['same'] - net['same']:.3f} behind the {best['label']}")
     text += ". " + time_test_sentence(rows)
     if net is not None and pd.isna(net["p_group"]) and any(
             not pd.isna(r["p_group"]) for r in rows):
         text += "; the network was not tested against drift in this run"
+    n_tests = sum(not pd.isna(r["p_group"]) for r in rows)
+    if n_tests > 1:
+        text += (f" ({n_tests} group tests, one per decoder, each at p ≤ {ALPHA:g} without "
+                 "correction for their number)")
     return text + "."
 
 

@@ -364,3 +364,33 @@ def test_front_page_with_a_null_animal(tmp_path):
     # The readout did not run on the null animal here: its line says what did, no 'nan'.
     assert "* **Null animal N0**: network ``train`` mode: block split 0.55.\n" in text
     assert "nan" not in text
+
+
+def test_blanks_through_the_main_decoders_table_and_line(tmp_path):
+    from nidecode.report.aggregate import blanks_through_main, blanks_through_main_line
+
+    rows = []
+    # Per animal (main, blanks) balanced accuracy of the GLM; N0 is a null animal.
+    for s, (main, blank) in {"A": (0.9, 0.6), "B": (0.8, 0.5), "C": (0.7, 0.6),
+                             "N0": (0.5, 0.55)}.items():
+        rows += [job(model="glm", inputs="responses", ps_mode=None, session=s, fold=k,
+                     balanced_accuracy=main + d, blank_balanced_accuracy=blank - d,
+                     n_blanks_scored=10) for k, d in enumerate((-0.05, 0.05))]
+    rows.append(job(model="glm", inputs="responses", ps_mode=None, session="A",
+                    split="trial", balanced_accuracy=0.95))  # no blanks scored: no row
+    write_metrics_rows(rows, tmp_path / "rows.json")
+    df = summarise([tmp_path / "rows.json"])
+    t = blanks_through_main(df, "block", ["N0"]).set_index("group")
+    a = t.loc["animals"]
+    assert a.n_animals == 3 and a.main == pytest.approx(0.8) and a.blanks == pytest.approx(
+        (0.6 + 0.5 + 0.6) / 3)
+    # Differences 0.3, 0.3, 0.1 all positive: 2 of the 8 sign flips reach their mean.
+    assert a.difference == pytest.approx(0.7 / 3) and a.p_paired == pytest.approx(0.25)
+    assert a.n_blanks == 60
+    n0 = t.loc["null N0"]
+    assert n0.blanks == pytest.approx(0.55) and pd.isna(n0.p_paired)
+    line = blanks_through_main_line(df, "block", ["N0"])
+    assert "of its 0.80, the GLM gets **0.57** from blanks alone, main − blanks paired over 3 " \
+           "animals p 0.25" in line
+    assert "Null animals, main / blanks: N0 GLM 0.50 / 0.55" in line
+    assert blanks_through_main_line(df, "trial", ["N0"]).endswith("not scored")

@@ -49,21 +49,31 @@ def test_precomputed_svc_matches_scikit_learns_rbf_svc():
     assert 0.6 < np.mean(got == y[~train])  # it decodes the signal in column 0
 
 
-def test_kernel_cache_shares_kernels_across_labels_only():
-    x, y = _data(seed=1)
+def test_kernel_cache_shares_training_kernels_across_labels_and_test_rows():
+    x, _ = _data(seed=1)
     cache = KernelCache()
     k1 = cache.kernels(x[:200], x[200:], "scale")
     k2 = cache.kernels(x[:200].copy(), x[200:].copy(), "scale")  # same trials, new arrays
     assert (cache.hits, cache.misses) == (1, 1) and k1[0] is k2[0]
+    np.testing.assert_array_equal(k1[1], k2[1])
+    k3 = cache.kernels(x[:200], x[250:], "scale")  # other test rows: the same training kernel
+    assert cache.hits == 2 and k3[0] is k1[0]
+    np.testing.assert_array_equal(k3[1], k1[1][50:])
     cache.kernels(x[:200], x[200:], "auto")  # another gamma: another kernel
     cache.kernels(x[1:201], x[201:], "scale")  # another mask: another kernel
-    assert (cache.hits, cache.misses) == (1, 3)
+    assert (cache.hits, cache.misses) == (2, 3)
     assert k1[0].shape == (200, 200) and k1[1].shape == (100, 200)
+    # Features standardised with the training rows, as StandardScaler: the kernel of the
+    # standardised rows.
+    a = StandardScaler().fit(x[:200])
+    g = rbf_gamma(a.transform(x[:200]), "scale")
+    np.testing.assert_allclose(k1[1], sk_rbf_kernel(a.transform(x[200:]), a.transform(x[:200]),
+                                                    gamma=g), rtol=1e-10)
 
 
 def test_kernel_cache_evicts_least_recent_within_its_budget():
     x, _ = _data(n=100)
-    one = (80 * 80 + 20 * 80) * 8
+    one = (80 * 80 + 80 * 12) * 8  # the training kernel and the standardised training rows
     cache = KernelCache(max_bytes=2 * one)
     for shift in range(3):
         cache.kernels(np.roll(x, shift, 0)[:80], np.roll(x, shift, 0)[80:], "scale")

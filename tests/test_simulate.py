@@ -434,3 +434,17 @@ def test_area_models_drive_units_as_the_table_says():
     new = replace(AREA_MODELS["VISp"], sf_centre_cpd=0.03)
     assert set(unit_drives(images, new, 3, canvas, np.random.default_rng(2))[1]["kind"]) <= {
         "simple", "complex"}
+
+
+def test_carryover_of_the_previous_response_into_a_blanks_window():
+    from nidecode.data.simulate import DT, carryover_into_next_window, response_kernel
+
+    # By hand for latency 50 ms: after 250 ms the kernel is the sustained 0.45 until 300 ms,
+    # then 0.45 exp(-s / 40 ms) until the kernel ends at 450 ms; the transient has died out.
+    k = response_kernel(0.05)
+    scale = k[int(round(0.28 / DT))] / 0.45  # the kernel's normalisation
+    tail = 0.45 * 0.05 + 0.45 * 0.04 * (1 - np.exp(-0.15 / 0.04))
+    own = k[: int(round(0.25 / DT))].sum() * DT
+    assert carryover_into_next_window(0.05) == pytest.approx(scale * tail / own, rel=0.05)
+    assert 0.3 < carryover_into_next_window(0.05) < 0.35
+    assert carryover_into_next_window(0.07) > carryover_into_next_window(0.05)

@@ -410,6 +410,16 @@ def response_kernel(latency: float, tau_rise: float = 0.012, tau_decay: float = 
     return k / (k[on].sum() * DT / PRESENTATION_S)
 
 
+def carryover_into_next_window(latency: float) -> float:
+    """How much of a presentation's evoked response falls in the next presentation's 250-ms
+    window, relative to its own window (:func:`response_kernel`): what the previous stimulus
+    leaves in a blank's window (0.33 for VISp's 50-ms latency)."""
+    k = response_kernel(latency)
+    t = np.arange(len(k)) * DT
+    own = k[t < PRESENTATION_S].sum()
+    return float(k[(t >= PRESENTATION_S) & (t < 2 * PRESENTATION_S)].sum() / own)
+
+
 def running_speed_trace(
     duration: float, rng: np.random.Generator, fs: float = 30.0
 ) -> tuple[np.ndarray, np.ndarray]:

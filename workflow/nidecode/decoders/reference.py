@@ -69,51 +69,56 @@ def rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
 
 
 class KernelCache:
-    """The RBF kernels of recent (training, test) pairs, keyed by their bytes.
+    """The RBF kernels of recent training sets, keyed by their bytes.
 
     A kernel does not depend on the labels, so every block relabelling, label shuffle and
-    decoder refit on the same training and test trials (the same fold mask) shares one: the
-    null's refits cost an SVC solve on a precomputed kernel, not a kernel. Least recently used
+    refit on the same training trials (the same fold mask) shares one training kernel: the
+    null's refits cost an SVC solve on a precomputed kernel, not a kernel. The test rows'
+    kernel against them (a matrix product) is computed for each call. Least recently used
     kernels go first once ``max_bytes`` is held (a 50-repeat session's training kernel is
     about 0.5 GB).
     """
 
     def __init__(self, max_bytes: int = 1_500_000_000) -> None:
         self.max_bytes = max_bytes
-        self._store: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._store: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, float,
+                                              np.ndarray]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
     @staticmethod
-    def key(x_train: np.ndarray, x_test: np.ndarray, *params: object) -> bytes:
-        h = hashlib.blake2b(repr((x_train.shape, x_test.shape, x_train.dtype.str,
-                                  params)).encode(), digest_size=20)
-        for arr in (x_train, x_test):
-            h.update(np.ascontiguousarray(arr).data)
+    def key(x_train: np.ndarray, *params: object) -> bytes:
+        h = hashlib.blake2b(repr((x_train.shape, x_train.dtype.str, params)).encode(),
+                            digest_size=20)
+        h.update(np.ascontiguousarray(x_train).data)
         return h.digest()
 
     def kernels(self, x_train: np.ndarray, x_test: np.ndarray, gamma: str | float
                 ) -> tuple[np.ndarray, np.ndarray]:
         """The training (train x train) and test (test x train) kernels on features
         standardised with the training trials, and ``gamma`` as scikit-learn's."""
-        key = self.key(x_train, x_test, gamma)
+        key = self.key(x_train, gamma)
         if key in self._store:
             self.hits += 1
             self._store.move_to_end(key)
-            return self._store[key]
-        self.misses += 1
-        a, b = _standardised(x_train, x_test)
-        g = rbf_gamma(a, gamma)
-        pair = (rbf_kernel(a, a, g), rbf_kernel(b, a, g))
-        size = pair[0].nbytes + pair[1].nbytes
-        while self._store and self._size() + size > self.max_bytes:
-            self._store.popitem(last=False)
-        if size <= self.max_bytes:
-            self._store[key] = pair
-        return pair
+            mean, scale, a, g, k_train = self._store[key]
+        else:
+            self.misses += 1
+            mean = x_train.mean(axis=0)
+            scale = x_train.std(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)  # StandardScaler's rule for constant columns
+            a = (x_train - mean) / scale
+            g = rbf_gamma(a, gamma)
+            k_train = rbf_kernel(a, a, g)
+            size = k_train.nbytes + a.nbytes
+            while self._store and self._size() + size > self.max_bytes:
+                self._store.popitem(last=False)
+            if size <= self.max_bytes:
+                self._store[key] = (mean, scale, a, g, k_train)
+        return k_train, rbf_kernel((x_test - mean) / scale, a, g)
 
     def _size(self) -> int:
-        return sum(k.nbytes + t.nbytes for k, t in self._store.values())
+        return sum(k.nbytes + a.nbytes for _, _, a, _, k in self._store.values())
 
 
 KERNELS = KernelCache()

@@ -20,14 +20,14 @@ import xarray as xr
 from nidecode.common.analyses import Analysis
 from nidecode.common.errors import NidecodeError
 from nidecode.data.selection import Selection
-from nidecode.decoders.registry import Context, Decoder, get
+from nidecode.decoders.registry import Context, Decoder, Fit, get
 from nidecode.evaluation.metrics import JobRecord, classification_metrics, combine_seeds
 from nidecode.evaluation.splits import (
     block_relabellings,
     labels_constant_within_blocks,
     within_block_permutation,
 )
-from nidecode.evaluation.statistics import add_statistics, permutation_p
+from nidecode.evaluation.statistics import add_statistics, permutation_p, wilson_interval
 from nidecode.images.neural_images import PSMode
 from nidecode.jobs.inputs import cross_weights, decoder_inputs, relabelled, response_shuffle
 from nidecode.jobs.scope import Scope, blocks
@@ -69,6 +69,42 @@ def _context(dec: Decoder, stimuli: xr.Dataset, names: list[str], test_stimulus:
                    basis=stimuli.image.values if dec.inputs == "weights" else None,
                    stimulus_label=np.searchsorted(names, stimulus_class),
                    test_stimulus=test_stimulus, workdir=workdir, network=network)
+
+
+def test_blanks(ds: xr.Dataset, sel: Selection, scope: Scope, train: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The blanks a fold's fitted decoder is scored on, and the class of each one's block.
+
+    A blank (grey screen) inside a block shows no stimulus, so a decoder that calls a blank by
+    its block's class reads time and context only. Block split: the blanks of the fold's test
+    blocks (never seen in training, as the test trials); trial split: every blank (training
+    trials surround them in time, as they surround the test trials). None where the responses
+    have no blanks or no blocks, or the analysis's labels vary within blocks.
+    """
+    if "blank_response" not in ds or ds.sizes.get("blank", 0) == 0 or sel.block is None:
+        return None
+    block_class: dict[int, int] = {}
+    for b, c in zip(sel.block.tolist(), sel.y.tolist(), strict=True):
+        if block_class.setdefault(b, c) != c:
+            return None  # labels vary within a block: a blank has no class
+    blank_block = ds.blank_stimulus_block.values
+    keep = np.isin(blank_block, list(block_class))
+    if scope.split == "block":
+        keep &= np.isin(blank_block, np.unique(sel.block[~train]))
+    if not keep.any():
+        return None
+    x = ds.blank_response.values[keep][:, sel.unit_mask].astype(np.float64)
+    return x, np.array([block_class[b] for b in blank_block[keep].tolist()])
+
+
+def blank_scores(y_blank: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
+    """How often a main decoder calls a blank by its block's class: balanced accuracy (chance
+    1 / classes), accuracy with its Wilson interval, and the count."""
+    k = int(np.sum(predicted == y_blank))
+    lo, hi = wilson_interval(k, len(y_blank))
+    return {"blank_balanced_accuracy": balanced(y_blank, predicted, n_classes),
+            "blank_accuracy": k / len(y_blank), "blank_ci95_low": lo, "blank_ci95_high": hi,
+            "n_blanks_scored": int(len(y_blank))}
 
 
 def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: str = "glm",
@@ -115,8 +151,20 @@ def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: s
     def fit(labels: np.ndarray) -> np.ndarray:
         return dec.fit_predict(x[train], labels, x[~train], context, **params)
 
-    result = fit(y_train)
+    # The main fit also scores the blanks of its test blocks (rows are predicted one by one,
+    # so the test trials' predictions are those of a fit without them).
+    blanks = (test_blanks(ds, sel, scope, train) if control == "none"
+              and dec.inputs == "responses" and Analysis.of(analysis).kind == "main" else None)
+    if blanks is None:
+        result = fit(y_train)
+    else:
+        both = dec.fit_predict(x[train], y_train, np.concatenate([x[~train], blanks[0]]),
+                               context, **params)
+        n_test = int((~train).sum())
+        result = Fit(both.predicted[:n_test], both.record)
     out = classification_metrics(y[~train], result.predicted, sel.names)
+    if blanks is not None:
+        out.update(blank_scores(blanks[1], both.predicted[n_test:], len(sel.names)))
     rng = np.random.default_rng([scope.seed, fold, 7919])
     null = [float(np.mean(fit(rng.permutation(y[train])).predicted == y[~train]))
             for _ in range(n_permutations)]

@@ -29,7 +29,8 @@ COLUMNS = [
     "n_calibration",
     "n_units", "areas_used", "pretrained", "image_size", "epochs", "seed", "device",
     "wall_time_s", "own_stimulus_top_fraction", "own_stimulus_top_chance", "source",
-    "baseline", "skipped", "metrics_file",
+    "baseline", "skipped", "blank_balanced_accuracy", "blank_accuracy", "blank_ci95_low",
+    "blank_ci95_high", "n_blanks_scored", "metrics_file",
 ]
 
 
@@ -546,6 +547,69 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
             "here is time/context, not stimulus.")
 
 
+def blanks_through_main(summary: pd.DataFrame, split: str,
+                        null: list[str] | tuple = ()) -> pd.DataFrame:
+    """Each main decoder's accuracy beside what it gives the blanks of its test blocks.
+
+    One row per decoder that scored blanks (``blank_balanced_accuracy`` on its main rows) and
+    group (``animals``: those with stimulus information; each null animal alone): the mean
+    over animals of each animal's fold-mean balanced accuracy (``main``) and blanks' balanced
+    accuracy (``blanks``), their difference, and the exact paired sign-flip p of the
+    per-animal differences (``p_paired``; NaN for one animal).
+    """
+    cols = ["model", "model_label", "split", "group", "n_animals", "main", "blanks",
+            "difference", "p_paired", "n_blanks"]
+    df = summary[(summary.analysis == "main") & (summary.control == "none")
+                 & (summary.task == "within") & (summary.split == split)]
+    df = df[df.blank_balanced_accuracy.notna()] if "blank_balanced_accuracy" in df else df[:0]
+    order = {m: i for i, m in enumerate(registered())}
+    rows = []
+    for model in sorted(set(df.model), key=lambda m: order.get(m, len(order))):
+        d = df[df.model == model]
+        per = d.groupby("session")[["balanced_accuracy", "blank_balanced_accuracy"]].mean()
+        n_blanks = d.groupby("session").n_blanks_scored.sum()
+        groups = [("animals", [a for a in per.index if a not in null])]
+        groups += [(f"null {a}", [a]) for a in per.index if a in null]
+        for name, members in groups:
+            if not members:
+                continue
+            m = per.loc[members]
+            diff = (m.balanced_accuracy - m.blank_balanced_accuracy).to_numpy()
+            rows.append({"model": model, "model_label": d.model_label.iloc[0], "split": split,
+                         "group": name, "n_animals": len(members),
+                         "main": float(m.balanced_accuracy.mean()),
+                         "blanks": float(m.blank_balanced_accuracy.mean()),
+                         "difference": float(diff.mean()),
+                         "p_paired": paired_sign_flip_p(diff) if len(diff) > 1 else np.nan,
+                         "n_blanks": int(n_blanks.loc[members].sum())})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def blanks_through_main_line(summary: pd.DataFrame, split: str,
+                             null: list[str] | tuple = ()) -> str:
+    """The front page's line: of its accuracy, how much each main decoder gets from blanks."""
+    t = blanks_through_main(summary, split, null)
+    if not len(t):
+        return f"* Blanks through the main decoders ({split} split): not scored"
+    a = t[t.group == "animals"]
+    parts = []
+    for r in a.itertuples():
+        test = ("" if pd.isna(r.p_paired) else
+                f", main − blanks paired over {r.n_animals} animals p {r.p_paired:.2g}")
+        parts.append(f"of its {r.main:.2f}, the {r.model_label} gets **{r.blanks:.2f}** from "
+                     f"blanks alone{test}")
+    nulls = t[t.group != "animals"]
+    null_txt = "; ".join(f"{r.group.removeprefix('null ')} {r.model_label} {r.main:.2f} / "
+                         f"{r.blanks:.2f}" for r in nulls.itertuples())
+    return (f"* **Blanks through the main decoders** ({split} split; each fitted main decoder "
+            "calls the grey-screen blanks of its test blocks, balanced accuracy, chance 0.5, "
+            "mean over the animals with stimulus information): " + "; ".join(parts)
+            + (f". Null animals, main / blanks: {null_txt}" if null_txt else "")
+            + ". A blank shows no stimulus, so its score is what time and context give that "
+            "decoder; the previous presentation's response still runs into the blank's window "
+            "(docs/method.md, \"Blanks through the main decoders\").")
+
+
 def drift_control_lines(summary: pd.DataFrame, groups: pd.DataFrame | None,
                         null_sessions: list[str] | tuple = ()) -> list[str]:
     """The front page's lines of the gabor-epoch drift control: one sentence per animal
@@ -691,6 +755,7 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict,
                      + ("; ".join(x for x in (both, readout) if x)
                         or "neither the network nor the top-stimulus readout ran on it") + ".")
     splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
+    lines += [blanks_through_main_line(summary, s, null) for s in splits]
     lines += [blank_control_line(summary, s, null) for s in splits]
     lines += drift_control_lines(summary, drift_groups, null)
     caveats = []

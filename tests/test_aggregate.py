@@ -394,3 +394,26 @@ def test_blanks_through_the_main_decoders_table_and_line(tmp_path):
            "animals p 0.25" in line
     assert "Null animals, main / blanks: N0 GLM 0.50 / 0.55" in line
     assert blanks_through_main_line(df, "trial", ["N0"]).endswith("not scored")
+
+
+def test_cross_animal_negative_control_line_and_its_exclusion_from_the_cross_mean(tmp_path):
+    from nidecode.report.aggregate import decoder_comparison, null_cross_line
+
+    rows = [job(model="glm", inputs="responses", ps_mode=None, session=s, accuracy=0.8)
+            for s in ("M0", "M1")]
+    rows += [job(model="efficientnet_lite0", session=s, accuracy=0.7, arch="efficientnet_lite0",
+                 pretrained=True, finetune="head") for s in ("M0", "M1")]
+    for combo, acc in (("M0__M1", 0.75), ("M0+M1__N0", 0.52)):
+        train, test = combo.split("__")
+        rows.append(job(model="efficientnet_lite0", task="cross", session=None, combo=combo,
+                        train_sessions=train.split("+"), test_sessions=[test], accuracy=acc,
+                        arch="efficientnet_lite0", pretrained=True, finetune="head"))
+    write_metrics_rows(rows, tmp_path / "rows.json")
+    df = summarise([tmp_path / "rows.json"])
+    net = next(r for r in decoder_comparison(df, pd.DataFrame(columns=GROUP_COLUMNS), ["N0"])
+               if r["model"] == "network")
+    assert net["cross"] == pytest.approx(0.75) and net["n_cross"] == 1  # N0's combo left out
+    line = null_cross_line(df, "block", ["N0"])
+    assert line.startswith("* **Cross-animal negative control** (block split;")
+    assert "trained on M0 + M1, tested on N0: network" in line and " 0.52" in line
+    assert null_cross_line(df, "block", []) is None  # no null animal: no control

@@ -93,11 +93,15 @@ def test_changing_the_animals_is_one_edit():
     assert config["decoding"]["transfer"]["sessions"] == ["S2", "N0"]
     assert config["controls"]["sessions"] == ["S2"]
     assert config["decoding"]["compare_dnn_sessions"] == ["N0"]
-    # The paper's five combos on the first four animals with information.
-    assert combos(config) == ["S2+S3__S0", "M1__S0", "S3+M1__S2", "M1+S0__S3", "S2+S0__M1"]
+    # The paper's five combos on the first four animals with information, then the negative
+    # control: the first combo's training animals -> the null animal.
+    assert combos(config) == ["S2+S3__S0", "M1__S0", "S3+M1__S2", "M1+S0__S3", "S2+S0__M1",
+                              "S2+S3__N0"]
     lines = describe_sessions(config)
     assert lines[0] == "sessions (simulated): S2, S3, M1, S0, N0"
-    assert "combos: S2+S3__S0, M1__S0, S3+M1__S2, M1+S0__S3, S2+S0__M1" in lines
+    assert "combos: S2+S3__S0, M1__S0, S3+M1__S2, M1+S0__S3, S2+S0__M1, S2+S3__N0" in lines
+    config["decoding"]["null_combos"] = False
+    assert combos(config)[-1] == "S2+S0__M1"
     assert "transfer comparison: S2, N0" in lines
     config["decoding"]["transfer"]["sessions"] = []  # no transfer job runs: says so
     assert "transfer comparison: none" in describe_sessions(config)
@@ -127,6 +131,7 @@ def test_every_combo_generator_for_one_two_and_many_sessions(default_config, gen
     cfg = copy.deepcopy(default_config)
     cfg["sessions"] = sessions
     cfg["decoding"]["combo_generators"] = [generator]
+    cfg["decoding"]["null_combos"] = False  # the generators alone
     validate_config(cfg)
     got = combos(cfg)
     assert len(got) == (made[generator] if isinstance(made, dict) else made)
@@ -141,6 +146,22 @@ def test_every_combo_generator_for_one_two_and_many_sessions(default_config, gen
                         "one animal out)")
     else:
         assert line == f"combos: {', '.join(got)}"
+
+
+@pytest.mark.parametrize("sessions, want", [
+    (["S0", "S1", "S2", "N0"], ["S0+S1__N0"]),
+    (["S0", "N0"], ["S0__N0"]),  # one animal with information trains it alone
+    (["S0", "S1"], []),  # no null animal
+])
+def test_null_combos_test_on_each_null_animal(default_config, sessions, want):
+    from nidecode.config import null_combos
+
+    cfg = copy.deepcopy(default_config)
+    cfg["sessions"] = sessions
+    validate_config(cfg)
+    assert null_combos(cfg) == want
+    cfg["decoding"]["null_combos"] = False
+    assert null_combos(cfg) == []
 
 
 def test_explicit_combo_naming_a_missing_session_is_one_config_error(default_config):

@@ -289,14 +289,30 @@ COMBO_GENERATORS = {"leave_one_animal_out": leave_one_animal_out, "all_subsets":
                     "paper": _paper}
 
 
+def null_combos(config: dict) -> list[str]:
+    """The cross-animal negative control (``decoding.null_combos``): for each null animal, the
+    training animals of the paper's first combo (the first two with stimulus information, or
+    the one there is) -> that animal. Its ``W`` is built from its own calibration blocks, so
+    its drift can enter the columns a decoder of ``W`` reads: above chance is that channel."""
+    if not config["decoding"].get("null_combos", True):
+        return []
+    train = _informative(config)[:2]
+    if not train:
+        return []
+    return [combo_name(train, [n]) for n in config["controls"]["null_sessions"] or []]
+
+
 def combos(config: dict) -> list[str]:
-    """Explicit combos, then generated ones, without duplicates, in a stable order."""
+    """Explicit combos, then generated ones, then the null animals' negative-control combos
+    (:func:`null_combos`), without duplicates, in a stable order."""
     dec = config["decoding"]
     out = list(dec["combos"])
     for gen in dec["combo_generators"]:
-        # Null animals carry no stimulus information: never train or test on them in combos.
+        # Null animals carry no stimulus information: the generators never train or test on
+        # them; null_combos tests on them, as a negative control.
         out += COMBO_GENERATORS[gen](list(config["sessions"]),
                                     exclude=config["controls"]["null_sessions"])
+    out += null_combos(config)
     return list(dict.fromkeys(out))
 
 

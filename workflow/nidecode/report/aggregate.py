@@ -279,6 +279,7 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
     per_animal = like_for_like_per_animal(informative, "train")
     cross = s[(s.task == "cross") & (s.analysis == "main") & (s.split == split)
               & (s.ps_mode == "train")]
+    cross = cross[~tests_on_null(cross, null)]  # the negative control: null_cross_line
     g_all = groups[(groups.group == "animals") & (groups.split == split)]
     rows = []
     for model, mode, label in decoder_rows():
@@ -547,6 +548,36 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
             "here is time/context, not stimulus.")
 
 
+def tests_on_null(rows: pd.DataFrame, null: list[str] | tuple) -> pd.Series:
+    """Which cross-animal rows test on null animals only (the negative-control combos)."""
+    test = rows.test_sessions.fillna("").astype(str).str.split("+")
+    return test.map(lambda t: bool(t) and all(a in null for a in t if a)) & (
+        rows.task == "cross")
+
+
+def null_cross_line(summary: pd.DataFrame, split: str, null: list[str] | tuple) -> str | None:
+    """The front page's line of the cross-animal negative control (``decoding.null_combos``):
+    every decoder that ran across animals, trained on animals with stimulus information and
+    tested on a null animal; None where no such combo ran."""
+    df = summary[(summary.analysis == "main") & (summary.control == "none")
+                 & (summary.split == split) & (summary.task == "cross")]
+    df = df[tests_on_null(df, null) & df.accuracy.notna()]
+    if not len(df):
+        return None
+    parts = []
+    for combo, d in df.groupby("combo", sort=False):
+        train, test = str(combo).split("__")
+        scores = ", ".join(
+            f"{r.model_label} {r.accuracy:.2f}" + (
+                "" if pd.isna(r.ci95_low) else f" [{r.ci95_low:.2f}, {r.ci95_high:.2f}]")
+            for r in d.sort_values("model_label").itertuples())
+        parts.append(f"trained on {train.replace('+', ' + ')}, tested on {test}: {scores}")
+    return (f"* **Cross-animal negative control** ({split} split; the test animal's units ignore "
+            "the stimulus; accuracy, chance 0.5, Wilson 95 % interval): " + "; ".join(parts)
+            + ". The test animal's W is built from its own calibration blocks, so a score "
+            "above chance here is its drift entering the stimulus columns W's decoders read.")
+
+
 def blanks_through_main(summary: pd.DataFrame, split: str,
                         null: list[str] | tuple = ()) -> pd.DataFrame:
     """Each main decoder's accuracy beside what it gives the blanks of its test blocks.
@@ -756,6 +787,7 @@ def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict,
                         or "neither the network nor the top-stimulus readout ran on it") + ".")
     splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
     lines += [blanks_through_main_line(summary, s, null) for s in splits]
+    lines += [x for x in (null_cross_line(summary, split, null),) if x]
     lines += [blank_control_line(summary, s, null) for s in splits]
     lines += drift_control_lines(summary, drift_groups, null)
     caveats = []

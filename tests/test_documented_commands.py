@@ -61,7 +61,7 @@ COMMANDS = sorted(set(readme_commands()) | set(config_header_commands()))
 def test_the_documented_commands_are_found():
     assert any("all_combos.yaml" in c for c in COMMANDS)
     assert any("--profile slurm" in c for c in COMMANDS)
-    for layer in ("ci", "gpu", "full", "all_combos", "allen", "dandi", "own_nwb"):
+    for layer in ("ci", "gpu", "full", "all_combos", "allen", "dandi", "own_nwb", "allen_scale"):
         assert any(f"config/{layer}.yaml" in c for c in COMMANDS), layer
 
 

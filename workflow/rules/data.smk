@@ -11,6 +11,9 @@ localrules:
 
 rule simulate_session:
     """Simulate one animal and write it as an NWB file in Allen's layout."""
+    # Scheduling: the data first (everything waits on it), then the longest training jobs, so
+    # that short jobs fill the cores at the end (snakemake runs higher priorities first).
+    priority: 100
     output:
         "resources/simulated/{session}.nwb",
     resources:

@@ -15,6 +15,7 @@ NETWORK_PARAMS = {
 
 rule dnn_within:
     """The network on one animal's neural images, one fold of one split."""
+    priority: 10
     input:
         responses="results/responses/{session}.nc",
         stimuli="results/stimuli.nc",
@@ -38,6 +39,7 @@ rule dnn_within:
 
 
 use rule dnn_within as dnn_cross with:
+    priority: 20
     input:
         responses=lambda wc: batch_responses(wc.batch),
         stimuli="results/stimuli.nc",
@@ -91,6 +93,7 @@ use rule dnn_within as dnn_analysis with:
 
 
 use rule dnn_within as dnn_transfer with:
+    priority: 20
     output:
         "results/decode/{split}/transfer/{variant}/{mode}/{session}/fold{fold}/metrics.json",
     benchmark:

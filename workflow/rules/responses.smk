@@ -3,6 +3,7 @@
 
 rule responses:
     """Read a session's NWB file and write its per-trial responses as netCDF."""
+    priority: 90
     input:
         nwb=session_nwb,
         stimuli="results/stimuli.nc",

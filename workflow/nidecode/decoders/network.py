@@ -231,7 +231,7 @@ class NeuralImageClassifier(L.LightningModule):
         out = self.model(self.images(x))
         return out.logits if hasattr(out, "logits") else out
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def extract_features(self, x: np.ndarray, device: str = "cpu",
                          batch_size: int = 256) -> np.ndarray:
         """The frozen network's input to its head (eval mode: BatchNorm statistics and

@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 from nidecode.common.analyses import FUTURE_WORK_KINDS, analysis_field
+from nidecode.report.aggregate import model_name
 
 SUMMARY_COLUMNS = [
     "model", "model_label", "inputs", "task", "analysis", "control", "ps_mode", "split",
     "session", "combo", "fold", "accuracy", "balanced_accuracy", "chance_balanced_accuracy",
-    "p_time", "n_seeds", "seed_accuracy_sd", "arch", "image_channels", "pretrained",
+    "p_time", "n_seeds", "seed_accuracy_sd", "arch", "finetune", "image_channels", "pretrained",
     "own_stimulus_top_fraction", "n_test", "skipped",
 ]
 TABLES = ("summary.csv", "retention.csv", "group_tests.csv", "benchmarks.csv")
@@ -269,7 +270,16 @@ def transfer_table(snap: Snapshot) -> str:
     t = w[_kind(w) == "transfer"]
     if not len(t):
         return "(no transfer-learning rows in this run)"
-    labels = sorted(t.model_label.unique())
+    # The main network is the comparison's first arm (config.yaml runs no variant that would
+    # train it again): its rows on the same animals, split, mode and folds.
+    net = _network(w)
+    net = net[net.session.isin(t.session) & net.fold.isin(t.fold) & net.split.isin(t.split)
+              & net.ps_mode.isin(t.ps_mode)]
+    net = net.assign(model_label=[
+        model_name({**r, "analysis": "transfer-main"}) + ", the main network"
+        for r in net.to_dict("records")])
+    labels = sorted(net.model_label.unique()) + sorted(t.model_label.unique())
+    t = pd.concat([net, t])
     rows = [[a] + [_spread(t[(t.session == a) & (t.model_label == m)]) for m in labels]
             for a in sorted(t.session.unique())]
     return _table(["animal", *labels], rows)

@@ -22,13 +22,13 @@ NET = DNNSettings(image_size=16, epochs=2, batch_size=16, threads=1, pretrained=
 def test_batches_chunk_the_combos_in_order():
     config = load_config(REPO / "config" / "config.yaml")
     one = cross_batches(config)
-    assert len(one) == 5  # the paper's five combos
+    assert len(one) == 6  # the paper's five combos and the null animal's negative control
     assert all(v == [k] for k, v in one.items())  # a batch of one is named after its combo
     config["decoding"]["dnn"]["cross_batch_size"] = 2
     two = cross_batches(config)
     flat = [c for batch in two.values() for c in batch]
     assert flat == list(one) and list(two)[0] == "batch0000"
-    assert [len(b) for b in two.values()] == [2, 2, 1]
+    assert [len(b) for b in two.values()] == [2, 2, 2]
 
 
 def _animals(small_stimuli, tmp_path):

@@ -550,8 +550,8 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
 
 def tests_on_null(rows: pd.DataFrame, null: list[str] | tuple) -> pd.Series:
     """Which cross-animal rows test on null animals only (the negative-control combos)."""
-    test = rows.test_sessions.fillna("").astype(str).str.split("+")
-    return test.map(lambda t: bool(t) and all(a in null for a in t if a)) & (
+    test = rows.combo.fillna("").astype(str).str.partition("__")[2].str.split("+")
+    return test.map(lambda t: bool(t) and all(a in null for a in t) and "" not in t) & (
         rows.task == "cross")
 
 

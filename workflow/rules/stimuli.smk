@@ -7,6 +7,7 @@ rule render_stimuli:
         templates=(
             ["resources/allen/natural_scene_templates.npz"] if ALLEN_SCENES else []
         ),
+    priority: 100
     output:
         "results/stimuli.nc",
     resources:

@@ -33,7 +33,8 @@ SUMMARY_COLUMNS = [
     "model", "model_label", "inputs", "task", "analysis", "control", "ps_mode", "split",
     "session", "combo", "fold", "accuracy", "balanced_accuracy", "chance_balanced_accuracy",
     "p_time", "n_seeds", "seed_accuracy_sd", "arch", "finetune", "image_channels", "pretrained",
-    "own_stimulus_top_fraction", "n_test", "skipped",
+    "own_stimulus_top_fraction", "n_test", "skipped", "blank_balanced_accuracy",
+    "n_blanks_scored",
 ]
 TABLES = ("summary.csv", "retention.csv", "group_tests.csv", "benchmarks.csv")
 STUDY = "false_positives.csv"
@@ -258,11 +259,34 @@ def cross_table(snap: Snapshot) -> str:
             continue
         r = net.iloc[0]
         train, test = combo.split("__")
-        rows.append([f"{train.replace('+', ' + ')} → {test}", _spread(net),
+        null = " (null: the negative control)" if test in snap.null else ""
+        rows.append([f"{train.replace('+', ' + ')} → {test}{null}", _spread(net),
                      f"{ref.accuracy.iloc[0]:.3f}" if len(ref) else "",
                      f"{ref.accuracy.iloc[0] - r.accuracy:+.3f}" if len(ref) else "",
                      str(int(r.n_test))])
     return _table(["train → test", "network (2 seeds)", "SVC on W", "gap", "test trials"], rows)
+
+
+def blanks_main_table(snap: Snapshot) -> str:
+    """Blanks through the main decoders: per split and decoder, the main balanced accuracy
+    beside what the same fitted decoder gives its test blocks' blanks, mean over the animals
+    with stimulus information, the paired test, and each null animal."""
+    from nidecode.report.aggregate import blanks_through_main
+
+    s = snap.summary
+    if "blank_balanced_accuracy" not in s or s.blank_balanced_accuracy.isna().all():
+        return "(no main decoder scored blanks in this snapshot)"
+    rows = []
+    for split in ("block", "trial"):
+        t = blanks_through_main(s, split, snap.null)
+        for r in t.itertuples():
+            who = (f"{r.n_animals} animals" if r.group == "animals"
+                   else f"{r.group.removeprefix('null ')} (null)")
+            rows.append([split, r.model_label, who, f"{r.main:.3f}", f"{r.blanks:.3f}",
+                         f"{r.difference:+.3f}",
+                         "" if pd.isna(r.p_paired) else f"{r.p_paired:.2g}", str(r.n_blanks)])
+    return _table(["split", "decoder", "animals", "main (balanced)", "its blanks (balanced)",
+                   "main − blanks", "p (paired sign flip)", "blanks scored"], rows)
 
 
 def transfer_table(snap: Snapshot) -> str:
@@ -487,6 +511,7 @@ RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "decoders": decoders_table, "verdict": verdict,
     "run": run_line, "within": within_table, "null": null_table,
     "like_for_like": like_for_like_table, "blank": blank_table, "cross": cross_table,
+    "blanks_main": blanks_main_table,
     "drift_control": drift_control_table,
     "transfer": transfer_table, "groups": groups_table, "leak": leak_table,
     "future": future_table, "benchmarks": benchmarks_table,

@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from nidecode.decoders import reference
-from nidecode.decoders.reference import KernelCache, rbf_gamma, rbf_kernel
+from nidecode.decoders.reference import KernelWorkspace, rbf_gamma, rbf_kernel
 
 
 def _data(n: int = 300, d: int = 12, seed: int = 0):
@@ -49,37 +49,37 @@ def test_precomputed_svc_matches_scikit_learns_rbf_svc():
     assert 0.6 < np.mean(got == y[~train])  # it decodes the signal in column 0
 
 
-def test_kernel_cache_shares_training_kernels_across_labels_and_test_rows():
+def test_rbf_kernel_into_given_memory_is_the_same():
+    x, _ = _data(seed=2)
+    out, scratch = np.empty((100, 200)), np.empty((100, 200))
+    k = rbf_kernel(x[:100], x[100:], 0.05, out, scratch)
+    assert k is out
+    np.testing.assert_array_equal(k, rbf_kernel(x[:100], x[100:], 0.05))
+
+
+def test_kernel_workspace_reuses_the_last_training_kernel_and_its_memory():
     x, _ = _data(seed=1)
-    cache = KernelCache()
-    k1 = cache.kernels(x[:200], x[200:], "scale")
-    k2 = cache.kernels(x[:200].copy(), x[200:].copy(), "scale")  # same trials, new arrays
-    assert (cache.hits, cache.misses) == (1, 1) and k1[0] is k2[0]
-    np.testing.assert_array_equal(k1[1], k2[1])
-    k3 = cache.kernels(x[:200], x[250:], "scale")  # other test rows: the same training kernel
-    assert cache.hits == 2 and k3[0] is k1[0]
-    np.testing.assert_array_equal(k3[1], k1[1][50:])
-    cache.kernels(x[:200], x[200:], "auto")  # another gamma: another kernel
-    cache.kernels(x[1:201], x[201:], "scale")  # another mask: another kernel
-    assert (cache.hits, cache.misses) == (2, 3)
-    assert k1[0].shape == (200, 200) and k1[1].shape == (100, 200)
+    ws = KernelWorkspace()
+    k1, t1 = ws.kernels(x[:200], x[200:], "scale")
+    first = (k1.copy(), t1.copy())
+    k2, t2 = ws.kernels(x[:200].copy(), x[250:], "scale")  # same trials, other test rows
+    assert (ws.hits, ws.misses) == (1, 1) and np.shares_memory(k1, k2)
+    np.testing.assert_array_equal(k2, first[0])
+    np.testing.assert_array_equal(t2, first[1][50:])
+    ws.kernels(x[:200], x[200:], "auto")  # another gamma: recomputed
+    ws.kernels(x[1:201], x[201:], "scale")  # another training set: recomputed
+    k5, _ = ws.kernels(x[:200], x[200:], "scale")  # not the last one: recomputed, same values
+    assert (ws.hits, ws.misses) == (1, 4)
+    np.testing.assert_array_equal(k5, first[0])
+    assert k1.shape == (200, 200) and t1.shape == (100, 200)
     # Features standardised with the training rows, as StandardScaler: the kernel of the
     # standardised rows.
     a = StandardScaler().fit(x[:200])
     g = rbf_gamma(a.transform(x[:200]), "scale")
-    np.testing.assert_allclose(k1[1], sk_rbf_kernel(a.transform(x[200:]), a.transform(x[:200]),
-                                                    gamma=g), rtol=1e-10)
-
-
-def test_kernel_cache_evicts_least_recent_within_its_budget():
-    x, _ = _data(n=100)
-    one = (80 * 80 + 80 * 12) * 8  # the training kernel and the standardised training rows
-    cache = KernelCache(max_bytes=2 * one)
-    for shift in range(3):
-        cache.kernels(np.roll(x, shift, 0)[:80], np.roll(x, shift, 0)[80:], "scale")
-    assert len(cache._store) == 2 and cache._size() <= 2 * one
-    cache.kernels(x[:80], x[80:], "scale")  # the first was evicted
-    assert cache.misses == 4 and cache.hits == 0
-    tiny = KernelCache(max_bytes=10)  # larger than the budget: computed, never kept
-    tiny.kernels(x[:80], x[80:], "scale")
-    assert len(tiny._store) == 0
+    np.testing.assert_allclose(first[1], sk_rbf_kernel(a.transform(x[200:]),
+                                                       a.transform(x[:200]), gamma=g),
+                               rtol=1e-10)
+    # A larger training set grows the buffers; a smaller one reuses them.
+    big, _ = ws.kernels(x[:250], x[250:], "scale")
+    small, _ = ws.kernels(x[:50], x[50:], "scale")
+    assert big.shape == (250, 250) and small.shape == (50, 50) and np.shares_memory(big, small)

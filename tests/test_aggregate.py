@@ -417,3 +417,13 @@ def test_cross_animal_negative_control_line_and_its_exclusion_from_the_cross_mea
     assert line.startswith("* **Cross-animal negative control** (block split;")
     assert "trained on M0 + M1, tested on N0: network" in line and " 0.52" in line
     assert null_cross_line(df, "block", []) is None  # no null animal: no control
+
+
+def test_tests_on_null_with_no_cross_rows_and_mixed_combos():
+    from nidecode.report.aggregate import tests_on_null
+
+    empty = pd.DataFrame({"combo": pd.Series([], dtype=object), "task": pd.Series([], dtype=str)})
+    assert tests_on_null(empty, ["N0"]).tolist() == []
+    rows = pd.DataFrame({"combo": ["M0+M1__N0", "M0__M1", None, "M0__N0+M1"],
+                         "task": ["cross", "cross", "within", "cross"]})
+    assert tests_on_null(rows, ["N0"]).tolist() == [True, False, False, False]

@@ -256,8 +256,9 @@ def test_tiny_end_to_end_run(tiny_run):
                                "dnn_control", "dnn_transfer", "baselines_within",
                                "baselines_cross", "blank_control", "drift_control"}
     networks = main[main.inputs.isin(["neural_image", "raster"])]
+    # ... the last 2: one drift-control job per session writes both splits.
     assert len(bench) == (len(networks) + len(controls) + len(transfer)
-                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1 + 2 * 2 + 2 * 2)
+                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1 + 2 * 2 + 2)
     assert (bench.s > 0).all() and (bench.max_rss_mb > 0).all()
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name

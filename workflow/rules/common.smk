@@ -183,9 +183,15 @@ def bench(rule, output):
     return f"results/benchmarks/{rule}/{tail}.tsv"
 
 
+# One drift-control job per session writes every split's file: its benchmark is named after
+# this pattern.
+DRIFT_CONTROL_JOB = "results/decode/drift_control/{session}.json"
+
+
 def job_benchmarks():
     """Benchmark files of every job aggregate depends on (results/benchmarks.csv)."""
-    out = [bench(rule, path) for rule, path in decode_jobs()]
+    out = [bench(rule, path) for rule, path in decode_jobs() if rule != "drift_control"]
+    out += [bench("drift_control", DRIFT_CONTROL_JOB.format(session=s)) for s in SESSIONS]
     out += [bench("responses", f"results/responses/{s}.nc") for s in SESSIONS]
     out.append(bench("render_stimuli", "results/stimuli.nc"))
     if SOURCE == "simulated":

@@ -109,17 +109,20 @@ rule blank_control:
 rule drift_control:
     """A label that is only time, from the session's own gabor epoch (six stretches labelled
     SG NS NS SG NS SG, condition means removed), with the GLM and the response baselines in
-    one split and the main analysis's statistics: above chance is drift."""
+    every split the GLM runs (one job: the epoch is read once) and the main analysis's
+    statistics: above chance is drift."""
     input:
         nwb=session_nwb,
     output:
-        "results/decode/{split}/drift_control/{session}.json",
+        expand("results/decode/{split}/drift_control/{{session}}.json", split=SPLITS),
+    params:
+        splits=SPLITS,
     resources:
         **CPU_RESOURCES,
     benchmark:
-        bench("drift_control", "results/decode/{split}/drift_control/{session}.json")
+        bench("drift_control", DRIFT_CONTROL_JOB)
     log:
-        "results/logs/drift_control/{split}/{session}.log",
+        "results/logs/drift_control/{session}.log",
     conda:
         "../../envs/main.yaml"
     script:

@@ -1,4 +1,5 @@
-"""Snakemake adapter: the gabor-epoch drift control of one session in one split."""
+"""Snakemake adapter: the gabor-epoch drift control of one session, in every split the GLM
+runs (the epoch read once)."""
 
 import logging
 
@@ -19,16 +20,17 @@ def main(smk) -> None:
     epoch = session_epoch(session, areas, cfg["responses"]["filters"],
                           provenance_of(cfg["source"]), name)
     d = cfg["decoding"]
-    rows = drift_control_session(epoch, smk.wildcards.split, response_decoders(cfg),
-                                 n_folds=d["n_folds"], seed=d["seed"], areas=areas,
-                                 max_relabellings=cfg["controls"]["block_relabellings"],
-                                 n_permutations={"glm": cfg["controls"]["glm_permutations"]})
-    write_metrics_rows(rows, smk.output[0])
-    for r in rows:
-        logging.info("drift control %s %s fold %s (%s split): %s", r["model"], r["session"],
-                     r.get("fold"), r["split"], r.get("skipped") or
-                     f"balanced accuracy {r['balanced_accuracy']:.3f} (chance 0.5), "
-                     f"p_time {r['p_time']:.2f}")
+    for split, out in zip(smk.params.splits, smk.output, strict=True):
+        rows = drift_control_session(
+            epoch, split, response_decoders(cfg), n_folds=d["n_folds"], seed=d["seed"],
+            areas=areas, max_relabellings=cfg["controls"]["block_relabellings"],
+            n_permutations={"glm": cfg["controls"]["glm_permutations"]})
+        write_metrics_rows(rows, out)
+        for r in rows:
+            logging.info("drift control %s %s fold %s (%s split): %s", r["model"], r["session"],
+                         r.get("fold"), r["split"], r.get("skipped") or
+                         f"balanced accuracy {r['balanced_accuracy']:.3f} (chance 0.5), "
+                         f"p_time {r['p_time']:.2f}")
 
 
 run(main, snakemake)  # noqa: F821

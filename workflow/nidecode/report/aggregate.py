@@ -550,8 +550,11 @@ def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | t
 
 def tests_on_null(rows: pd.DataFrame, null: list[str] | tuple) -> pd.Series:
     """Which cross-animal rows test on null animals only (the negative-control combos)."""
-    test = rows.combo.fillna("").astype(str).str.partition("__")[2].str.split("+")
-    return test.map(lambda t: bool(t) and all(a in null for a in t) and "" not in t) & (
+    def on_null(combo: object) -> bool:
+        test = str(combo).partition("__")[2] if isinstance(combo, str) else ""
+        return bool(test) and all(a in null for a in test.split("+"))
+
+    return pd.Series([on_null(c) for c in rows.combo], index=rows.index, dtype=bool) & (
         rows.task == "cross")
 
 
@@ -632,9 +635,11 @@ def blanks_through_main_line(summary: pd.DataFrame, split: str,
     nulls = t[t.group != "animals"]
     null_txt = "; ".join(f"{r.group.removeprefix('null ')} {r.model_label} {r.main:.2f} / "
                          f"{r.blanks:.2f}" for r in nulls.itertuples())
+    which = ("the grey-screen blanks of its test blocks" if split == "block" else
+             "every grey-screen blank (their neighbours in time trained it)")
     return (f"* **Blanks through the main decoders** ({split} split; each fitted main decoder "
-            "calls the grey-screen blanks of its test blocks, balanced accuracy, chance 0.5, "
-            "mean over the animals with stimulus information): " + "; ".join(parts)
+            f"calls {which}, balanced accuracy, chance 0.5, mean over the animals with "
+            "stimulus information): " + "; ".join(parts)
             + (f". Null animals, main / blanks: {null_txt}" if null_txt else "")
             + ". A blank shows no stimulus, so its score is what time and context give that "
             "decoder; the previous presentation's response still runs into the blank's window "

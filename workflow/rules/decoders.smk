@@ -50,6 +50,7 @@ rule glm_analyses:
 rule baselines_within:
     """Decoders users already trust (decoding.baselines: SVC, kNN, SVC on W) on one animal in
     one split: every fold, with the GLM's nulls."""
+    priority: 5
     input:
         responses="results/responses/{session}.nc",
         stimuli="results/stimuli.nc",
@@ -111,6 +112,7 @@ rule drift_control:
     SG NS NS SG NS SG, condition means removed), with the GLM and the response baselines in
     every split the GLM runs (one job: the epoch is read once) and the main analysis's
     statistics: above chance is drift."""
+    priority: 15
     input:
         nwb=session_nwb,
     output:

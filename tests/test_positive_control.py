@@ -49,6 +49,9 @@ def test_networks_see_the_stimulus_in_leaky_images(tmp_path):
     weights = within_weights_dataset(ds, stimuli, scope, "paper")
     y = weights.label.values
     default = replace(DNNSettings.from_config(config), accelerator="cpu")
+    # GoogLeNet from scratch as config/full.yaml's transfer comparison trains it.
+    full = yaml.safe_load((REPO / "config" / "full.yaml").read_text())["decoding"]["transfer"]
+    config["decoding"]["transfer"]["variants"] = full["variants"]
     scratch = replace(default, **transfer_overrides(config, "googlenet-scratch"))
     correct = {"readout": 0, "glm_on_w": 0, "default DNN": 0, "GoogLeNet scratch": 0}
     n = 0

@@ -56,20 +56,24 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     # The network on fold 0 (the paper's single split) of 10 sessions in train mode, plus the
     # null animal N0 in paper mode, in the block split; in the compared trial split N0 alone.
     assert jobs["dnn_within"] == (10 + 1) + 2
-    # M0, N0 x ImageNet probes (ON/OFF and grey images), GoogLeNet from scratch
-    assert jobs["dnn_transfer"] == 2 * 3
-    # Baselines beside the GLM: one job per session and split; SVC on W per combo.
-    assert jobs["baselines_within"] == 2 * 10 and jobs["baselines_cross"] == 5
+    # M0 x the grey-image ImageNet probe and the random-feature head (the ON/OFF ImageNet
+    # probe is the main network itself)
+    assert jobs["dnn_transfer"] == 2
+    # Baselines beside the GLM: one job per session and split; SVC on W per combo (the
+    # paper's five and the negative control M0+M1 -> N0).
+    assert jobs["baselines_within"] == 2 * 10 and jobs["baselines_cross"] == 6
     assert jobs["glm_within"] == 2 * 10  # one job per session and split, all folds
     assert jobs["blank_control"] == 2 * 10  # beside the GLM: every session in both splits
+    assert jobs["drift_control"] == 10  # one job per session writes both splits
     assert jobs["glm_analyses"] == 10
     assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
-    assert jobs["dnn_cross"] == 5 and jobs["raster_within"] == 1
+    assert jobs["dnn_cross"] == 6 and jobs["raster_within"] == 1
     for split in ("block", "trial"):
         assert f"results/decode/{split}/dnn_paper/within/N0/fold0/metrics.json" in res.stdout
         assert f"results/decode/{split}/glm/within/N0.json" in res.stdout
         assert f"results/decode/{split}/blank_control/N0.json" in res.stdout
-    for combo in ("M0+M1__M3", "M2__M3"):
+        assert f"results/decode/{split}/drift_control/N0.json" in res.stdout
+    for combo in ("M0+M1__M3", "M2__M3", "M0+M1__N0"):
         assert f"results/decode/block/dnn_train/cross/{combo}/metrics.json" in res.stdout
     for s in ("S0", "S4", "M0", "M3", "N0"):
         assert f"results/responses/{s}.nc" in res.stdout

@@ -71,7 +71,7 @@ def _context(dec: Decoder, stimuli: xr.Dataset, names: list[str], test_stimulus:
                    test_stimulus=test_stimulus, workdir=workdir, network=network)
 
 
-def test_blanks(ds: xr.Dataset, sel: Selection, scope: Scope, train: np.ndarray
+def blanks_in_test_blocks(ds: xr.Dataset, sel: Selection, scope: Scope, train: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The blanks a fold's fitted decoder is scored on, and the class of each one's block.
 
@@ -153,7 +153,7 @@ def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: s
 
     # The main fit also scores the blanks of its test blocks (rows are predicted one by one,
     # so the test trials' predictions are those of a fit without them).
-    blanks = (test_blanks(ds, sel, scope, train) if control == "none"
+    blanks = (blanks_in_test_blocks(ds, sel, scope, train) if control == "none"
               and dec.inputs == "responses" and Analysis.of(analysis).kind == "main" else None)
     if blanks is None:
         result = fit(y_train)

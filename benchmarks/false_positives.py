@@ -15,6 +15,10 @@ NWB file, the reader and the decoders, and prints:
     .venv/bin/python benchmarks/false_positives.py [--null 180] [--informative 27]
         [--processes 2] [--out results/false_positives.csv]
 
+The sessions are small by default (6 repeats, 6 blanks, small grids: fast). ``--main-settings``
+simulates them at the size the main job does (config/config.yaml: 10 repeats, 50 blanks, its
+grids); ``--main-settings --repeats 50`` at Allen's 50 repeats.
+
 With ``--real FOLDER`` it runs the study's real arm instead: every session of a gabor-epoch
 folder (the exchange format of :mod:`nidecode.data.gabors`; ``benchmarks/export_gabor.py``
 writes one from Allen NWB files) through the workflow's drift control, a label that is only
@@ -32,16 +36,29 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
 
 from nidecode.studies.false_positives import (  # noqa: E402
     GROUP_SIZE,
     false_positive_study,
     group_table,
+    main_job_settings,
     real_arm,
     real_arm_markdown,
     rejection_table,
 )
+
+
+def load_config(files: list) -> dict:
+    """Configs layered as ``--configfile`` layers them."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config: dict = {}
+    for f in files:
+        update_config(config, yaml.safe_load(Path(f).read_text()))
+    return config
 
 
 def verdict(row: dict, alpha: float) -> str:
@@ -77,6 +94,15 @@ def main() -> None:
     ap.add_argument("--informative", type=int, default=27,
                     help="sessions with stimulus information")
     ap.add_argument("--repeats", type=int, default=6, help="presentations of each stimulus")
+    ap.add_argument("--blanks", type=int, default=6, help="blank presentations per class")
+    ap.add_argument("--canvas", type=int, nargs=2, default=(20, 32), metavar=("H", "W"),
+                    help="the simulator's grid")
+    ap.add_argument("--stimuli-canvas", type=int, nargs=2, default=(24, 40),
+                    metavar=("H", "W"), help="the rendered stimuli's grid")
+    ap.add_argument("--main-settings", nargs="*", metavar="CONFIG", default=None,
+                    help="sessions of the size the main job simulates: repeats, blanks and "
+                    "grids from these configs (default: config/config.yaml); --repeats, when "
+                    "given, still overrides")
     ap.add_argument("--decoders", default="glm,svc,knn,svc_w",
                     help="decoders run in the block split")
     ap.add_argument("--trial-decoders", default="glm,knn",
@@ -93,8 +119,15 @@ def main() -> None:
         main_real(args)
         return
     t0 = time.perf_counter()
+    size = {"repeats": args.repeats, "blanks": args.blanks, "canvas": tuple(args.canvas),
+            "stimuli_canvas": tuple(args.stimuli_canvas)}
+    if args.main_settings is not None:
+        size = main_job_settings(load_config(args.main_settings or [ROOT / "config" /
+                                                                    "config.yaml"]))
+        if "--repeats" in sys.argv:
+            size["repeats"] = args.repeats
     results = false_positive_study(
-        args.null, args.informative, repeats=args.repeats, base_seed=args.seed,
+        args.null, args.informative, **size, base_seed=args.seed,
         decoders=tuple(args.decoders.split(",")),
         trial_decoders=tuple(d for d in args.trial_decoders.split(",") if d),
         processes=args.processes)
@@ -102,7 +135,8 @@ def main() -> None:
         write_records(results, args.out)
     table = rejection_table(results)
     print(f"Per session ({args.null} stimulus-blind, {args.informative} with information; "
-          f"Allen's clock, {args.repeats} repeats):\n")
+          f"Allen's clock, {size['repeats']} repeats, {size['blanks']} blanks, simulator grid "
+          f"{size['canvas']}, stimuli {size['stimuli_canvas']}):\n")
     print("| sessions | split | decoder | test | floor | rejected at 0.05 | rejected at 0.1 | "
           "mean accuracy | relabellings' mean |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -17,7 +17,7 @@ from nidecode.config import (
 from nidecode.common.analyses import analyses_from_config
 from nidecode.common.errors import ConfigError
 from nidecode.evaluation.splits import parse_combo
-from nidecode.common.constants import COMBO_PATTERN, FIGURES
+from nidecode.common.constants import COMBO_PATTERN, FIGURES, MALLOC_REUSE
 
 try:
     validate_config(config)
@@ -28,6 +28,13 @@ except ConfigError as err:
 # (own files are named <subject>_<session id> from the file itself).
 if not os.environ.get("NIDECODE_QUIET"):
     print("\n".join("nidecode: " + line for line in describe_sessions(config)), file=sys.stderr)
+
+# Every job inherits these (a user's own values win). glibc returns large freed blocks to the
+# kernel at once, so the next array of that size is fresh memory, paid page by page: on some
+# virtual machines that runs at ~100 MB/s and costs more than the arithmetic. Keeping freed
+# blocks for reuse changes no number (docs/benchmarks.md, "Memory reuse").
+for _name, _value in MALLOC_REUSE.items():
+    os.environ.setdefault(_name, _value)
 
 SESSIONS = list(config["sessions"])
 SOURCE = config["source"]

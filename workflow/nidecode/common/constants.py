@@ -33,3 +33,12 @@ FIGURES: tuple[str, ...] = (
     "fig17_blank_control",
     "fig18_drift_control",
 )
+
+# glibc malloc settings every job inherits (Snakefile; a user's own environment wins): freed
+# blocks up to 32 MB (glibc's largest mmap threshold) come from the heap and stay there for
+# reuse, instead of being unmapped and paid for again page by page by the next array.
+MALLOC_REUSE: dict[str, str] = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+    "MALLOC_TRIM_THRESHOLD_": str(4 * 2**30),
+    "MALLOC_TOP_PAD_": str(256 * 2**20),
+}

@@ -76,16 +76,17 @@ def session_tests(ds: xr.Dataset, stimuli: xr.Dataset, decoders: dict[str, dict]
 
 
 def _one_session(args: tuple) -> list[dict]:
-    k, spec, repeats, decoders, splits, n_permutations = args
-    stimuli = render_stimuli(Canvas(24, 40))
-    protocol = Protocol(repeats=repeats, blanks_gratings=6, blanks_scenes=6)  # Allen's clock
+    k, spec, protocol, canvas, stimuli_canvas, decoders, splits, n_permutations = args
+    stimuli = render_stimuli(stimuli_canvas)
     with tempfile.TemporaryDirectory() as tmp:
-        ds = simulated_responses(spec, protocol, stimuli, Path(tmp))
+        ds = simulated_responses(spec, protocol, stimuli, Path(tmp), canvas)
     return [{**r, "stimulus_blind": spec.stimulus_blind, "index": k}
             for r in session_tests(ds, stimuli, decoders, splits, n_permutations)]
 
 
 def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int = 6,
+                         blanks: int = 6, canvas: tuple[int, int] = (20, 32),
+                         stimuli_canvas: tuple[int, int] = (24, 40),
                          n_units: int = 90, informative_units: int = 120,
                          informative_drive: float = 1.2, informative_gain_noise: float = 0.2,
                          n_permutations: int = 50, base_seed: int = 5000,
@@ -99,8 +100,12 @@ def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int 
 
     ``decoders`` run in the block split (the default), ``trial_decoders`` in the trial split
     (the published recipe). Sessions are independent draws (seed ``base_seed + k``), so
-    ``processes`` > 1 gives the same table faster.
+    ``processes`` > 1 gives the same table faster. ``repeats``, ``blanks`` (per stimulus
+    class, as ``simulation.blanks``), ``canvas`` (the simulator's grid) and ``stimuli_canvas``
+    (the rendered stimuli's): the defaults are a small, fast session; the main job's are 10,
+    50, (30, 48) and (60, 96) (:func:`main_job_settings`).
     """
+    protocol = Protocol(repeats=repeats, blanks_gratings=blanks, blanks_scenes=blanks)
     splits = {"block": tuple(decoders)}
     if trial_decoders:
         splits["trial"] = tuple(trial_decoders)
@@ -112,8 +117,18 @@ def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int 
                           stimulus_blind=blind, fraction_failing_qc=0.0,
                           drive=1.0 if blind else informative_drive,
                           gain_noise=0.3 if blind else informative_gain_noise)
-        jobs.append((k, spec, repeats, DECODERS, splits, n_permutations))
+        jobs.append((k, spec, protocol, Canvas(*canvas), Canvas(*stimuli_canvas), DECODERS,
+                     splits, n_permutations))
     return _records(_one_session, jobs, processes)
+
+
+def main_job_settings(config: dict) -> dict:
+    """The session size a config's main job simulates, as :func:`false_positive_study`'s
+    arguments: repeats, blanks, the simulator's canvas and the rendered stimuli's grid."""
+    sim = config["simulation"]
+    return {"repeats": int(sim["repeats"]), "blanks": int(sim["blanks"]),
+            "canvas": tuple(sim["canvas"]),
+            "stimuli_canvas": (config["stimuli"]["height"], config["stimuli"]["width"])}
 
 
 def _records(one, jobs: list, processes: int) -> pd.DataFrame:

@@ -1,0 +1,126 @@
+"""The network's default settings, chosen on animals the main job never scores.
+
+The candidates differ from the default (``decoding.dnn`` of the configs) in one setting each:
+image channels, image size, epochs, and the linear head against fine-tuning every layer. Each
+trains on the held-apart animals of ``config/held_apart.yaml`` (their own seeds; the main
+job's animals never enter), in the configured split, ``train`` mode, and stands beside the RBF
+SVC on the same ``W`` (benchmarks/retention.py). The choice: among the candidates that fit
+the CPU main job (a linear head on frozen features; fine-tuning is measured and reported, but
+costs 10-20 times as much), the one with the highest mean accuracy over animals and folds; the
+default stays unless a candidate beats it by more than ``--margin`` (the choice is not worth
+noise).
+
+    .venv/bin/snakemake --configfile config/config.yaml config/held_apart.yaml --cores 2 \\
+        --directory /tmp/held results/responses/H0.nc results/responses/H1.nc \\
+        results/responses/H2.nc results/responses/H3.nc results/stimuli.nc
+    .venv/bin/python benchmarks/settings_choice.py --results /tmp/held/results \\
+        --json docs/run/settings_choice.json
+
+Prints one row per animal, fold and candidate, then the mean per candidate and the choice.
+"""
+
+import argparse
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from retention import load, variant_rows  # noqa: E402
+
+from nidecode.common.io import open_netcdf  # noqa: E402
+from nidecode.jobs.scope import Scope  # noqa: E402
+
+DEFAULT = "default"
+# One setting changed at a time. Fine-tuning every layer runs on fold 0 with one seed: it
+# costs 10-20 times the linear head on the CPU.
+CANDIDATES: dict[str, dict] = {
+    DEFAULT: {},
+    "grey images": {"image_channels": "grey"},
+    "128² images": {"image_size": 128},
+    "5 epochs": {"epochs": 5},
+    "20 epochs": {"epochs": 20},
+    "fine-tune every layer": {"finetune": "all", "folds": [0], "seeds": [0]},
+}
+
+
+def choose(table: pd.DataFrame, margin: float) -> tuple[str, pd.DataFrame]:
+    """The chosen candidate and the per-candidate summary: mean accuracy over the animals and
+    folds every candidate ran on, its SD over animals, and the paired difference to the
+    default on the same animals and folds. Only linear-head candidates can be chosen."""
+    rows = []
+    base = table[table.variant == DEFAULT].set_index(["session", "fold"]).network
+    for name, g in table.groupby("variant", sort=False):
+        g = g.set_index(["session", "fold"])
+        diff = (g.network - base.reindex(g.index))
+        per_animal = g.network.groupby(level="session").mean()
+        rows.append({"candidate": name, "finetune": g.finetune.iloc[0],
+                     "folds": len(g.index.get_level_values("fold").unique()),
+                     "seeds": int(g.seeds.iloc[0]),
+                     "accuracy": g.network.mean(), "animal_sd": per_animal.std(ddof=1),
+                     "minus_default": diff.mean(),
+                     "animals_better": int((diff.groupby(level="session").mean() > 0).sum()),
+                     "animals": len(per_animal), "gap_to_svc_w": g.gap.mean(),
+                     "seconds_per_fit": g.seconds.mean() / g.seeds.mean()})
+    summary = pd.DataFrame(rows)
+    eligible = summary[summary.finetune == "head"]
+    best = eligible.loc[eligible.accuracy.idxmax()]
+    chosen = best.candidate if best.minus_default > margin else DEFAULT
+    return chosen, summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", required=True, help="results folder of the held-apart animals")
+    ap.add_argument("--configfile", nargs="+",
+                    default=[str(ROOT / "config" / "config.yaml"),
+                             str(ROOT / "config" / "held_apart.yaml")])
+    ap.add_argument("--sessions", default=None, help="default: the configs' sessions")
+    ap.add_argument("--folds", default="0,1,2")
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--margin", type=float, default=0.01,
+                    help="a candidate replaces the default only when this much better")
+    ap.add_argument("--json", type=Path, default=None, help="write rows, summary and choice")
+    args = ap.parse_args()
+    logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    from nidecode.decoders.network import DNNSettings
+
+    config = load(args.configfile)
+    sessions = args.sessions.split(",") if args.sessions else list(config["sessions"])
+    scored = set(load([str(ROOT / "config" / "config.yaml")])["sessions"])
+    if not args.sessions and scored & set(sessions):
+        raise SystemExit(f"{sorted(scored & set(sessions))} are scored by the main job: "
+                         "choose on held-apart animals (config/held_apart.yaml)")
+    results = Path(args.results)
+    stimuli = open_netcdf(results / "stimuli.nc")
+    scope = Scope.from_config(config, stimuli)
+    t0 = time.perf_counter()
+    rows = variant_rows(results, stimuli, scope, DNNSettings.from_config(config),
+                        config["decoding"]["baselines"].get("svc_w") or {}, sessions,
+                        [int(f) for f in args.folds.split(",")],
+                        [int(s) for s in args.seeds.split(",")], CANDIDATES)
+    table = pd.DataFrame(rows)
+    chosen, summary = choose(table, args.margin)
+    print("\n" + summary.round(3).to_string(index=False))
+    print(f"\nchosen: {chosen} (margin {args.margin}); {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "sessions": sessions, "folds": args.folds, "seeds": args.seeds,
+            "split": scope.split, "margin": args.margin, "chosen": chosen,
+            "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "seconds": round(time.perf_counter() - t0),
+            "summary": json.loads(summary.replace({np.nan: None}).to_json(orient="records")),
+            "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

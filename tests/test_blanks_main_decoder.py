@@ -73,3 +73,58 @@ def test_trial_split_scores_every_blank_and_analyses_score_none(small_stimuli):
     # A label-shuffle control or another analysis scores no blanks.
     ctl = within(ds, small_stimuli, 0, Scope(split="block"), "glm", {}, control="label_shuffle-0")
     assert "blank_balanced_accuracy" not in ctl
+
+
+@pytest.mark.parametrize("mode", ["train", "paper"])
+def test_the_svc_on_w_scores_blanks_through_their_neural_images(small_stimuli, mode):
+    # A blank's W is its response times the preferred stimuli of the trials that build them:
+    # a scenes blank that looks like a scenes trial has a scenes trial's image.
+    ds = responses(small_stimuli, blank_signal=2.0)
+    row = within(ds, small_stimuli, 0, Scope(split="block"), "svc_w", {}, mode=mode)
+    assert row["n_blanks_scored"] == 2 * BLANKS_PER_BLOCK
+    assert row["blank_balanced_accuracy"] == 1.0
+    ds = responses(small_stimuli, blank_signal=0.0)
+    row = within(ds, small_stimuli, 0, Scope(split="block"), "svc_w", {}, mode=mode)
+    assert row["blank_balanced_accuracy"] == 0.5  # every blank's W is 0: one class for all
+    plain = within(ds.drop_vars(["blank_response", "blank_stimulus_block",
+                                 "blank_stimulus_name"]), small_stimuli, 0,
+                   Scope(split="block"), "svc_w", {}, mode=mode)
+    assert plain["confusion_matrix"] == row["confusion_matrix"]
+
+
+def test_blank_weights_by_hand(small_stimuli):
+    from nidecode.jobs.inputs import blank_weights
+
+    ds = responses(small_stimuli, blank_signal=2.0)
+    sel = Scope(split="block").select(ds, small_stimuli)
+    train = sel.block >= 2
+    keep = np.zeros(ds.sizes["blank"], dtype=bool)
+    keep[[0, 20]] = True  # a gratings blank (block 0) and a scenes blank (block 2)
+    r, idx = sel.response.astype(np.float64), sel.stimulus_index
+    n = small_stimuli.sizes["stimulus"]
+    m_train = np.zeros((N_UNITS, n))
+    for t in np.flatnonzero(train):  # M[u, s] = sum of unit u's responses to stimulus s
+        m_train[:, idx[t]] += r[t]
+    m_all = np.zeros((N_UNITS, n))
+    for t in range(len(idx)):
+        m_all[:, idx[t]] += r[t]
+    blank = ds.blank_response.values[keep].astype(np.float64)
+    # No per-trial rates: both modes scale blanks as the session's responses.
+    np.testing.assert_allclose(blank_weights(ds, sel, train, "train", n, keep), blank @ m_train,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(blank_weights(ds, sel, train, "paper", n, keep), blank @ m_all,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_training_scaled_uses_the_basis_trials_baseline_windows():
+    from nidecode.data.selection import Selection
+
+    baseline = np.array([[1.0, 10.0], [3.0, 10.0], [100.0, 0.0]])
+    sel = Selection(response=np.zeros((3, 2)), stimulus_index=np.zeros(3, int), y=np.zeros(3),
+                    names=["a"], trial_mask=np.ones(3, bool), unit_mask=np.ones(2, bool),
+                    rate=np.zeros((3, 2)), baseline_rate=baseline,
+                    session_sd=np.array([1.0, 4.0]))
+    basis = np.array([True, True, False])
+    # Unit 0: mean 2, SD sqrt(2) over the basis; unit 1: SD 0 there, so the session's SD 4.
+    out = sel.training_scaled(np.array([[4.0, 14.0]]), basis)
+    np.testing.assert_allclose(out, [[2 / np.sqrt(2), 1.0]], rtol=1e-6)

@@ -103,3 +103,35 @@ def test_rejection_and_group_tables_by_hand():
     assert groups.n_groups == 2 and groups.floor == pytest.approx(1e-9)
     assert groups.smallest_p == pytest.approx(1e-9)  # only the observed joint labelling
     assert groups["rejected_at_0.05"] == pytest.approx(0.5)  # group 2's p is 1
+
+
+def test_main_job_settings_are_the_configs_session_size():
+    from nidecode.studies.false_positives import main_job_settings
+
+    config = {"simulation": {"repeats": 10, "blanks": 50, "canvas": [30, 48]},
+              "stimuli": {"height": 60, "width": 96}}
+    assert main_job_settings(config) == {"repeats": 10, "blanks": 50, "canvas": (30, 48),
+                                         "stimuli_canvas": (60, 96)}
+
+
+def test_a_study_session_has_the_blanks_and_grid_it_is_given(monkeypatch):
+    from nidecode.studies import false_positives as fp
+
+    seen = {}
+
+    def record(ds, stimuli, *args, **kwargs):  # the session as the decoders would get it
+        seen["blanks"] = ds.sizes["blank"]
+        seen["stimuli_grid"] = tuple(stimuli.image.shape[1:])
+        seen["presentations"] = ds.sizes["presentation"]
+        return []
+
+    monkeypatch.setattr(fp, "session_tests", record)
+    fp.false_positive_study(n_null=1, n_informative=0, repeats=1, blanks=4, canvas=(12, 20),
+                            stimuli_canvas=(18, 30))
+    assert seen["stimuli_grid"] == (18, 30)
+    assert seen["blanks"] == 2 * 4  # 4 per class
+    small = dict(seen)
+    fp.false_positive_study(n_null=1, n_informative=0, repeats=2, blanks=4, canvas=(12, 20),
+                            stimuli_canvas=(18, 30))
+    # 120 grating conditions + 118 scenes: one more repeat, 238 more presentations.
+    assert (small["presentations"], seen["presentations"]) == (238, 2 * 238)

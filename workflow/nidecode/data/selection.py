@@ -58,11 +58,16 @@ class Selection:
         """
         if self.baseline_rate is None or self.rate is None:
             return self.response
+        return self.training_scaled(self.rate, basis)
+
+    def training_scaled(self, rate: np.ndarray, basis: np.ndarray) -> np.ndarray:
+        """Any rates of these units (trials, or blanks) z-scored as :meth:`training_response`
+        z-scores the trials': with the ``basis`` trials' baseline windows."""
         b = self.baseline_rate[basis].astype(np.float64)
         mu, sd = b.mean(axis=0), b.std(axis=0, ddof=1)
         fallback = self.session_sd if self.session_sd is not None else np.ones_like(sd)
         sd = np.where(sd > 0, sd, fallback)
-        return ((self.rate - mu) / sd).astype(np.float32)
+        return ((rate - mu) / sd).astype(np.float32)
 
     def counts(self, ds: xr.Dataset) -> np.ndarray:
         """Time-binned counts (trials, time_bin, units) of the selection."""

@@ -13,7 +13,12 @@ from nidecode.common.errors import NidecodeError
 from nidecode.data.selection import Selection
 from nidecode.decoders.registry import Inputs
 from nidecode.evaluation.splits import block_relabellings, calibration
-from nidecode.images.neural_images import PSMode, cross_animal_weights, within_animal_weights
+from nidecode.images.neural_images import (
+    PSMode,
+    cross_animal_weights,
+    preferred_stimulus_weights,
+    within_animal_weights,
+)
 from nidecode.jobs.scope import Scope, blocks
 
 
@@ -36,6 +41,23 @@ def weights(sel: Selection, train: np.ndarray, mode: PSMode, n_stimuli: int, spl
     r = sel.training_response(train) if response is None else response
     return within_animal_weights(r, sel.stimulus_index, n_stimuli, train, mode,
                                  leave_out(sel, split))
+
+
+def blank_weights(ds: xr.Dataset, sel: Selection, train: np.ndarray, mode: PSMode,
+                  n_stimuli: int, keep: np.ndarray) -> np.ndarray:
+    """``W`` of the blanks ``keep`` selects, built as a test trial's: the blank's response
+    (z-scored as the trials' are in ``mode``) times the preferred stimuli of the trials that
+    build them (the training trials in ``train`` mode, every trial in ``paper`` mode)."""
+    if mode == "paper" or sel.baseline_rate is None or sel.rate is None:
+        r, basis = sel.response, np.ones(len(sel.response), dtype=bool)
+        if mode == "train":
+            basis = train
+        blank = ds.blank_response.values[keep][:, sel.unit_mask]
+    else:
+        r, basis = sel.training_response(train), train
+        blank = sel.training_scaled(ds.blank_rate.values[keep][:, sel.unit_mask], train)
+    m = preferred_stimulus_weights(r[basis], sel.stimulus_index[basis], n_stimuli)
+    return blank.astype(np.float32) @ m
 
 
 def response_shuffle(sel: Selection, seed: int) -> np.ndarray:

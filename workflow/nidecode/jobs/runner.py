@@ -29,7 +29,13 @@ from nidecode.evaluation.splits import (
 )
 from nidecode.evaluation.statistics import add_statistics, permutation_p, wilson_interval
 from nidecode.images.neural_images import PSMode
-from nidecode.jobs.inputs import cross_weights, decoder_inputs, relabelled, response_shuffle
+from nidecode.jobs.inputs import (
+    blank_weights,
+    cross_weights,
+    decoder_inputs,
+    relabelled,
+    response_shuffle,
+)
 from nidecode.jobs.scope import Scope, blocks
 
 # How each kind of input is named in the records (``inputs``) unless the decoder says more.
@@ -72,8 +78,9 @@ def _context(dec: Decoder, stimuli: xr.Dataset, names: list[str], test_stimulus:
 
 
 def blanks_in_test_blocks(ds: xr.Dataset, sel: Selection, scope: Scope, train: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The blanks a fold's fitted decoder is scored on, and the class of each one's block.
+                          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The blanks a fold's fitted decoder is scored on (a mask over the dataset's blanks) and
+    the class of each one's block.
 
     A blank (grey screen) inside a block shows no stimulus, so a decoder that calls a blank by
     its block's class reads time and context only. Block split: the blanks of the fold's test
@@ -93,8 +100,7 @@ def blanks_in_test_blocks(ds: xr.Dataset, sel: Selection, scope: Scope, train: n
         keep &= np.isin(blank_block, np.unique(sel.block[~train]))
     if not keep.any():
         return None
-    x = ds.blank_response.values[keep][:, sel.unit_mask].astype(np.float64)
-    return x, np.array([block_class[b] for b in blank_block[keep].tolist()])
+    return keep, np.array([block_class[b] for b in blank_block[keep].tolist()])
 
 
 def blank_scores(y_blank: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
@@ -152,19 +158,26 @@ def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: s
         return dec.fit_predict(x[train], labels, x[~train], context, **params)
 
     # The main fit also scores the blanks of its test blocks (rows are predicted one by one,
-    # so the test trials' predictions are those of a fit without them).
+    # so the test trials' predictions are those of a fit without them; a network standardises
+    # W and computes features with the training trials' statistics only).
     blanks = (blanks_in_test_blocks(ds, sel, scope, train) if control == "none"
-              and dec.inputs == "responses" and Analysis.of(analysis).kind == "main" else None)
+              and dec.inputs in ("responses", "weights")
+              and Analysis.of(analysis).kind == "main" else None)
     if blanks is None:
         result = fit(y_train)
     else:
-        both = dec.fit_predict(x[train], y_train, np.concatenate([x[~train], blanks[0]]),
+        keep, y_blank = blanks
+        x_blank = (ds.blank_response.values[keep][:, sel.unit_mask].astype(np.float64)
+                   if dec.inputs == "responses" else
+                   blank_weights(ds, sel, train, mode, stimuli.sizes["stimulus"], keep
+                                 ).astype(x.dtype))
+        both = dec.fit_predict(x[train], y_train, np.concatenate([x[~train], x_blank]),
                                context, **params)
         n_test = int((~train).sum())
         result = Fit(both.predicted[:n_test], both.record)
     out = classification_metrics(y[~train], result.predicted, sel.names)
     if blanks is not None:
-        out.update(blank_scores(blanks[1], both.predicted[n_test:], len(sel.names)))
+        out.update(blank_scores(y_blank, both.predicted[n_test:], len(sel.names)))
     rng = np.random.default_rng([scope.seed, fold, 7919])
     null = [float(np.mean(fit(rng.permutation(y[train])).predicted == y[~train]))
             for _ in range(n_permutations)]

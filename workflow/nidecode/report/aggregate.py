@@ -595,6 +595,8 @@ def blanks_through_main(summary: pd.DataFrame, split: str,
             "difference", "p_paired", "n_blanks"]
     df = summary[(summary.analysis == "main") & (summary.control == "none")
                  & (summary.task == "within") & (summary.split == split)]
+    if "ps_mode" in df:  # the decoders on W: their leak-free mode (paper mode has self-terms)
+        df = df[df.ps_mode.isna() | (df.ps_mode == "train")]
     df = df[df.blank_balanced_accuracy.notna()] if "blank_balanced_accuracy" in df else df[:0]
     order = {m: i for i, m in enumerate(registered())}
     rows = []

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 from nidecode.studies.false_positives import (  # noqa: E402
     GROUP_SIZE,
+    cross_null_study,
     false_positive_study,
     group_table,
     main_job_settings,
@@ -74,6 +75,19 @@ def write_records(results, out: Path) -> None:
     results.drop(columns=["time_null_accuracies"]).assign(
         time_null_accuracies=[" ".join(f"{a:.6f}" for a in x) if isinstance(x, list) else ""
                               for x in results.time_null_accuracies]).to_csv(out, index=False)
+
+
+def print_rejections(table) -> None:
+    """The per-session rejection table as markdown."""
+    print("| sessions | split | decoder | test | n | floor | rejected at 0.05 | rejected at 0.1 | "
+          "mean accuracy | relabellings' mean |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in table.to_dict("records"):
+        rel = r.get("relabelling_mean")
+        print(f"| {r['sessions']} | {r['split']} | {r['decoder']} | {r['test']} | "
+              f"{r['n_sessions']} | {r['floor']:.2g} | {verdict(r, 0.05)} | "
+              f"{verdict(r, 0.1)} | {r['mean_accuracy']:.3f} | "
+              f"{'' if rel is None or rel != rel else f'{rel:.3f}'} |")
 
 
 def main_real(args: argparse.Namespace) -> None:
@@ -112,6 +126,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the per-session table here (CSV; with "
                     "--real, results/false_positives_real.csv unless given)")
     ap.add_argument("--real", type=Path, help="run the real arm on this gabor-epoch folder")
+    ap.add_argument("--cross", action="store_true",
+                    help="the cross-animal arm: the SVC on W trained on two animals with "
+                    "information, tested on --null blind and --informative informative ones")
+    ap.add_argument("--cross-permutations", type=int, default=0,
+                    help="with --cross: label shuffles of the training animals (the main job "
+                    "runs none: decoding.baseline_permutations 0)")
     ap.add_argument("--sessions", type=int, help="with --real: the first N sessions only")
     args = ap.parse_args()
     if args.real:
@@ -126,6 +146,18 @@ def main() -> None:
                                                                     "config.yaml"]))
         if "--repeats" in sys.argv:
             size["repeats"] = args.repeats
+    if args.cross:
+        results = cross_null_study(args.null, args.informative, **size,
+                                   n_permutations=args.cross_permutations,
+                                   processes=args.processes)
+        if args.out:
+            write_records(results, args.out)
+        print(f"Across animals ({args.null} stimulus-blind and {args.informative} informative "
+              f"test animals; trained on two informative animals; {size['repeats']} repeats, "
+              f"{size['blanks']} blanks):\n")
+        print_rejections(rejection_table(results))
+        print(f"\n{time.perf_counter() - t0:.0f} s")
+        return
     results = false_positive_study(
         args.null, args.informative, **size, base_seed=args.seed,
         decoders=tuple(args.decoders.split(",")),
@@ -133,18 +165,10 @@ def main() -> None:
         processes=args.processes)
     if args.out:
         write_records(results, args.out)
-    table = rejection_table(results)
     print(f"Per session ({args.null} stimulus-blind, {args.informative} with information; "
           f"Allen's clock, {size['repeats']} repeats, {size['blanks']} blanks, simulator grid "
           f"{size['canvas']}, stimuli {size['stimuli_canvas']}):\n")
-    print("| sessions | split | decoder | test | floor | rejected at 0.05 | rejected at 0.1 | "
-          "mean accuracy | relabellings' mean |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in table.to_dict("records"):
-        rel = r.get("relabelling_mean")
-        print(f"| {r['sessions']} | {r['split']} | {r['decoder']} | {r['test']} | "
-              f"{r['floor']:.2g} | {verdict(r, 0.05)} | {verdict(r, 0.1)} | "
-              f"{r['mean_accuracy']:.3f} | {'' if rel is None or rel != rel else f'{rel:.3f}'} |")
+    print_rejections(rejection_table(results))
     groups = group_table(results)
     print(f"\nPer group of {GROUP_SIZE} animals (exact block-relabelling test of the mean):\n")
     print("| sessions | split | decoder | groups | floor | rejected at 0.05 | rejected at 0.1 | "

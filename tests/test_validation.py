@@ -135,3 +135,16 @@ def test_a_study_session_has_the_blanks_and_grid_it_is_given(monkeypatch):
                             stimuli_canvas=(18, 30))
     # 120 grating conditions + 118 scenes: one more repeat, 238 more presentations.
     assert (small["presentations"], seen["presentations"]) == (238, 2 * 238)
+
+
+@pytest.mark.slow
+def test_cross_animal_arm_finds_information_and_not_blind_animals():
+    from nidecode.studies.false_positives import cross_null_study
+
+    r = cross_null_study(n_null=2, n_informative=1).set_index("session")
+    assert list(r.split.unique()) == ["block, across animals"]
+    assert r.loc["info2", "p_binomial"] < 1e-6 and r.loc["info2", "accuracy"] > 0.6
+    for blind in ("null0", "null1"):  # trained on informative animals, tested on blind ones
+        assert abs(r.loc[blind, "accuracy"] - 0.5) < 0.06
+    table = rejection_table(r.reset_index())
+    assert set(table.test) == {"p_binomial"}  # no label shuffles, no relabellings: one test

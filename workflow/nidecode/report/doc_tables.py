@@ -507,6 +507,39 @@ def real_arm_table(snap: Snapshot) -> str:
     return line + "\n\n" + real_arm_markdown(records)
 
 
+# The calibration study's cross-animal arm (benchmarks/false_positives.py --cross): its
+# records and its run, copied into docs/run/ by hand as the real arm's are.
+CROSS_ARM = "false_positives_cross.csv"
+CROSS_ARM_RUN = "false_positives_cross.json"
+
+
+def cross_arm_records(snap: Snapshot) -> pd.DataFrame | None:
+    """The cross-animal arm's per-test-animal records in ``docs/run/``, or None."""
+    path = snap.folder / CROSS_ARM
+    return pd.read_csv(path) if path.exists() else None
+
+
+def cross_arm_table(snap: Snapshot) -> str:
+    """The cross-animal arm's run line and rejection table."""
+    from nidecode.studies.false_positives import rejection_table
+
+    records = cross_arm_records(snap)
+    if records is None:
+        return "(no cross-animal arm in this snapshot)"
+    run = json.loads((snap.folder / CROSS_ARM_RUN).read_text())
+    records["time_null_accuracies"] = [[] for _ in range(len(records))]
+    rows = [[r["sessions"], r["decoder"], r["test"], str(r["n_sessions"]),
+             "cannot reject" if r["floor"] > 0.05 else f"{r['rejected_at_0.05']:.3f}",
+             "cannot reject" if r["floor"] > 0.1 else f"{r['rejected_at_0.1']:.3f}",
+             f"{r['mean_accuracy']:.3f}"]
+            for r in rejection_table(records).to_dict("records")]
+    line = (f"Cross-animal arm `{run['name']}`: `{run['command']}` at commit {run['commit']} "
+            f"({run['date']}, {run['wall']}).")
+    return line + "\n\n" + _table(["test animals", "decoder", "test", "test animals (n)",
+                                    "rejected at α = 0.05", "at α = 0.1", "mean accuracy"],
+                                   rows)
+
+
 RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "decoders": decoders_table, "verdict": verdict,
     "run": run_line, "within": within_table, "null": null_table,
@@ -516,7 +549,7 @@ RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "transfer": transfer_table, "groups": groups_table, "leak": leak_table,
     "future": future_table, "benchmarks": benchmarks_table,
     "false_positives": false_positive_table, "group_calibration": group_calibration_table,
-    "study": study_line, "real_arm": real_arm_table,
+    "study": study_line, "real_arm": real_arm_table, "cross_arm": cross_arm_table,
 }
 
 
@@ -577,6 +610,8 @@ def allowed_numbers(snap: Snapshot, blocks: dict[str, str], settings: tuple[str,
         frames.append(snap.study)
     if (real := real_arm_records(snap)) is not None:
         frames.append(real)
+    if (cross := cross_arm_records(snap)) is not None:
+        frames.append(cross)
     for f in frames:
         vals = f.select_dtypes("number").to_numpy().ravel()
         for v in vals[np.isfinite(vals)]:

@@ -218,6 +218,76 @@ def group_test(results: pd.DataFrame, split: str, decoder: str = "glm") -> float
     return group_test_p(results[(results.split == split) & (results.decoder == decoder)])
 
 
+# ------------------------------------------------- across animals onto blind test animals
+
+_TRAINING_ANIMALS: dict[str, list[xr.Dataset]] = {}
+
+
+def _cross_session(args: tuple) -> list[dict]:
+    """One test animal decoded by a decoder trained on the study's training animals."""
+    (k, spec, protocol, canvas, stimuli_canvas, train_specs, decoders, n_permutations,
+     calibration_fraction) = args
+    from nidecode.evaluation.statistics import add_statistics
+    from nidecode.jobs.runner import cross
+
+    stimuli = render_stimuli(stimuli_canvas)
+    key = repr((train_specs, protocol, canvas, stimuli_canvas))
+    with tempfile.TemporaryDirectory() as tmp:
+        if key not in _TRAINING_ANIMALS:  # the same in every draw: simulated once a process
+            _TRAINING_ANIMALS.clear()
+            _TRAINING_ANIMALS[key] = [simulated_responses(t, protocol, stimuli, Path(tmp),
+                                                          canvas) for t in train_specs]
+        train = _TRAINING_ANIMALS[key]
+        test = simulated_responses(spec, protocol, stimuli, Path(tmp), canvas)
+    scope = Scope(split="block", seed=0)
+    combo = f"{'+'.join(t.name for t in train_specs)}__{spec.name}"
+    rows = []
+    for name in decoders:
+        m, _ = cross(train, [test], stimuli, "train", scope, calibration_fraction, name,
+                     DECODERS[name], combo=combo, n_permutations=n_permutations)
+        add_statistics(m)
+        rows.append({"session": spec.name, "index": k, "split": "block, across animals",
+                     "decoder": name, "stimulus_blind": spec.stimulus_blind,
+                     "accuracy": float(m["accuracy"]), "p_binomial": float(m["p_binomial"]),
+                     "p_label_shuffle": m.get("p_permutation", np.nan),
+                     "n_label_shuffles": len(m.get("null_accuracies") or []),
+                     "p_time": np.nan, "n_time_null": 0, "time_null_observed": np.nan,
+                     "time_null_accuracies": None, "n_test": int(m["n_test"])})
+    return rows
+
+
+def cross_null_study(n_null: int = 20, n_informative: int = 0, repeats: int = 6,
+                     blanks: int = 6, canvas: tuple[int, int] = (20, 32),
+                     stimuli_canvas: tuple[int, int] = (24, 40), n_permutations: int = 0,
+                     base_seed: int = 8000, decoders: tuple[str, ...] = ("svc_w",),
+                     calibration_fraction: float = 0.5, processes: int = 1) -> pd.DataFrame:
+    """The cross-animal arm: decoders that run across animals (``decoders``: those on ``W``),
+    trained on two animals with stimulus information (M0's and M1's settings, seeds
+    ``base_seed - 2`` and ``base_seed - 1``, the same in every draw) and tested on
+    ``n_null`` stimulus-blind animals and ``n_informative`` animals with information, each
+    its own seed, in ``train`` mode with the test animal's preferred stimuli from its own
+    calibration blocks (the main job's negative-control combo, ``decoding.null_combos``).
+    The test used across animals is the binomial test of the accuracy (and, with
+    ``n_permutations``, the label shuffle of the training animals). Records in
+    :func:`rejection_table`'s columns (split ``block, across animals``)."""
+    protocol = Protocol(repeats=repeats, blanks_gratings=blanks, blanks_scenes=blanks)
+    train_specs = (
+        AnimalSpec(name="train0", seed=base_seed - 2, n_units={"VISp": 120},
+                   fraction_failing_qc=0.0, drive=1.2, gain_noise=0.2),
+        AnimalSpec(name="train1", seed=base_seed - 1, n_units={"VISp": 100},
+                   fraction_failing_qc=0.0, drive=1.1, gain_noise=0.25))
+    jobs = []
+    for k in range(n_null + n_informative):
+        blind = k < n_null
+        spec = AnimalSpec(name=f"{'null' if blind else 'info'}{k}", seed=base_seed + k,
+                          n_units={"VISp": 90 if blind else 120}, stimulus_blind=blind,
+                          fraction_failing_qc=0.0, drive=1.0 if blind else 1.2,
+                          gain_noise=0.3 if blind else 0.2)
+        jobs.append((k, spec, protocol, Canvas(*canvas), Canvas(*stimuli_canvas), train_specs,
+                     tuple(decoders), n_permutations, calibration_fraction))
+    return _records(_cross_session, jobs, processes)
+
+
 # ------------------------------------------------------------------ the real arm (issue 27)
 
 REAL_DECODERS = ("glm", "svc", "knn")  # the drift control's decoders

@@ -23,6 +23,7 @@ from nidecode.data.responses import BASELINES, ZERO_SD_UNITS, ResponseSettings
 from nidecode.decoders.backbones import BACKBONES, FINETUNE
 from nidecode.decoders.network import (
     IMAGE_CHANNELS,
+    LR_SCALINGS,
     MISSING_WEIGHTS,
     SCHEDULES,
     WORKFLOW_KEYS,
@@ -48,6 +49,7 @@ CODE_VALUES: dict[str, tuple] = {
     "decoding.dnn.image_channels": IMAGE_CHANNELS,
     "decoding.transfer.variants.*.image_channels": IMAGE_CHANNELS,
     "decoding.dnn.schedule": SCHEDULES,
+    "decoding.dnn.lr_scaling": LR_SCALINGS,
     "decoding.dnn.missing_weights": MISSING_WEIGHTS,
     "decoding.transfer.variants.*.missing_weights": MISSING_WEIGHTS,
 }

@@ -60,6 +60,9 @@ WORKFLOW_KEYS = ("torch_home", "gpus", "mem_mb", "runtime_min", "seeds", "cross_
 # decoding.dnn.schedule: one-cycle warm-up and annealing, or a constant learning rate.
 SCHEDULES = ("onecycle", "constant")
 MISSING_WEIGHTS = ("error", "scratch")
+# decoding.dnn.lr_scaling: the peak learning rate for a batch other than lr_reference_batch
+# (larger batches take fewer, less noisy steps): unchanged, in proportion, or by its root.
+LR_SCALINGS = ("none", "linear", "sqrt")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class DNNSettings:
     epochs: int = 4
     batch_size: int = 64
     lr: float = 3e-3
+    lr_scaling: str = "none"  # "linear" or "sqrt": lr scaled by batch_size / lr_reference_batch
+    lr_reference_batch: int = 64  # the batch size ``lr`` was chosen for
     weight_decay: float = 0.05
     schedule: str = "onecycle"  # or "constant"
     pretrained: bool = True
@@ -95,6 +100,8 @@ class DNNSettings:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if self.lr_scaling not in LR_SCALINGS:
+            raise ValueError(f"lr_scaling must be one of {LR_SCALINGS}, not {self.lr_scaling!r}")
         if self.missing_weights not in MISSING_WEIGHTS:
             raise ValueError(f"missing_weights must be one of {MISSING_WEIGHTS}, not "
                              f"{self.missing_weights!r}")
@@ -105,6 +112,13 @@ class DNNSettings:
         if self.image_channels not in IMAGE_CHANNELS:
             raise ValueError(f"image_channels must be one of {IMAGE_CHANNELS}, "
                              f"not {self.image_channels!r}")
+
+    @property
+    def peak_lr(self) -> float:
+        """The learning rate training uses: ``lr`` scaled to the batch size (``lr_scaling``;
+        the one-cycle schedule warms up to it over its first 30 % of steps)."""
+        ratio = self.batch_size / self.lr_reference_batch
+        return self.lr * {"none": 1.0, "linear": ratio, "sqrt": ratio ** 0.5}[self.lr_scaling]
 
     @classmethod
     def from_config(cls, config: dict) -> DNNSettings:
@@ -267,13 +281,14 @@ class NeuralImageClassifier(L.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.settings.lr,
+        opt = torch.optim.AdamW(params, lr=self.settings.peak_lr,
                                 weight_decay=self.settings.weight_decay)
         if self.settings.schedule == "constant":
             return opt
         # One-cycle: warm-up then annealing; converges in the few epochs a CPU run affords.
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=self.settings.lr, total_steps=int(self.trainer.estimated_stepping_batches))
+            opt, max_lr=self.settings.peak_lr,
+            total_steps=int(self.trainer.estimated_stepping_batches))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
@@ -493,6 +508,7 @@ def fit_predict(
     model, record = build_backbone(settings.arch, n_classes, settings.pretrained,
                                    settings.missing_weights)
     record["finetune"] = settings.finetune
+    record["peak_lr"] = settings.peak_lr  # lr scaled to the batch size (lr_scaling)
     record["image_channels"] = settings.image_channels if basis is not None else None
     if settings.finetune == "head" and not record["pretrained"]:
         log.warning("finetune: head on %s without ImageNet weights: a linear head on random "

@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--folds", default="0")
     ap.add_argument("--seeds", default="0", help="network seeds (mean over them)")
     ap.add_argument("--variants", default=None, help="JSON: name -> decoding.dnn overrides")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="also write the rows, with the command, as JSON")
     ap.add_argument("--span", action="store_true",
                     help="what the images can hold (SVC on W projected onto their span)")
     args = ap.parse_args()
@@ -87,6 +89,11 @@ def main() -> None:
                         [int(f) for f in args.folds.split(",")],
                         [int(s) for s in args.seeds.split(",")], variants)
     table = pd.DataFrame(rows)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "rows": rows}, indent=1) + "\n")
     print("\n" + table.to_string(index=False))
     print("\nmean gap per variant:\n" + table.groupby("variant").gap.agg(
         ["mean", "min", "max"]).round(3).to_string())

@@ -5,10 +5,11 @@ image channels, image size, epochs, and the linear head against fine-tuning ever
 trains on the held-apart animals of ``config/held_apart.yaml`` (their own seeds; the main
 job's animals never enter), in the configured split, ``train`` mode, and stands beside the RBF
 SVC on the same ``W`` (benchmarks/retention.py). The choice: among the candidates that fit
-the CPU main job (a linear head on frozen features; fine-tuning is measured and reported, but
-costs 10-20 times as much), the one with the highest mean accuracy over animals and folds; the
+the CPU main job (a linear head on frozen features, at most ``--cost-limit`` times the
+default's seconds per fit; fine-tuning and larger images are measured and reported, but cost
+5-30 times as much), the one with the highest mean accuracy over animals and folds; the
 default stays unless a candidate beats it by more than ``--margin`` (the choice is not worth
-noise).
+noise). ``--rows`` summarises an earlier run's JSON again, without training.
 
     .venv/bin/snakemake --configfile config/config.yaml config/held_apart.yaml --cores 2 \\
         --directory /tmp/held results/responses/H0.nc results/responses/H1.nc \\
@@ -51,10 +52,12 @@ CANDIDATES: dict[str, dict] = {
 }
 
 
-def choose(table: pd.DataFrame, margin: float) -> tuple[str, pd.DataFrame]:
+def choose(table: pd.DataFrame, margin: float, cost_limit: float
+           ) -> tuple[str, pd.DataFrame]:
     """The chosen candidate and the per-candidate summary: mean accuracy over the animals and
-    folds every candidate ran on, its SD over animals, and the paired difference to the
-    default on the same animals and folds. Only linear-head candidates can be chosen."""
+    folds it ran on, its SD over animals, and the paired difference to the default on the same
+    animals and folds. Eligible: linear-head candidates whose seconds per fit are at most
+    ``cost_limit`` times the default's (the CPU main job has no room for more)."""
     rows = []
     base = table[table.variant == DEFAULT].set_index(["session", "fold"]).network
     for name, g in table.groupby("variant", sort=False):
@@ -70,7 +73,10 @@ def choose(table: pd.DataFrame, margin: float) -> tuple[str, pd.DataFrame]:
                      "animals": len(per_animal), "gap_to_svc_w": g.gap.mean(),
                      "seconds_per_fit": g.seconds.mean() / g.seeds.mean()})
     summary = pd.DataFrame(rows)
-    eligible = summary[summary.finetune == "head"]
+    default_cost = float(summary.loc[summary.candidate == DEFAULT, "seconds_per_fit"].iloc[0])
+    summary["eligible"] = ((summary.finetune == "head")
+                           & (summary.seconds_per_fit <= cost_limit * default_cost))
+    eligible = summary[summary.eligible]
     best = eligible.loc[eligible.accuracy.idxmax()]
     chosen = best.candidate if best.minus_default > margin else DEFAULT
     return chosen, summary
@@ -78,7 +84,7 @@ def choose(table: pd.DataFrame, margin: float) -> tuple[str, pd.DataFrame]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results", required=True, help="results folder of the held-apart animals")
+    ap.add_argument("--results", help="results folder of the held-apart animals")
     ap.add_argument("--configfile", nargs="+",
                     default=[str(ROOT / "config" / "config.yaml"),
                              str(ROOT / "config" / "held_apart.yaml")])
@@ -87,7 +93,11 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--margin", type=float, default=0.01,
                     help="a candidate replaces the default only when this much better")
+    ap.add_argument("--cost-limit", type=float, default=2.0,
+                    help="eligible: at most this many times the default's seconds per fit")
     ap.add_argument("--json", type=Path, default=None, help="write rows, summary and choice")
+    ap.add_argument("--rows", type=Path, default=None,
+                    help="summarise the rows of an earlier --json instead of training")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -99,25 +109,32 @@ def main() -> None:
     if not args.sessions and scored & set(sessions):
         raise SystemExit(f"{sorted(scored & set(sessions))} are scored by the main job: "
                          "choose on held-apart animals (config/held_apart.yaml)")
-    results = Path(args.results)
-    stimuli = open_netcdf(results / "stimuli.nc")
-    scope = Scope.from_config(config, stimuli)
     t0 = time.perf_counter()
-    rows = variant_rows(results, stimuli, scope, DNNSettings.from_config(config),
-                        config["decoding"]["baselines"].get("svc_w") or {}, sessions,
-                        [int(f) for f in args.folds.split(",")],
-                        [int(s) for s in args.seeds.split(",")], CANDIDATES)
+    if args.rows:
+        earlier = json.loads(args.rows.read_text())
+        rows, split, seconds = earlier["rows"], earlier["split"], earlier["seconds"]
+        command = earlier["command"]
+    else:
+        results = Path(args.results)
+        stimuli = open_netcdf(results / "stimuli.nc")
+        scope = Scope.from_config(config, stimuli)
+        rows = variant_rows(results, stimuli, scope, DNNSettings.from_config(config),
+                            config["decoding"]["baselines"].get("svc_w") or {}, sessions,
+                            [int(f) for f in args.folds.split(",")],
+                            [int(s) for s in args.seeds.split(",")], CANDIDATES)
+        split, seconds = scope.split, round(time.perf_counter() - t0)
+        command = " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     table = pd.DataFrame(rows)
-    chosen, summary = choose(table, args.margin)
+    chosen, summary = choose(table, args.margin, args.cost_limit)
     print("\n" + summary.round(3).to_string(index=False))
-    print(f"\nchosen: {chosen} (margin {args.margin}); {time.perf_counter() - t0:.0f} s")
+    print(f"\nchosen: {chosen} (margin {args.margin}, cost limit {args.cost_limit}); "
+          f"{seconds} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "sessions": sessions, "folds": args.folds, "seeds": args.seeds,
-            "split": scope.split, "margin": args.margin, "chosen": chosen,
-            "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-            "seconds": round(time.perf_counter() - t0),
+            "sessions": sorted(set(table.session)), "folds": args.folds, "seeds": args.seeds,
+            "split": split, "margin": args.margin, "cost_limit": args.cost_limit,
+            "chosen": chosen, "command": command, "seconds": seconds,
             "summary": json.loads(summary.replace({np.nan: None}).to_json(orient="records")),
             "rows": rows}, indent=1) + "\n")
 

@@ -128,3 +128,12 @@ def test_training_scaled_uses_the_basis_trials_baseline_windows():
     # Unit 0: mean 2, SD sqrt(2) over the basis; unit 1: SD 0 there, so the session's SD 4.
     out = sel.training_scaled(np.array([[4.0, 14.0]]), basis)
     np.testing.assert_allclose(out, [[2 / np.sqrt(2), 1.0]], rtol=1e-6)
+
+
+def test_the_top_stimulus_readout_scores_no_blanks(small_stimuli):
+    # The readout reads each test trial's own stimulus: blanks have none, so it calls none
+    # (appending them broke its per-trial record).
+    ds = responses(small_stimuli, blank_signal=2.0)
+    row = within(ds, small_stimuli, 0, Scope(split="block"), "readout", mode="train")
+    assert "blank_balanced_accuracy" not in row
+    assert 0.0 <= row["own_stimulus_top_fraction"] <= 1.0

@@ -28,4 +28,4 @@ def top_stimulus(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
     return Fit(context.stimulus_label[top], record)
 
 
-register(Decoder("readout", "weights", "top-stimulus readout", top_stimulus))
+register(Decoder("readout", "weights", "top-stimulus readout", top_stimulus, scores_blanks=False))

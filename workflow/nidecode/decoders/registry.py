@@ -90,6 +90,9 @@ class Decoder:
     across_animals: Callable[[np.ndarray], np.ndarray] | None = None
     trains_network: bool = False
     long_label: str = ""
+    #: Whether the main fit also calls the blanks of its test blocks (blanks through the main
+    #: decoder): not for a readout that reads each test trial's own stimulus.
+    scores_blanks: bool = True
 
     @property
     def full_label(self) -> str:

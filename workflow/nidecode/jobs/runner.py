@@ -161,7 +161,7 @@ def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: s
     # so the test trials' predictions are those of a fit without them; a network standardises
     # W and computes features with the training trials' statistics only).
     blanks = (blanks_in_test_blocks(ds, sel, scope, train) if control == "none"
-              and dec.inputs in ("responses", "weights")
+              and dec.inputs in ("responses", "weights") and dec.scores_blanks
               and Analysis.of(analysis).kind == "main" else None)
     if blanks is None:
         result = fit(y_train)

@@ -39,7 +39,7 @@ SUMMARY_COLUMNS = [
 TABLES = ("summary.csv", "retention.csv", "group_tests.csv", "benchmarks.csv")
 STUDY = "false_positives.csv"
 DRIFT_GROUPS = "group_tests_drift_control.csv"  # runs before the drift control lack it
-BEGIN = re.compile(r"<!-- run-table: ([a-z_]+) -->\n")
+BEGIN = re.compile(r"<!-- run-table: ([a-z0-9_]+) -->\n")
 END = "<!-- /run-table -->"
 # A stated result: a decimal with at least two digits after the point, or a power of ten
 # (a version, "Python 3.11", is not one).
@@ -540,6 +540,35 @@ def cross_arm_table(snap: Snapshot) -> str:
                                    rows)
 
 
+# The calibration study at Allen's 50 repeats (benchmarks/false_positives.py --main-settings
+# --repeats 50): records and run, copied into docs/run/ by hand.
+STUDY_50 = "false_positives_50.csv"
+STUDY_50_RUN = "false_positives_50.json"
+
+
+def study_50_records(snap: Snapshot) -> pd.DataFrame | None:
+    """The 50-repeat study's per-session records in ``docs/run/``, or None."""
+    path = snap.folder / STUDY_50
+    return pd.read_csv(path) if path.exists() else None
+
+
+def study_50_table(snap: Snapshot) -> str:
+    """The 50-repeat study's run line, per-session rejection table and group table, in the
+    calibration study's columns."""
+    import copy
+
+    records = study_50_records(snap)
+    if records is None:
+        return "(no 50-repeat study in this snapshot)"
+    run = json.loads((snap.folder / STUDY_50_RUN).read_text())
+    as_study = copy.copy(snap)
+    as_study.study = records
+    line = (f"Study `{run['name']}`: `{run['command']}` at commit {run['commit']} "
+            f"({run['date']}, {run['wall']}).")
+    return "\n\n".join([line, false_positive_table(as_study),
+                         group_calibration_table(as_study)])
+
+
 RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "decoders": decoders_table, "verdict": verdict,
     "run": run_line, "within": within_table, "null": null_table,
@@ -550,6 +579,7 @@ RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "future": future_table, "benchmarks": benchmarks_table,
     "false_positives": false_positive_table, "group_calibration": group_calibration_table,
     "study": study_line, "real_arm": real_arm_table, "cross_arm": cross_arm_table,
+    "study_50": study_50_table,
 }
 
 
@@ -612,6 +642,8 @@ def allowed_numbers(snap: Snapshot, blocks: dict[str, str], settings: tuple[str,
         frames.append(real)
     if (cross := cross_arm_records(snap)) is not None:
         frames.append(cross)
+    if (power := study_50_records(snap)) is not None:
+        frames.append(power)
     for f in frames:
         vals = f.select_dtypes("number").to_numpy().ravel()
         for v in vals[np.isfinite(vals)]:

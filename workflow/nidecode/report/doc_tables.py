@@ -513,31 +513,38 @@ CROSS_ARM = "false_positives_cross.csv"
 CROSS_ARM_RUN = "false_positives_cross.json"
 
 
-def cross_arm_records(snap: Snapshot) -> pd.DataFrame | None:
-    """The cross-animal arm's per-test-animal records in ``docs/run/``, or None."""
-    path = snap.folder / CROSS_ARM
-    return pd.read_csv(path) if path.exists() else None
+def hand_copied(snap: Snapshot, records: str, run: str
+                ) -> tuple[pd.DataFrame, dict] | None:
+    """A study copied into ``docs/run/`` by hand: its records (CSV) and its run line's fields
+    (JSON: name, command, commit, date, wall), or None where the snapshot has none."""
+    path = snap.folder / records
+    if not path.exists():
+        return None
+    return pd.read_csv(path), json.loads((snap.folder / run).read_text())
+
+
+def _run_line(what: str, run: dict) -> str:
+    return (f"{what} `{run['name']}`: `{run['command']}` at commit {run['commit']} "
+            f"({run['date']}, {run['wall']}).")
 
 
 def cross_arm_table(snap: Snapshot) -> str:
     """The cross-animal arm's run line and rejection table."""
     from nidecode.studies.false_positives import rejection_table
 
-    records = cross_arm_records(snap)
-    if records is None:
+    found = hand_copied(snap, CROSS_ARM, CROSS_ARM_RUN)
+    if found is None:
         return "(no cross-animal arm in this snapshot)"
-    run = json.loads((snap.folder / CROSS_ARM_RUN).read_text())
+    records, run = found
     records["time_null_accuracies"] = [[] for _ in range(len(records))]
     rows = [[r["sessions"], r["decoder"], r["test"], str(r["n_sessions"]),
              "cannot reject" if r["floor"] > 0.05 else f"{r['rejected_at_0.05']:.3f}",
              "cannot reject" if r["floor"] > 0.1 else f"{r['rejected_at_0.1']:.3f}",
              f"{r['mean_accuracy']:.3f}"]
             for r in rejection_table(records).to_dict("records")]
-    line = (f"Cross-animal arm `{run['name']}`: `{run['command']}` at commit {run['commit']} "
-            f"({run['date']}, {run['wall']}).")
-    return line + "\n\n" + _table(["test animals", "decoder", "test", "test animals (n)",
-                                    "rejected at α = 0.05", "at α = 0.1", "mean accuracy"],
-                                   rows)
+    header = ["test animals", "decoder", "test", "test animals (n)", "rejected at α = 0.05",
+              "at α = 0.1", "mean accuracy"]
+    return _run_line("Cross-animal arm", run) + "\n\n" + _table(header, rows)
 
 
 # The calibration study at Allen's 50 repeats (benchmarks/false_positives.py --main-settings
@@ -546,26 +553,17 @@ STUDY_50 = "false_positives_50.csv"
 STUDY_50_RUN = "false_positives_50.json"
 
 
-def study_50_records(snap: Snapshot) -> pd.DataFrame | None:
-    """The 50-repeat study's per-session records in ``docs/run/``, or None."""
-    path = snap.folder / STUDY_50
-    return pd.read_csv(path) if path.exists() else None
-
-
 def study_50_table(snap: Snapshot) -> str:
     """The 50-repeat study's run line, per-session rejection table and group table, in the
     calibration study's columns."""
     import copy
 
-    records = study_50_records(snap)
-    if records is None:
+    found = hand_copied(snap, STUDY_50, STUDY_50_RUN)
+    if found is None:
         return "(no 50-repeat study in this snapshot)"
-    run = json.loads((snap.folder / STUDY_50_RUN).read_text())
     as_study = copy.copy(snap)
-    as_study.study = records
-    line = (f"Study `{run['name']}`: `{run['command']}` at commit {run['commit']} "
-            f"({run['date']}, {run['wall']}).")
-    return "\n\n".join([line, false_positive_table(as_study),
+    as_study.study, run = found
+    return "\n\n".join([_run_line("Study", run), false_positive_table(as_study),
                          group_calibration_table(as_study)])
 
 
@@ -640,10 +638,9 @@ def allowed_numbers(snap: Snapshot, blocks: dict[str, str], settings: tuple[str,
         frames.append(snap.study)
     if (real := real_arm_records(snap)) is not None:
         frames.append(real)
-    if (cross := cross_arm_records(snap)) is not None:
-        frames.append(cross)
-    if (power := study_50_records(snap)) is not None:
-        frames.append(power)
+    for records, run in ((CROSS_ARM, CROSS_ARM_RUN), (STUDY_50, STUDY_50_RUN)):
+        if (found := hand_copied(snap, records, run)) is not None:
+            frames.append(found[0])
     for f in frames:
         vals = f.select_dtypes("number").to_numpy().ravel()
         for v in vals[np.isfinite(vals)]:

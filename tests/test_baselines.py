@@ -175,3 +175,31 @@ def test_every_decoder_runs_through_the_one_interface(small_stimuli):
         assert out["model"] == name and out["fold"] == 0 and 0 <= out["accuracy"] <= 1
         assert out["inputs"] == {"responses": "responses", "weights": (
             "neural_image" if name == "readout" else "neural_image_weights")}[get(name).inputs]
+
+
+@pytest.mark.parametrize("name", ["svc", "svc_w"])
+def test_relabelling_null_in_threads_and_from_the_folds_is_the_same(small_stimuli, name):
+    """The block-relabelling null fitted in threads, with its observed accuracy taken from the
+    session's folds, equals the serial null that refits the true labels too."""
+    from nidecode.jobs.runner import block_relabelling_null, pooled_balanced
+
+    ds = drifting_session(small_stimuli, 3, informative=True)
+    mode = "train" if get(name).inputs == "weights" else None
+    scope = Scope(split="block")
+    serial = block_relabelling_null(ds, small_stimuli, scope, name, {}, mode=mode)
+    folds = [within(ds, small_stimuli, k, scope, name, {}, mode=mode) for k in range(3)]
+    observed = pooled_balanced(np.sum([r["confusion_matrix"] for r in folds], axis=0))
+    threaded = block_relabelling_null(ds, small_stimuli, scope, name, {}, mode=mode,
+                                      observed=observed, n_jobs=3)
+    assert observed == serial["time_null_observed"]  # bit for bit
+    assert threaded == serial
+    assert len(serial["time_null_accuracies"]) == 9
+    assert len(set(serial["time_null_accuracies"])) > 1  # the relabellings differ
+
+
+def test_pooled_balanced_by_hand():
+    from nidecode.jobs.runner import pooled_balanced
+
+    # Recalls 3/4 and 1/2 -> 0.625; a class absent from the test trials is left out.
+    assert pooled_balanced(np.array([[3, 1], [2, 2]])) == 0.625
+    assert pooled_balanced(np.array([[3, 1, 0], [0, 0, 0], [1, 0, 1]])) == 0.625

@@ -83,3 +83,26 @@ def test_kernel_workspace_reuses_the_last_training_kernel_and_its_memory():
     big, _ = ws.kernels(x[:250], x[250:], "scale")
     small, _ = ws.kernels(x[:50], x[50:], "scale")
     assert big.shape == (250, 250) and small.shape == (50, 50) and np.shares_memory(big, small)
+
+
+def test_rbf_kernel_in_bands_is_the_same_bit_for_bit():
+    x, _ = _data(n=500, d=30, seed=3)
+    whole = rbf_kernel(x[:300], x[300:], 0.04, chunk_bytes=2**40)  # one band
+    for chunk in (8, 8 * 200 * 7, 8 * 200 * 64):  # 1 row, 7 rows, 64 rows a band
+        np.testing.assert_array_equal(rbf_kernel(x[:300], x[300:], 0.04, chunk_bytes=chunk),
+                                      whole)
+
+
+def test_kernel_workspace_is_one_per_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        ids = set(pool.map(lambda _: id(reference.workspace()), range(8)))
+    assert id(reference.workspace()) not in ids or len(ids) == 1
+
+
+def test_svc_refuses_non_finite_features():
+    x, y = _data(n=60)
+    x[3, 2] = np.nan
+    with pytest.raises(ValueError, match="training features contain NaN"):
+        reference.svc(x[:40], y[:40], x[40:])

@@ -41,6 +41,7 @@ SOURCE = config["source"]
 # download_dandi's output pattern (source dandi), and whether render_stimuli needs Allen's
 # natural-scene templates (download_scene_templates, AllenSDK): sources allen and dandi.
 from nidecode.data.sources import dandi_session_file, uses_allen_scenes
+from nidecode.jobs.resources import CPU_JOB_MB, cross_memory_mb, within_memory_mb
 
 DANDI_SESSION_FILE = dandi_session_file(config, "{session}")
 ALLEN_SCENES = uses_allen_scenes(SOURCE)
@@ -60,6 +61,7 @@ COMBOS = combos(config)
 CROSS_BATCHES = cross_batches(config)
 RASTER_SESSIONS = DECODING["raster"]["sessions"] or SESSIONS
 DNN_THREADS = DECODING["dnn"]["threads"]
+BASELINE_THREADS = DECODING["baseline_threads"]
 CONTROLS = config["controls"]
 # The GLM's extra analyses (records: nidecode.common.analyses), by name for wildcards and params.
 ANALYSES = [a.name for a in analyses_from_config(config)]
@@ -89,7 +91,7 @@ TRAINING_RESOURCES = dict(
     * len(CROSS_BATCHES.get(wc.get("batch"), [None])),
 )
 CPU_RESOURCES = dict(
-    mem_mb=lambda wc, attempt: 4000 * attempt,
+    mem_mb=lambda wc, attempt: CPU_JOB_MB * attempt,
     runtime=lambda wc, attempt: 30 * attempt,
 )
 # ImageNet weights are read from this cache only; fetch_weights fills it on a connected node.

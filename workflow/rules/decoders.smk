@@ -60,8 +60,13 @@ rule baselines_within:
         # W in both modes where the network runs in both (the null animal, the controls).
         modes=lambda wc: (ALL_PS_MODES if wc.session in CONTROLS["null_sessions"]
                           + CONTROLS["sessions"] else PS_MODES),
+    # Its block-relabelling null fits in threads (the same numbers for any count); the
+    # exact SVCs' kernels grow with the square of the trials (nidecode.jobs.resources).
+    threads: BASELINE_THREADS
     resources:
-        **CPU_RESOURCES,
+        mem_mb=lambda wc, input, threads, attempt: within_memory_mb(
+            input.responses, DECODING["n_folds"], threads) * attempt,
+        runtime=CPU_RESOURCES["runtime"],
     benchmark:
         bench("baselines_within", "results/decode/{split}/baselines/within/{session}.json")
     log:
@@ -81,6 +86,9 @@ use rule baselines_within as baselines_cross with:
         "results/decode/{split}/baselines/cross/{combo}.json",
     params:
         modes=PS_MODES,
+    resources:
+        mem_mb=lambda wc, input, attempt: cross_memory_mb(input.train, input.test) * attempt,
+        runtime=CPU_RESOURCES["runtime"],
     benchmark:
         bench("baselines_cross", "results/decode/{split}/baselines/cross/{combo}.json")
     log:

@@ -19,7 +19,7 @@ def main(smk) -> None:
     if "combo" not in smk.wildcards.keys():
         rows = session(open_netcdf(smk.input.responses), stimuli, scope, d["baselines"],
                        smk.params.modes, n_permutations=c["baseline_permutations"],
-                       max_relabellings=c["block_relabellings"])
+                       max_relabellings=c["block_relabellings"], n_jobs=smk.threads)
     else:
         train = [open_netcdf(p) for p in smk.input.train]
         test = [open_netcdf(p) for p in smk.input.test]

@@ -8,6 +8,7 @@ Each is a plain ``(x_train, y_train, x_test, **params) -> labels`` function regi
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
@@ -61,20 +62,34 @@ def rbf_gamma(a: np.ndarray, gamma: str | float = "scale") -> float:
 
 
 def rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float, out: np.ndarray | None = None,
-               scratch: np.ndarray | None = None) -> np.ndarray:
-    """``exp(-gamma |a_i - b_j|^2)``, by libsvm's own expansion (|a|^2 + |b|^2 - 2 a.b), as
-    one matrix product; into ``out`` (and ``scratch`` for a.b) when given, shaped
-    (len(a), len(b))."""
-    shape = (len(a), len(b))
-    k = np.empty(shape) if out is None else out
-    ab = np.empty(shape) if scratch is None else scratch
-    np.add.outer((a * a).sum(1), (b * b).sum(1), out=k)
-    np.matmul(a, b.T, out=ab)
-    ab *= 2.0
-    k -= ab
-    np.maximum(k, 0.0, out=k)
-    k *= -gamma
-    return np.exp(k, out=k)
+               scratch: np.ndarray | None = None, chunk_bytes: int = 16 * 2**20) -> np.ndarray:
+    """``exp(-gamma |a_i - b_j|^2)``, by libsvm's own expansion (|a|^2 + |b|^2 - 2 a.b), into
+    ``out`` when given, shaped (len(a), len(b)).
+
+    ``a.b`` is one matrix product into ``out`` (the same BLAS call, hence the same rounding, as
+    one would make for the whole kernel: BLAS rounds a band of rows differently, and ``a @
+    a.T`` takes its symmetric routine); the element-wise steps then run a band of rows at a
+    time (about ``chunk_bytes``; ``scratch`` holds a band's |a|^2 + |b|^2, at least (rows,
+    len(b))), in cache, and no second kernel-sized buffer is needed (a 24,000-trial
+    cross-animal kernel is 4.6 GB). The values are those of the whole-matrix steps, bit for
+    bit (tests/test_kernel_svc.py).
+    """
+    k = np.empty((len(a), len(b))) if out is None else out
+    np.matmul(a, b.T, out=k)
+    rows = max(1, min(len(a), chunk_bytes // (8 * max(1, len(b)))))
+    if scratch is None or scratch.size < rows * len(b):
+        scratch = np.empty(rows * len(b))
+    sums = scratch.reshape(-1)[:rows * len(b)].reshape(rows, len(b))
+    na, nb = (a * a).sum(1), (b * b).sum(1)
+    for i in range(0, len(a), rows):
+        band, s = k[i:i + rows], sums[:min(rows, len(a) - i)]
+        np.add.outer(na[i:i + rows], nb, out=s)
+        band *= 2.0
+        np.subtract(s, band, out=band)
+        np.maximum(band, 0.0, out=band)
+        band *= -gamma
+        np.exp(band, out=band)
+    return k
 
 
 class KernelWorkspace:
@@ -85,7 +100,8 @@ class KernelWorkspace:
     memory is what costs here: a 2,430-trial kernel is 47 MB, and first-touching new pages ran
     at about 100 MB/s on the 2-core development machine (0.45 s a kernel, against 0.05 s to
     compute it), so kernels are recomputed into the same buffers rather than kept for later
-    folds or relabellings.
+    folds or relabellings. One workspace per thread (:func:`workspace`): the block-relabelling
+    null fits in threads (:func:`nidecode.jobs.runner.block_relabelling_null`).
     """
 
     def __init__(self) -> None:
@@ -115,6 +131,9 @@ class KernelWorkspace:
         """The training (train x train) and test (test x train) kernels on features
         standardised with the training trials, ``gamma`` as scikit-learn's. Valid until the
         next call (their memory is reused)."""
+        for name, x in (("training", x_train), ("test", x_test)):
+            if not np.isfinite(x).all():
+                raise ValueError(f"the SVC's {name} features contain NaN or infinity")
         key = self.key(x_train, gamma)
         n = len(x_train)
         if key == self._last and self._state is not None:
@@ -128,28 +147,44 @@ class KernelWorkspace:
             scale = np.where(scale > 0, scale, 1.0)  # StandardScaler's rule for constant columns
             a = (x_train - mean) / scale
             g = rbf_gamma(a, gamma)
-            k_train = rbf_kernel(a, a, g, self._buffer("train", (n, n)),
-                                 self._buffer("scratch", (n, n)))
+            k_train = rbf_kernel(a, a, g, self._buffer("train", (n, n)), self._scratch(n))
             self._last, self._state = key, (mean, scale, a, g)
         b = (x_test - mean) / scale
-        k_test = rbf_kernel(b, a, g, self._buffer("test", (len(b), n)),
-                            self._buffer("scratch", (len(b), n)))
+        k_test = rbf_kernel(b, a, g, self._buffer("test", (len(b), n)), self._scratch(n))
         return k_train, k_test
 
+    def _scratch(self, n: int) -> np.ndarray:
+        """Room for one band of :func:`rbf_kernel` against ``n`` training rows."""
+        rows = max(1, 16 * 2**20 // (8 * max(1, n)))
+        return self._buffer("scratch", (rows, n))
 
-KERNELS = KernelWorkspace()
+
+_LOCAL = threading.local()
+
+
+def workspace() -> KernelWorkspace:
+    """This thread's kernel workspace."""
+    ws = getattr(_LOCAL, "workspace", None)
+    if ws is None:
+        ws = _LOCAL.workspace = KernelWorkspace()
+    return ws
 
 
 def _svc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
          gamma: str | float = "scale") -> np.ndarray:
     """scikit-learn's RBF SVC on a precomputed kernel (the same solver and solution, to
-    rounding) computed in :data:`KERNELS`' reused memory."""
+    rounding) computed in this thread's :func:`workspace` (reused memory)."""
+    from sklearn import config_context
     from sklearn.svm import SVC
 
-    k_train, k_test = KERNELS.kernels(np.asarray(x_train, dtype=np.float64),
-                                      np.asarray(x_test, dtype=np.float64), gamma)
-    clf = SVC(C=C, kernel="precomputed", class_weight="balanced")
-    return clf.fit(k_train, y_train).predict(k_test)
+    k_train, k_test = workspace().kernels(np.asarray(x_train, dtype=np.float64),
+                                          np.asarray(x_test, dtype=np.float64), gamma)
+    # The features are checked finite (trials x features, cheap); their kernels then are too,
+    # and scikit-learn's own check would read each kernel once more (0.5 GB a fit at Allen's
+    # size).
+    with config_context(assume_finite=True):
+        clf = SVC(C=C, kernel="precomputed", class_weight="balanced")
+        return clf.fit(k_train, y_train).predict(k_test)
 
 
 @decoder("svc", "responses", "SVC", long_label="RBF SVC")

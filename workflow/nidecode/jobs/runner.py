@@ -207,10 +207,19 @@ def within(ds: xr.Dataset, stimuli: xr.Dataset, fold: int, scope: Scope, name: s
     return out
 
 
+def pooled_balanced(confusion: np.ndarray) -> float:
+    """:func:`balanced` of the trials a confusion matrix (rows: true, columns: predicted)
+    counts, summed over folds: the same value, bit for bit, as from the trials themselves."""
+    cm = np.asarray(confusion)
+    recalls = [cm[c, c] / cm[c].sum() for c in range(len(cm)) if cm[c].sum() > 0]
+    return float(np.mean(recalls))
+
+
 def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
                            name: str = "glm", params: dict | None = None,
                            analysis: Analysis | str = "main", max_relabellings: int = 1000,
-                           mode: PSMode | None = None) -> dict:
+                           mode: PSMode | None = None, observed: float | None = None,
+                           n_jobs: int = 1) -> dict:
     """The time-respecting null of a block design: refit on whole-block relabellings.
 
     Every other assignment of the classes to whole stimulus blocks (each block keeps its trials
@@ -222,6 +231,12 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     :func:`nidecode.evaluation.statistics.group_relabelling_p` for a test across animals).
     Returns {} when labels vary within blocks (use the within-block permutation of
     :func:`within` instead).
+
+    ``observed``: the true labels' pooled balanced accuracy when the caller's folds already
+    give it (:func:`pooled_balanced` of their summed confusion matrices), else it is refitted.
+    ``n_jobs``: fits run in that many threads (scikit-learn's SVM solver and numpy's large
+    operations release the GIL; BLAS then runs one thread per fit). Each fit is deterministic
+    and the results are gathered in order, so any ``n_jobs`` gives the same numbers.
     """
     dec, params = get(name), dict(params or {})
     sel = scope.select(ds, stimuli, analysis)
@@ -233,19 +248,30 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     n_stim = stimuli.sizes["stimulus"]
     context = _context(dec, stimuli, sel.names)
 
-    def pooled(labels: np.ndarray) -> float:
-        group = names[labels]  # pseudo-classes define the block folds
-        y_true, y_hat = [], []
-        for k in range(scope.n_folds):
-            train = scope.train_mask(sel, k, labels, group)
-            x = decoder_inputs(dec.inputs, ds, sel, train, mode, n_stim, scope.split)
-            y_hat.append(dec.fit_predict(x[train], labels[train], x[~train], context,
-                                         **params).predicted)
-            y_true.append(labels[~train])
-        return balanced(np.concatenate(y_true), np.concatenate(y_hat), len(names))
+    def fold_fit(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        train = scope.train_mask(sel, k, labels, names[labels])  # pseudo-classes' block folds
+        x = decoder_inputs(dec.inputs, ds, sel, train, mode, n_stim, scope.split)
+        return labels[~train], dec.fit_predict(x[train], labels[train], x[~train], context,
+                                               **params).predicted
 
-    observed = pooled(y)
-    null = [pooled(lab) for lab in block_relabellings(y, block, max_relabellings, scope.seed)]
+    relabellings = list(block_relabellings(y, block, max_relabellings, scope.seed))
+    todo = ([] if observed is not None else [y]) + relabellings
+    fits = [(i, k) for i in range(len(todo)) for k in range(scope.n_folds)]
+    if n_jobs > 1 and len(fits) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1), ThreadPoolExecutor(n_jobs) as pool:
+            done = list(pool.map(lambda f: fold_fit(todo[f[0]], f[1]), fits))
+    else:
+        done = [fold_fit(todo[i], k) for i, k in fits]
+    per_labels = [done[i * scope.n_folds:(i + 1) * scope.n_folds] for i in range(len(todo))]
+    pooled = [balanced(np.concatenate([t for t, _ in f]), np.concatenate([p for _, p in f]),
+                       len(names)) for f in per_labels]
+    if observed is None:
+        observed, pooled = pooled[0], pooled[1:]
+    null = pooled
     return {"time_null": "block_relabelling", "n_time_null": len(null),
             "p_time": permutation_p(observed, np.asarray(null)),
             "time_null_observed": observed, "time_null_accuracies": null,
@@ -253,11 +279,12 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
 
 
 def session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, decoders: dict[str, dict],
-            modes: list[str], n_permutations: int = 0, max_relabellings: int = 1000
-            ) -> list[dict]:
+            modes: list[str], n_permutations: int = 0, max_relabellings: int = 1000,
+            n_jobs: int = 1) -> list[dict]:
     """Every fold of every decoder in ``decoders`` (name -> parameters, ``decoding.baselines``)
     on one session in ``scope.split``, with the label-shuffle and block-relabelling nulls the
-    GLM gets. Decoders that read ``W`` run once per preferred-stimulus mode in ``modes``."""
+    GLM gets. Decoders that read ``W`` run once per preferred-stimulus mode in ``modes``.
+    ``n_jobs``: threads for the block-relabelling null's fits (the same numbers for any)."""
     rows = []
     for name, params in decoders.items():
         for mode in ([None] if get(name).inputs != "weights" else modes):
@@ -265,8 +292,12 @@ def session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, decoders: dict[st
                             n_permutations=n_permutations)
                      for k in range(scope.n_folds)]
             if max_relabellings:
+                # The folds are the true labels' fits: their pooled accuracy is the observed.
+                observed = pooled_balanced(np.sum([r["confusion_matrix"] for r in folds],
+                                                  axis=0))
                 null = block_relabelling_null(ds, stimuli, scope, name, params,
-                                              max_relabellings=max_relabellings, mode=mode)
+                                              max_relabellings=max_relabellings, mode=mode,
+                                              observed=observed, n_jobs=n_jobs)
                 for r in folds:
                     r.update(null)
             rows += [add_statistics(r) for r in folds]

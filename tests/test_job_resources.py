@@ -1,0 +1,41 @@
+"""Memory a reference-decoder job declares, from its inputs' sizes (nidecode.jobs.resources),
+against hand-computed kernel sizes; and the Snakefile declares it."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from nidecode.jobs import resources
+from nidecode.jobs.resources import (
+    CPU_JOB_MB,
+    cross_memory_mb,
+    presentations,
+    svc_kernels_mb,
+    within_memory_mb,
+)
+
+
+def _responses(path, n: int) -> str:
+    xr.Dataset({"response": (("presentation", "unit"), np.zeros((n, 3)))}).to_netcdf(path)
+    return str(path)
+
+
+def test_svc_kernels_by_hand():
+    # 1,024 training rows: 1,024 x (1,024 + 1,024) doubles = 16 MiB.
+    assert svc_kernels_mb(1024, 1024) == 16.0
+
+
+def test_memory_floor_and_quadratic_growth(tmp_path, monkeypatch):
+    small = _responses(tmp_path / "small.nc", 2400)
+    big = _responses(tmp_path / "big.nc", 12000)
+    assert presentations(big) == 12000
+    assert within_memory_mb(small, 3, 2) == CPU_JOB_MB  # the embedded default's size
+    monkeypatch.setattr(resources, "file_mb", lambda paths: 0.0)
+    # 8,000 training and 4,000 test trials: 8 B x 8,000 x 12,000 = 732.4 MiB per thread.
+    assert within_memory_mb(big, 3, 1) == CPU_JOB_MB  # 1,733 MB: the floor
+    assert within_memory_mb(big, 3, 8) == np.ceil(resources.BASE_MB + 8 * 8 * 8000 * 12000
+                                                  / 2**20)
+    # Two training animals (24,000 trials) and one test animal: 8 B x 24,000 x 36,000.
+    assert cross_memory_mb([big, big], [big]) == np.ceil(resources.BASE_MB
+                                                         + 8 * 24000 * 36000 / 2**20)

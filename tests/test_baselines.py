@@ -203,3 +203,17 @@ def test_pooled_balanced_by_hand():
     # Recalls 3/4 and 1/2 -> 0.625; a class absent from the test trials is left out.
     assert pooled_balanced(np.array([[3, 1], [2, 2]])) == 0.625
     assert pooled_balanced(np.array([[3, 1, 0], [0, 0, 0], [1, 0, 1]])) == 0.625
+
+
+def test_a_session_in_threads_gives_the_same_rows(small_stimuli):
+    ds = drifting_session(small_stimuli, 4, informative=True)
+    decoders = {"svc": {}, "knn": {"n_neighbors": 3}, "svc_w": {}}
+
+    def rows(n_jobs: int) -> list[dict]:
+        out = session(ds, small_stimuli, Scope(split="block"), decoders, ["train", "paper"],
+                      n_jobs=n_jobs)
+        return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in out]
+
+    serial, threaded = rows(1), rows(2)
+    assert len(serial) == 3 * 4  # svc, knn and svc_w in two modes, three folds each
+    assert threaded == serial

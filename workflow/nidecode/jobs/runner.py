@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,21 @@ def pooled_balanced(confusion: np.ndarray) -> float:
     return float(np.mean(recalls))
 
 
+def in_threads(fn: Callable[[Any], Any], items: list, n_jobs: int = 1) -> list:
+    """``[fn(i) for i in items]``, in ``n_jobs`` threads when more than one, BLAS then held to
+    one thread per fit: scikit-learn's SVM solver and numpy's large operations release the
+    GIL. Results come back in order; fits are deterministic, so any ``n_jobs`` gives the same
+    list."""
+    if n_jobs <= 1 or len(items) <= 1:
+        return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), ThreadPoolExecutor(min(n_jobs, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
 def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
                            name: str = "glm", params: dict | None = None,
                            analysis: Analysis | str = "main", max_relabellings: int = 1000,
@@ -234,9 +250,7 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
 
     ``observed``: the true labels' pooled balanced accuracy when the caller's folds already
     give it (:func:`pooled_balanced` of their summed confusion matrices), else it is refitted.
-    ``n_jobs``: fits run in that many threads (scikit-learn's SVM solver and numpy's large
-    operations release the GIL; BLAS then runs one thread per fit). Each fit is deterministic
-    and the results are gathered in order, so any ``n_jobs`` gives the same numbers.
+    ``n_jobs``: fits run in that many threads (:func:`in_threads`; the same numbers for any).
     """
     dec, params = get(name), dict(params or {})
     sel = scope.select(ds, stimuli, analysis)
@@ -257,15 +271,7 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     relabellings = list(block_relabellings(y, block, max_relabellings, scope.seed))
     todo = ([] if observed is not None else [y]) + relabellings
     fits = [(i, k) for i in range(len(todo)) for k in range(scope.n_folds)]
-    if n_jobs > 1 and len(fits) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1), ThreadPoolExecutor(n_jobs) as pool:
-            done = list(pool.map(lambda f: fold_fit(todo[f[0]], f[1]), fits))
-    else:
-        done = [fold_fit(todo[i], k) for i, k in fits]
+    done = in_threads(lambda f: fold_fit(todo[f[0]], f[1]), fits, n_jobs)
     per_labels = [done[i * scope.n_folds:(i + 1) * scope.n_folds] for i in range(len(todo))]
     pooled = [balanced(np.concatenate([t for t, _ in f]), np.concatenate([p for _, p in f]),
                        len(names)) for f in per_labels]
@@ -284,13 +290,14 @@ def session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, decoders: dict[st
     """Every fold of every decoder in ``decoders`` (name -> parameters, ``decoding.baselines``)
     on one session in ``scope.split``, with the label-shuffle and block-relabelling nulls the
     GLM gets. Decoders that read ``W`` run once per preferred-stimulus mode in ``modes``.
-    ``n_jobs``: threads for the block-relabelling null's fits (the same numbers for any)."""
+    ``n_jobs``: threads for the folds and the block-relabelling null's fits
+    (:func:`in_threads`; the same numbers for any)."""
     rows = []
     for name, params in decoders.items():
         for mode in ([None] if get(name).inputs != "weights" else modes):
-            folds = [within(ds, stimuli, k, scope, name, params, mode=mode,
-                            n_permutations=n_permutations)
-                     for k in range(scope.n_folds)]
+            folds = in_threads(lambda k, name=name, params=params, mode=mode: within(
+                ds, stimuli, k, scope, name, params, mode=mode, n_permutations=n_permutations),
+                list(range(scope.n_folds)), n_jobs)
             if max_relabellings:
                 # The folds are the true labels' fits: their pooled accuracy is the observed.
                 observed = pooled_balanced(np.sum([r["confusion_matrix"] for r in folds],

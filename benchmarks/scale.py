@@ -15,6 +15,13 @@ log(growth) / log(repeats_last / repeats_first): 1 is linear in the trials, 2 qu
         [--json docs/run/scale.json]
 
 Each run's wall time (the whole ``snakemake`` call) is printed under the table.
+
+``--existing DIR ...`` reads finished runs instead (one working folder per ``--repeats``
+value, each holding ``results/benchmarks``), for the whole main job, e.g. the default one and
+the ``config/allen_scale.yaml`` one:
+
+    python benchmarks/scale.py --existing /tmp/main10 /tmp/main50 --repeats 10 50 \
+        --json docs/run/scale_main.json
 """
 
 from __future__ import annotations
@@ -85,26 +92,39 @@ def table(results: dict[int, pd.DataFrame]) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--workdir", type=Path)
     ap.add_argument("--session", default="M0")
     ap.add_argument("--repeats", type=int, nargs="+", default=[10, 50])
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--existing", type=Path, nargs="+",
+                    help="finished runs' working folders, one per --repeats value")
     ap.add_argument("--json", type=Path, help="write the table and wall times here")
     args = ap.parse_args(argv)
+    if args.existing is None and args.workdir is None:
+        ap.error("give --workdir (run) or --existing (read finished runs)")
+    if args.existing is not None and len(args.existing) != len(args.repeats):
+        ap.error("--existing needs one folder per --repeats value")
     results, walls = {}, {}
-    for r in args.repeats:
+    for i, r in enumerate(args.repeats):
+        if args.existing is not None:
+            results[r] = per_rule(args.existing[i])
+            continue
         walls[r] = run(args.workdir / f"repeats{r}", args.session, r, args.cores)
         results[r] = per_rule(args.workdir / f"repeats{r}")
     t = table(results)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(t.round(2).to_string())
     for r in args.repeats:
-        print(f"{args.session} at {r} repeats: {results[r].jobs.sum()} jobs, "
-              f"{results[r].s.sum():.1f} job-s, wall {walls[r]:.1f} s on {args.cores} cores")
+        wall = f", wall {walls[r]:.1f} s on {args.cores} cores" if r in walls else ""
+        what = args.session if args.existing is None else "the run"
+        print(f"{what} at {r} repeats: {results[r].jobs.sum()} jobs, "
+              f"{results[r].s.sum():.1f} job-s{wall}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "session": args.session, "cores": args.cores, "repeats": args.repeats,
+            "session": args.session if args.existing is None else "all",
+            "existing": [str(p) for p in args.existing or []],
+            "cores": args.cores, "repeats": args.repeats,
             "wall_s": {str(r): round(w, 1) for r, w in walls.items()},
             "rules": t.reset_index().round(3).to_dict(orient="records")}, indent=1) + "\n")
 

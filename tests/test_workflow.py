@@ -326,8 +326,16 @@ def test_report_holds_every_figure(tiny_run):
 
 @pytest.mark.slow
 def test_two_runs_give_identical_accuracies(tiny_run, tmp_path):
-    res = snakemake(tmp_path, "results/summary.csv", "--cores", "2", *CI_CONFIG)
+    # The second run fits the reference decoders in two threads (decoding.baseline_threads):
+    # the same numbers, as for any thread count.
+    threads = tmp_path / "threads.yaml"
+    threads.write_text("decoding: {baseline_threads: 2}\n")
+    res = snakemake(tmp_path, "results/summary.csv", "--cores", "2", *CI_CONFIG, str(threads))
     assert res.returncode == 0, res.stdout[-3000:]
+    jobs = re.findall(r"rule (baselines_\w+):\n(?:    .*\n)*?    threads: (\d+)\n    resources: "
+                      r".*mem_mb=(\d+)", res.stdout)
+    assert len(jobs) >= 4 and {t for _, t, _ in jobs} == {"2"}, res.stdout[-3000:]
+    assert all(int(mem) >= 4000 for _, _, mem in jobs)  # nidecode.jobs.resources' floor
     a = pd.read_csv(tiny_run / "results" / "summary.csv")
     b = pd.read_csv(tmp_path / "results" / "summary.csv")
     pd.testing.assert_series_equal(a.accuracy, b.accuracy)

@@ -4,6 +4,7 @@ against hand-computed kernel sizes; and the Snakefile declares it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from nidecode.jobs import resources
@@ -39,3 +40,11 @@ def test_memory_floor_and_quadratic_growth(tmp_path, monkeypatch):
     # Two training animals (24,000 trials) and one test animal: 8 B x 24,000 x 36,000.
     assert cross_memory_mb([big, big], [big]) == np.ceil(resources.BASE_MB
                                                          + 8 * 24000 * 36000 / 2**20)
+
+
+def test_a_file_not_written_yet_names_itself(tmp_path):
+    # Snakemake defers a resource whose FileNotFoundError names one of the job's inputs.
+    missing = str(tmp_path / "results" / "responses" / "S0.nc")
+    with pytest.raises(FileNotFoundError) as err:
+        within_memory_mb(missing, 3, 1)
+    assert err.value.filename == missing

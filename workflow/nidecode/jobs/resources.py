@@ -10,6 +10,7 @@ are checked against the peaks Snakemake's benchmarks record (docs/benchmarks.md)
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from collections.abc import Iterable
@@ -27,8 +28,14 @@ READ_FACTOR = 3.0
 
 @cache
 def presentations(path: str) -> int:
-    """Stimulus presentations (trials) in a responses file, read from its header only."""
+    """Stimulus presentations (trials) in a responses file, read from its header only.
+
+    A file not written yet raises FileNotFoundError naming ``path`` as given: Snakemake then
+    leaves the resource to be computed when the job runs (a dry run shows it as <TBD>)."""
     import xarray as xr
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "responses not written yet", path)
 
     with xr.open_dataset(path) as ds:
         return int(ds.sizes["presentation"])

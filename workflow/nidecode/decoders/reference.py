@@ -61,8 +61,18 @@ def rbf_gamma(a: np.ndarray, gamma: str | float = "scale") -> float:
     return float(gamma)
 
 
+#: Bytes of one band of :func:`rbf_kernel`'s element-wise steps (fits in cache).
+BAND_BYTES = 16 * 2**20
+
+
+def band_rows(n_cols: int, chunk_bytes: int | None = None) -> int:
+    """Rows of a float64 band of about ``chunk_bytes`` (default :data:`BAND_BYTES`)."""
+    return max(1, (chunk_bytes or BAND_BYTES) // (8 * max(1, n_cols)))
+
+
 def rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float, out: np.ndarray | None = None,
-               scratch: np.ndarray | None = None, chunk_bytes: int = 16 * 2**20) -> np.ndarray:
+               scratch: np.ndarray | None = None, chunk_bytes: int | None = None
+               ) -> np.ndarray:
     """``exp(-gamma |a_i - b_j|^2)``, by libsvm's own expansion (|a|^2 + |b|^2 - 2 a.b), into
     ``out`` when given, shaped (len(a), len(b)).
 
@@ -76,7 +86,7 @@ def rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float, out: np.ndarray | Non
     """
     k = np.empty((len(a), len(b))) if out is None else out
     np.matmul(a, b.T, out=k)
-    rows = max(1, min(len(a), chunk_bytes // (8 * max(1, len(b)))))
+    rows = min(len(a), band_rows(len(b), chunk_bytes))
     if scratch is None or scratch.size < rows * len(b):
         scratch = np.empty(rows * len(b))
     sums = scratch.reshape(-1)[:rows * len(b)].reshape(rows, len(b))
@@ -155,8 +165,7 @@ class KernelWorkspace:
 
     def _scratch(self, n: int) -> np.ndarray:
         """Room for one band of :func:`rbf_kernel` against ``n`` training rows."""
-        rows = max(1, 16 * 2**20 // (8 * max(1, n)))
-        return self._buffer("scratch", (rows, n))
+        return self._buffer("scratch", (band_rows(n), n))
 
 
 _LOCAL = threading.local()

@@ -273,11 +273,10 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     fits = [(i, k) for i in range(len(todo)) for k in range(scope.n_folds)]
     done = in_threads(lambda f: fold_fit(todo[f[0]], f[1]), fits, n_jobs)
     per_labels = [done[i * scope.n_folds:(i + 1) * scope.n_folds] for i in range(len(todo))]
-    pooled = [balanced(np.concatenate([t for t, _ in f]), np.concatenate([p for _, p in f]),
-                       len(names)) for f in per_labels]
+    null = [balanced(np.concatenate([t for t, _ in f]), np.concatenate([p for _, p in f]),
+                     len(names)) for f in per_labels]
     if observed is None:
-        observed, pooled = pooled[0], pooled[1:]
-    null = pooled
+        observed, null = null[0], null[1:]
     return {"time_null": "block_relabelling", "n_time_null": len(null),
             "p_time": permutation_p(observed, np.asarray(null)),
             "time_null_observed": observed, "time_null_accuracies": null,

@@ -162,3 +162,40 @@ def test_a_toy_backbones_weights_load_and_its_head_alone_trains(tmp_path, monkey
     module = NeuralImageClassifier(model, 2, torch.from_numpy(basis), settings)
     module.train(True)  # the frozen features stay in eval mode, the head and its dropout train
     assert not model.features.training and model.drop.training and model.classifier.training
+
+
+def test_same_padding_hand_values():
+    # ceil(size / stride) outputs: (out - 1) * stride + (kernel - 1) * dilation + 1 - size.
+    assert backbones.same_padding(64, 3, 1, 1) == 2  # 63 + 3 - 64: one each side
+    assert backbones.same_padding(64, 3, 2, 1) == 1  # 62 + 3 - 64: after the input only
+    assert backbones.same_padding(32, 5, 2, 1) == 3  # 30 + 5 - 32
+    assert backbones.same_padding(7, 5, 1, 1) == 4
+    assert backbones.same_padding(8, 1, 1, 1) == 0
+
+
+@pytest.mark.parametrize("size", [64, 37])
+def test_lighter_efficientnet_padding_gives_the_librarys_values_bit_for_bit(size):
+    """The convolutions that pad themselves and the in-place ReLU6 compute what the library's
+    own modules compute: features in eval mode and gradients in training mode, on the CPU."""
+    from efficientnet_lite_pytorch import EfficientNet
+    from efficientnet_lite_pytorch.utils import Conv2dDynamicSamePadding
+
+    torch.manual_seed(0)
+    ours = backbones._efficientnet_lite0(2, imagenet_layout=False)
+    theirs = EfficientNet.from_name("efficientnet-lite0", image_size=None, num_classes=2)
+    theirs.load_state_dict(ours.state_dict())
+    swapped = [m for m in ours.modules() if isinstance(m, Conv2dDynamicSamePadding)
+               and type(m) is not Conv2dDynamicSamePadding]
+    assert len(swapped) > 30 and all(type(m) is Conv2dDynamicSamePadding
+                                     for m in theirs.modules()
+                                     if isinstance(m, Conv2dDynamicSamePadding))
+    x = torch.randn(3, 3, size, size)
+    ours.eval(), theirs.eval()
+    with torch.inference_mode():
+        assert torch.equal(ours.extract_features(x), theirs.extract_features(x))
+    ours.train(), theirs.train()
+    for m in (ours, theirs):
+        torch.manual_seed(1)  # the same dropout and drop-connect draws
+        m(x).square().sum().backward()
+    for (name, a), b in zip(ours.named_parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a.grad, b.grad), name

@@ -217,3 +217,39 @@ def test_a_session_in_threads_gives_the_same_rows(small_stimuli):
     serial, threaded = rows(1), rows(2)
     assert len(serial) == 3 * 4  # svc, knn and svc_w in two modes, three folds each
     assert threaded == serial
+
+
+@pytest.mark.parametrize("split", ["block", "trial"])
+def test_relabelling_null_builds_each_training_sets_kernel_once(small_stimuli, split):
+    """Fits that share their training trials (in the block split, relabellings whose folds
+    hold out the same blocks) share one kernel, and the null is that of one fresh fit per
+    relabelling and fold, in order."""
+    from nidecode.evaluation.splits import block_relabellings
+    from nidecode.jobs.inputs import decoder_inputs
+    from nidecode.jobs.runner import balanced, block_relabelling_null
+    from nidecode.jobs.scope import blocks
+
+    ds = drifting_session(small_stimuli, 3, informative=True)
+    scope = Scope(split=split)
+    sel = scope.select(ds, small_stimuli)
+    block, _ = blocks(sel, "block")
+    names = np.array(sel.names)
+    want, masks = [], set()
+    for labels in block_relabellings(sel.y, block, 1000, scope.seed):
+        truth, predicted = [], []
+        for k in range(scope.n_folds):
+            train = scope.train_mask(sel, k, labels, names[labels])
+            masks.add(train.tobytes())
+            x = decoder_inputs("responses", ds, sel, train, None,
+                               small_stimuli.sizes["stimulus"], split)
+            baselines._LOCAL.workspace = baselines.KernelWorkspace()  # a fresh fit
+            truth.append(labels[~train])
+            predicted.append(baselines.svc(x[train], labels[train], x[~train]))
+        want.append(balanced(np.concatenate(truth), np.concatenate(predicted), len(names)))
+    ws = baselines._LOCAL.workspace = baselines.KernelWorkspace()
+    got = block_relabelling_null(ds, small_stimuli, scope, "svc", {}, observed=0.5)
+    assert got["time_null_accuracies"] == want
+    assert ws.misses == len(masks) and ws.misses + ws.hits == 3 * len(want)
+    assert ws.test_hits == ws.hits  # the same training trials leave the same test trials
+    if split == "block":  # 27 fits of 3 + 3 blocks hold out 10 distinct pairs of blocks
+        assert len(want) == 9 and len(masks) < 3 * len(want)

@@ -66,10 +66,14 @@ def test_kernel_workspace_reuses_the_last_training_kernel_and_its_memory():
     assert (ws.hits, ws.misses) == (1, 1) and np.shares_memory(k1, k2)
     np.testing.assert_array_equal(k2, first[0])
     np.testing.assert_array_equal(t2, first[1][50:])
+    assert ws.test_hits == 0  # other test rows: the test kernel was recomputed
+    k3, t3 = ws.kernels(x[:200], x[250:].copy(), "scale")  # the same test rows again
+    assert ws.test_hits == 1 and np.shares_memory(t2, t3)
+    np.testing.assert_array_equal(t3, first[1][50:])
     ws.kernels(x[:200], x[200:], "auto")  # another gamma: recomputed
     ws.kernels(x[1:201], x[201:], "scale")  # another training set: recomputed
     k5, _ = ws.kernels(x[:200], x[200:], "scale")  # not the last one: recomputed, same values
-    assert (ws.hits, ws.misses) == (1, 4)
+    assert (ws.hits, ws.misses) == (2, 4)
     np.testing.assert_array_equal(k5, first[0])
     assert k1.shape == (200, 200) and t1.shape == (100, 200)
     # Features standardised with the training rows, as StandardScaler: the kernel of the

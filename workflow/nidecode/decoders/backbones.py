@@ -23,8 +23,10 @@ read the records at parse time (the ``fetch_weights`` rule's outputs).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -213,7 +215,61 @@ def _efficientnet_lite0(num_classes: int, imagenet_layout: bool) -> nn.Module:
             "(pip install efficientnet-lite-pytorch==0.1.0)") from e
     # image_size=None: TensorFlow-style "SAME" padding computed for each input's size, so any
     # image size pads as the reference does (static padding assumes 224 x 224 inputs).
-    return EfficientNet.from_name("efficientnet-lite0", image_size=None, num_classes=num_classes)
+    model = EfficientNet.from_name("efficientnet-lite0", image_size=None,
+                                   num_classes=num_classes)
+    _lighter_same_padding(model)
+    return model
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """TensorFlow's "SAME" padding along one axis: the total that gives ``ceil(size /
+    stride)`` outputs (its larger half goes after the input)."""
+    out = math.ceil(size / stride)
+    return max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+
+
+@functools.cache
+def _symmetric_same_padding() -> type:
+    """Conv2dDynamicSamePadding whose symmetric padding is the convolution's own."""
+    import torch
+    import torch.nn.functional as F
+    from efficientnet_lite_pytorch.utils import Conv2dDynamicSamePadding
+
+    class SymmetricSamePadding(Conv2dDynamicSamePadding):
+        def forward(self, x):
+            if torch.is_grad_enabled():  # training: the library's own arithmetic (its weight
+                return super().forward(x)  # gradients round differently with own padding)
+            (ih, iw), (kh, kw) = x.shape[-2:], self.weight.shape[-2:]
+            ph = same_padding(ih, kh, self.stride[0], self.dilation[0])
+            pw = same_padding(iw, kw, self.stride[1], self.dilation[1])
+            if ph % 2 or pw % 2:
+                x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+                ph = pw = 0
+            return F.conv2d(x, self.weight, self.bias, self.stride, (ph // 2, pw // 2),
+                            self.dilation, self.groups)
+
+    return SymmetricSamePadding
+
+
+def _lighter_same_padding(model: nn.Module) -> None:
+    """The same EfficientNet with less memory traffic: the same values, bit for bit on the
+    CPU (tests/test_backbones.py).
+
+    Without gradients (frozen features, predictions), where "SAME" padding is symmetric (every
+    stride-1 convolution) the convolution pads itself instead of copying each activation into
+    a padded tensor first; asymmetric padding (stride 2 on even sizes) still pads by copying.
+    ReLU6 runs in place (each follows a BatchNorm, whose output nothing else reads). With
+    :meth:`extract_features`'s small CPU batches they cut the frozen features' time by 29 % on
+    the 2-core development machine (one 50-repeat animal: 27.7 s to 19.6 s).
+    """
+    from efficientnet_lite_pytorch.utils import Conv2dDynamicSamePadding
+    from torch import nn
+
+    for module in model.modules():
+        if type(module) is Conv2dDynamicSamePadding:
+            module.__class__ = _symmetric_same_padding()  # same parameters and state_dict
+        elif isinstance(module, nn.ReLU6):
+            module.inplace = True
 
 
 def efficientnet_lite0_weights() -> Path:

@@ -247,13 +247,17 @@ class NeuralImageClassifier(L.LightningModule):
 
     @torch.inference_mode()
     def extract_features(self, x: np.ndarray, device: str = "cpu",
-                         batch_size: int = 256) -> np.ndarray:
+                         batch_size: int | None = None) -> np.ndarray:
         """The frozen network's input to its head (eval mode: BatchNorm statistics and
         dropout fixed) for every row of ``x``: (n, features) float32.
 
         With ``finetune: head`` the features never change during training, so they are
         computed once instead of once per epoch: the head's epochs then cost almost nothing.
+        ``batch_size``: by default 256 on a GPU, and 32 on the CPU, where a batch's activations
+        then stay in cache (a third faster than 256, with the same values: each image's
+        features do not depend on its batch).
         """
+        batch_size = batch_size or (32 if device == "cpu" else 256)
         was_training = self.training
         name = BACKBONES[self.settings.arch].head
         fc = getattr(self.model, name)

@@ -262,16 +262,30 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     n_stim = stimuli.sizes["stimulus"]
     context = _context(dec, stimuli, sel.names)
 
-    def fold_fit(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        train = scope.train_mask(sel, k, labels, names[labels])  # pseudo-classes' block folds
-        x = decoder_inputs(dec.inputs, ds, sel, train, mode, n_stim, scope.split)
-        return labels[~train], dec.fit_predict(x[train], labels[train], x[~train], context,
-                                               **params).predicted
-
     relabellings = list(block_relabellings(y, block, max_relabellings, scope.seed))
     todo = ([] if observed is not None else [y]) + relabellings
     fits = [(i, k) for i in range(len(todo)) for k in range(scope.n_folds)]
-    done = in_threads(lambda f: fold_fit(todo[f[0]], f[1]), fits, n_jobs)
+    # The pseudo-classes' block folds. Relabellings share folds (in the block split, 27 fits
+    # of Allen's 3 + 3 blocks hold out only 10 distinct pairs of blocks), and what a decoder
+    # reads (W) and an SVC's kernels depend on the training trials, not on their labels:
+    # fits on the same trials run together, in one thread, and build them once.
+    masks = [scope.train_mask(sel, k, todo[i], names[todo[i]]) for i, k in fits]
+    same_trials: dict[bytes, list[int]] = {}
+    for j, train in enumerate(masks):
+        same_trials.setdefault(train.tobytes(), []).append(j)
+
+    def fits_on(group: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        train = masks[group[0]]
+        x = decoder_inputs(dec.inputs, ds, sel, train, mode, n_stim, scope.split)
+        labels = [todo[fits[j][0]] for j in group]
+        return [(lab[~train], dec.fit_predict(x[train], lab[train], x[~train], context,
+                                              **params).predicted) for lab in labels]
+
+    groups = list(same_trials.values())
+    done: list = [None] * len(fits)
+    for group, results in zip(groups, in_threads(fits_on, groups, n_jobs), strict=True):
+        for j, result in zip(group, results, strict=True):
+            done[j] = result
     per_labels = [done[i * scope.n_folds:(i + 1) * scope.n_folds] for i in range(len(todo))]
     null = [balanced(np.concatenate([t for t, _ in f]), np.concatenate([p for _, p in f]),
                      len(names)) for f in per_labels]

@@ -242,11 +242,12 @@ def _symmetric_same_padding() -> type:
             (ih, iw), (kh, kw) = x.shape[-2:], self.weight.shape[-2:]
             ph = same_padding(ih, kh, self.stride[0], self.dilation[0])
             pw = same_padding(iw, kw, self.stride[1], self.dilation[1])
-            if ph % 2 or pw % 2:
+            padding = (ph // 2, pw // 2)
+            if ph % 2 or pw % 2:  # asymmetric: its larger half after the input, by copying
                 x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-                ph = pw = 0
-            return F.conv2d(x, self.weight, self.bias, self.stride, (ph // 2, pw // 2),
-                            self.dilation, self.groups)
+                padding = (0, 0)
+            return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                            self.groups)
 
     return SymmetricSamePadding
 

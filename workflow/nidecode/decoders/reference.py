@@ -110,12 +110,12 @@ class KernelWorkspace:
     A kernel depends on the training trials, never on their labels: consecutive fits on the
     same training trials (label shuffles of one fold, the block relabellings that share a
     fold's trials) reuse the last training kernel, and the last test kernel when the test
-    trials are the same too. Fresh
-    memory is what costs here: a 2,430-trial kernel is 47 MB, and first-touching new pages ran
-    at about 100 MB/s on the 2-core development machine (0.45 s a kernel, against 0.05 s to
-    compute it), so kernels are recomputed into the same buffers rather than kept for later
-    folds or relabellings. One workspace per thread (:func:`workspace`): the block-relabelling
-    null fits in threads (:func:`nidecode.jobs.runner.block_relabelling_null`).
+    trials are the same too. Fresh memory is what costs here: a 2,430-trial kernel is 47 MB,
+    and first-touching new pages ran at about 100 MB/s on the 2-core development machine
+    (0.45 s a kernel, against 0.05 s to compute it), so kernels are recomputed into the same
+    buffers rather than kept for later folds or relabellings. One workspace per thread
+    (:func:`workspace`): the block-relabelling null fits in threads
+    (:func:`nidecode.jobs.runner.block_relabelling_null`).
     """
 
     def __init__(self) -> None:
@@ -150,13 +150,12 @@ class KernelWorkspace:
         for name, x in (("training", x_train), ("test", x_test)):
             if not np.isfinite(x).all():
                 raise ValueError(f"the SVC's {name} features contain NaN or infinity")
-        key = self.key(x_train, gamma)
+        key, test_key = self.key(x_train, gamma), self.key(x_test)
         n = len(x_train)
         if key == self._last and self._state is not None:
             self.hits += 1
             mean, scale, a, g = self._state
             k_train = self._buffer("train", (n, n))
-            test_key = self.key(x_test)
             if test_key == self._last_test:
                 self.test_hits += 1
                 return k_train, self._buffer("test", (len(x_test), n))
@@ -169,7 +168,6 @@ class KernelWorkspace:
             g = rbf_gamma(a, gamma)
             k_train = rbf_kernel(a, a, g, self._buffer("train", (n, n)), self._scratch(n))
             self._last, self._state = key, (mean, scale, a, g)
-            test_key = self.key(x_test)
         b = (x_test - mean) / scale
         self._last_test = None  # the test buffer is being overwritten
         k_test = rbf_kernel(b, a, g, self._buffer("test", (len(b), n)), self._scratch(n))

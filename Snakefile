@@ -10,11 +10,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The embedded default, unless --configfile names other files (layer them explicitly:
-# --configfile config/config.yaml config/gpu.yaml).
-if not workflow.overwrite_configfiles:
-
-    configfile: f"{workflow.basedir}/config/config.yaml"
+# The embedded default is the base of every run: files given with --configfile are layers on
+# it, later ones winning key by key (Snakemake re-applies them after this file), so
+# `--configfile config/allen.yaml` runs the default analysis on Allen's sessions. One source
+# of truth for every setting; --replace-workflow-config drops this base.
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 # The report's front page is generated from the results (rule front_page) once they exist.

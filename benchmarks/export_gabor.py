@@ -1,6 +1,6 @@
 """Write the gabor-epoch exchange format from Allen-layout NWB files, so that a user can rebuild
-the calibration study's real arm (``benchmarks/false_positives.py --real``) from downloaded
-sessions.
+the real-data benchmarks (``benchmarks/false_positives.py --real``, ``benchmarks/fidelity.py
+--real``) from downloaded sessions.
 
     .venv/bin/python benchmarks/export_gabor.py OUT_FOLDER session1.nwb [session2.nwb ...]
 
@@ -9,23 +9,34 @@ epoch (:func:`nidecode.data.gabors.session_epoch`: presentations outside the sti
 intervals, in time order) is counted for every unit in the visual cortex (VISp, VISl, VISal,
 VISrl, VISam, VISpm), with no quality filter, and written as ``OUT_FOLDER/gabor/<session>.npz``
 (:func:`nidecode.data.gabors.save_epoch`). ``OUT_FOLDER/units.csv.gz`` lists those units with
-their area and Allen's quality metrics as the file has them, so that the study can apply
-Allen's default filters. The session is the file's session id, or its stem without one. A file
-without a gabor epoch (or without units in those areas) is skipped with the reason printed.
+their area, Allen's quality metrics as the file has them (so that the studies can apply
+Allen's default filters) and Allen's unit metrics under natural scenes and static gratings
+(``firing_rate_ns/_sg``, ``lifetime_sparseness_ns/_sg``, ``image_selectivity_ns``,
+``g_osi_sg``, ``fano_ns/_sg``), computed from the file's own scene and grating presentations
+by the function that computes them for simulated sessions
+(:func:`nidecode.studies.fidelity.session_block_statistics`). The session is the file's
+session id, or its stem without one.
+
+A file is skipped, with one line on stderr naming it and the reason, when it cannot be read
+as a brain_observatory_1.1 session (a functional_connectivity file shows no scenes or
+gratings), has no unit in those areas, or has no gabor epoch, a short one or an interrupted
+one (:func:`nidecode.data.gabors.interruption`).
 """
 
 import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from nidecode.common.errors import NidecodeError  # noqa: E402
-from nidecode.data.gabors import save_epoch, session_epoch  # noqa: E402
+from nidecode.data.gabors import interruption, save_epoch, session_epoch  # noqa: E402
 from nidecode.data.nwb import read_session  # noqa: E402
 from nidecode.data.responses import invalid_presentation_mask  # noqa: E402
+from nidecode.studies.fidelity import METRIC_COLUMNS, session_block_statistics  # noqa: E402
 
 AREAS = ("VISp", "VISl", "VISal", "VISrl", "VISam", "VISpm")
 UNIT_COLUMNS = ("quality", "amplitude_cutoff", "presence_ratio", "isi_violations", "snr",
@@ -44,15 +55,22 @@ def export_session(path: Path, out: Path) -> pd.DataFrame | str:
         return epoch.skipped
     table = session.gabors
     table = table[~invalid_presentation_mask(session, table)].sort_values("start_time")
+    stop = table["stop_time"].to_numpy(float)
+    why = interruption(epoch.start_time, stop)
+    if why:
+        return why
     ids = (table["presentation_id"] if "presentation_id" in table else table.index).to_numpy()
-    save_epoch(epoch, out, presentation_ids=ids, stop_time=table["stop_time"].to_numpy(float),
-               table=table)
+    save_epoch(epoch, out, presentation_ids=ids, stop_time=stop, table=table)
     units = session.units.loc[epoch.unit_ids]
     rows = pd.DataFrame({"ecephys_session_id": name, "ecephys_unit_id": epoch.unit_ids,
                          "ecephys_structure_acronym": epoch.area})
     for col in UNIT_COLUMNS:
         if col in units:
             rows[col] = units[col].to_numpy()
+    metrics = session_block_statistics(session, np.isin(session.units.index, epoch.unit_ids))
+    metrics = metrics.reindex(epoch.unit_ids)  # the epoch's unit order
+    for col in METRIC_COLUMNS:
+        rows[col] = metrics[col].to_numpy()
     return rows
 
 
@@ -65,13 +83,18 @@ def main() -> int:
     for path in args.files:
         result = export_session(path, args.out)
         if isinstance(result, str):
-            print(f"skipped {path}: {result}")
+            why = result.removeprefix(f"{path}: ")  # the reader's reasons name the file too
+            print(f"skipped {path}: {why}", file=sys.stderr)
             continue
         name = result.ecephys_session_id.iloc[0]
-        print(f"{path}: session {name}, {len(result)} units")
+        blank = [what for what, col in (("natural scenes", "firing_rate_ns"),
+                                        ("static gratings", "firing_rate_sg"))
+                 if result[col].isna().all()]
+        note = f"; no metrics of {' or '.join(blank)} (none shown)" if blank else ""
+        print(f"{path}: session {name}, {len(result)} units{note}")
         tables.append(result)
     if not tables:
-        print("no session had a gabor epoch; nothing written")
+        print("no session had a usable gabor epoch; nothing written", file=sys.stderr)
         return 1
     units = pd.concat(tables, ignore_index=True)
     old = args.out / "units.csv.gz"

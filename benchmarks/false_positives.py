@@ -26,7 +26,12 @@ time on real drift, and prints the same rejection rates and the group test over 
 random groups of nine real sessions:
 
     .venv/bin/python benchmarks/false_positives.py --real /work/shared/data/allen-real \
-        [--sessions 3] [--processes 1] [--out results/false_positives_real.csv]
+        [--sessions 3] [--real-decoders glm] [--permutations 5] [--processes 1] \
+        [--out results/false_positives_real.csv]
+
+A session the drift control cannot read (no VISp unit, fewer than five passing Allen's
+filters, a short or interrupted epoch) is not decoded: one line on stderr names it and the
+reason, its records keep the reason in ``skipped``, and the tables hold the other sessions.
 
 tests/test_validation.py runs a small version of the same study and checks its limits.
 """
@@ -36,11 +41,15 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from nidecode.studies.false_positives import (  # noqa: E402
+    DECODERS,
     GROUP_SIZE,
+    REAL_DECODERS,
     cross_null_study,
     false_positive_study,
     group_table,
@@ -48,6 +57,7 @@ from nidecode.studies.false_positives import (  # noqa: E402
     real_arm,
     real_arm_markdown,
     rejection_table,
+    skipped_sessions,
 )
 
 
@@ -70,11 +80,13 @@ def verdict(row: dict, alpha: float) -> str:
 
 
 def write_records(results, out: Path) -> None:
-    """The per-session records as CSV, each relabelling null as one space-separated cell."""
+    """The per-session records as CSV, each relabelling null as one space-separated cell (a
+    skipped session's records keep their reason in ``skipped``)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    results.drop(columns=["time_null_accuracies"]).assign(
+    nulls = results.get("time_null_accuracies", pd.Series([None] * len(results)))
+    results.drop(columns=["time_null_accuracies"], errors="ignore").assign(
         time_null_accuracies=[" ".join(f"{a:.6f}" for a in x) if isinstance(x, list) else ""
-                              for x in results.time_null_accuracies]).to_csv(out, index=False)
+                              for x in nulls]).to_csv(out, index=False)
 
 
 def print_rejections(table) -> None:
@@ -91,13 +103,19 @@ def print_rejections(table) -> None:
 
 
 def main_real(args: argparse.Namespace) -> None:
-    """The real arm: ``--real FOLDER``."""
+    """The real arm: ``--real FOLDER``. Each session left out is named with its reason on
+    stderr (and in the records' ``skipped``); the tables hold the rest."""
     t0 = time.perf_counter()
-    results = real_arm(args.real, processes=args.processes, sessions=args.sessions)
+    decoders = {k: DECODERS[k] for k in args.real_decoders.split(",")}
+    results = real_arm(args.real, decoders=decoders, n_permutations=args.permutations,
+                       processes=args.processes, sessions=args.sessions)
     write_records(results, args.out or Path("results/false_positives_real.csv"))
+    skipped = skipped_sessions(results)
+    for name, why in skipped:
+        print(f"skipped {name}: {why}", file=sys.stderr)
     n = results.session.nunique()
-    print(f"Real arm: {n} sessions of {args.real} (gabor epoch, VISp units passing Allen's "
-          "default filters, a label that is only time):\n")
+    print(f"Real arm: {n - len(skipped)} of {n} sessions of {args.real} (gabor epoch, VISp "
+          "units passing Allen's default filters, a label that is only time):\n")
     print(real_arm_markdown(results))
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
@@ -133,6 +151,10 @@ def main() -> None:
                     help="with --cross: label shuffles of the training animals (the main job "
                     "runs none: decoding.baseline_permutations 0)")
     ap.add_argument("--sessions", type=int, help="with --real: the first N sessions only")
+    ap.add_argument("--real-decoders", default=",".join(REAL_DECODERS),
+                    help="with --real: the drift control's decoders to run")
+    ap.add_argument("--permutations", type=int, default=50,
+                    help="with --real: label shuffles per fold for the GLM (the main job's 50)")
     args = ap.parse_args()
     if args.real:
         args.processes = args.processes if "--processes" in sys.argv else 1

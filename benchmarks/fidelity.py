@@ -19,6 +19,16 @@ per animal on one CPU core.
 --glm prints instead the GLM on natural vs artificial (VISp, standardised L2 logistic
 regression, 3 folds) in both splits with drift on and off, each session simulated at the
 config's settings, written as NWB and read back as the workflow reads it.
+
+    .venv/bin/python benchmarks/fidelity.py --real FOLDER [--animals M0,M1] [--out table.csv]
+
+--real prints real sessions (a gabor-epoch folder: Allen's, or one benchmarks/export_gabor.py
+wrote) beside the config's simulated animals, every statistic by the same function
+(nidecode.studies.fidelity.real_side). A real session without a usable epoch (no VISp unit,
+fewer than five passing the filters, a short or interrupted epoch) is left out of every row,
+one without scene and grating metrics (functional_connectivity) out of those rows; each is
+named with the reason on stderr and under the table, and a row left without real values
+reads "no real data".
 """
 
 import argparse
@@ -112,39 +122,29 @@ def glm_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canv
 def real_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canvas,
                folder: Path, override: dict, out: Path | None) -> None:
     """Real Allen sessions (a folder in the gabor-epoch exchange format) against the config's
-    simulated animals, every statistic by the same function on both (markdown)."""
+    simulated animals, every statistic by the same function on both (markdown). Each real
+    session left out of some rows is named with the reason on stderr and under the table;
+    a row without real values reads "no real data"."""
     import tempfile
 
-    from scipy.stats import ks_2samp
-
-    from nidecode.data.gabors import epoch_sessions, load_epoch, session_epoch, unit_table
+    from nidecode.data.gabors import session_epoch
     from nidecode.data.nwb import read_session
     from nidecode.data.simulate import write_nwb
-    from nidecode.studies.fidelity import block_unit_statistics, epoch_statistics
+    from nidecode.studies.fidelity import (
+        comparison_markdown,
+        comparison_row,
+        epoch_statistics,
+        real_side,
+        session_block_statistics,
+    )
 
     t0 = time.perf_counter()
-    units = unit_table(folder)
-    visp = units[units.ecephys_structure_acronym == "VISp"]
     f = ALLEN_UNIT_FILTERS
-    passing_real = visp[(visp.amplitude_cutoff <= f["amplitude_cutoff_max"])
-                        & (visp.presence_ratio >= f["presence_ratio_min"])
-                        & (visp.isi_violations <= f["isi_violations_max"])
-                        & (visp.quality == f["quality"])]
-    real_s, real_u = [], []
-    for name in epoch_sessions(folder):
-        epoch = load_epoch(folder, name, ("VISp",), f, units)
-        if epoch.counts.shape[1] < 5:  # too few units passing the filters to decode
-            print(f"real {name}: {epoch.counts.shape[1]} VISp units pass the filters, left out",
-                  file=sys.stderr)
-            continue
-        s, u = epoch_statistics(epoch)
-        real_s.append(s)
-        real_u.append(u)
-    real_s, real_u = pd.DataFrame(real_s), pd.concat(real_u)
-    real_block = passing_real.copy()
-    real_s["visp_units"] = visp.groupby("ecephys_session_id").size().reindex(
-        [int(x) for x in real_s.session]).to_numpy()
-    print(f"real: {len(real_s)} sessions ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    real = real_side(folder, dict(f))
+    for name, rows_, why in real.left_out:
+        print(f"real {name}: left out of {rows_}: {why}", file=sys.stderr)
+    print(f"real: {len(real.sessions)} sessions ({time.perf_counter() - t0:.0f} s)",
+          file=sys.stderr)
 
     sim_s, sim_u, sim_block = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,46 +159,33 @@ def real_table(config: dict, animals: list[str], protocol: Protocol, canvas: Can
             s["visp_units"] = int((session.units.area == "VISp").sum())
             sim_s.append(s)
             sim_u.append(u)
-            mask = select_units(session, ("VISp",), f)
-            spikes = session.unit_spikes(mask)
-            p = session.presentations
-            ns, sg = (p[p.stimulus_name == n] for n in ("natural_scenes", "static_gratings"))
-            sim_block.append(block_unit_statistics(
-                spike_counts(spikes, ns.start_time.to_numpy(), ns.stop_time.to_numpy()),
-                ns.frame.fillna(-1).to_numpy(int),
-                spike_counts(spikes, sg.start_time.to_numpy(), sg.stop_time.to_numpy()), sg))
+            sim_block.append(session_block_statistics(session,
+                                                      select_units(session, ("VISp",), f)))
             print(f"simulated {name} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     sim_s, sim_u, sim_block = pd.DataFrame(sim_s), pd.concat(sim_u), pd.concat(sim_block)
+    real_s, real_u, real_block = real.sessions, real.units, real.block.copy()
     for b in (real_block, sim_block):
         b["log_rate_ratio"] = np.log((b.firing_rate_ns + 0.1) / (b.firing_rate_sg + 0.1))
 
     rows = []
 
-    def row(group: str, what: str, real: pd.Series, sim: pd.Series) -> None:
-        r, s_ = real.dropna().to_numpy(float), sim.dropna().to_numpy(float)
-        q = np.percentile(r, [25, 50, 75])
-        med = float(np.median(s_))
-        rows.append({"group": group, "statistic": what, "real_n": len(r),
-                     "real_q25": q[0], "real_median": q[1], "real_q75": q[2],
-                     "sim_n": len(s_), "sim_q25": np.percentile(s_, 25), "sim_median": med,
-                     "sim_q75": np.percentile(s_, 75),
-                     "ks": ks_2samp(r, s_).statistic, "inside_iqr": q[0] <= med <= q[2]})
+    def row(group: str, what: str, column: str, real_: pd.DataFrame, sim: pd.DataFrame) -> None:
+        rows.append(comparison_row(group, what, real_.get(column, pd.Series(dtype=float)),
+                                   sim[column]))
 
-    row("a", "time-label probe, GLM, trial split (per session)", real_s.probe_trial,
-        sim_s.probe_trial)
-    row("a", "time-label probe, GLM, block split (per session)", real_s.probe_block,
-        sim_s.probe_block)
+    row("a", "time-label probe, GLM, trial split (per session)", "probe_trial", real_s, sim_s)
+    row("a", "time-label probe, GLM, block split (per session)", "probe_block", real_s, sim_s)
     for col, what in (("excess_variance_30s", "excess variance of 30-s bins (CV², per unit)"),
                       ("excess_variance_120s", "excess variance of 120-s bins (CV², per unit)")):
-        row("b", what, real_u[col], sim_u[col])
-    row("b", "shared fraction, first PC of 30-s bins (per session)",
-        real_s.shared_fraction_30s, sim_s.shared_fraction_30s)
+        row("b", what, col, real_u, sim_u)
+    row("b", "shared fraction, first PC of 30-s bins (per session)", "shared_fraction_30s",
+        real_s, sim_s)
     for lag in (30, 60, 120, 300):
         row("b", f"autocorrelation of 30-s bins at {lag} s (per session)",
-            real_s[f"autocorrelation_{lag}s"], sim_s[f"autocorrelation_{lag}s"])
-    row("b", "gabor-epoch rate, Hz (per unit)", real_u.gabor_rate_hz, sim_u.gabor_rate_hz)
-    row("b", "gabor tuning: between-condition variance / Poisson (per unit)",
-        real_u.gabor_tuning, sim_u.gabor_tuning)
+            f"autocorrelation_{lag}s", real_s, sim_s)
+    row("b", "gabor-epoch rate, Hz (per unit)", "gabor_rate_hz", real_u, sim_u)
+    row("b", "gabor tuning: between-condition variance / Poisson (per unit)", "gabor_tuning",
+        real_u, sim_u)
     for col, what in (("firing_rate_ns", "rate in scenes, Hz"),
                       ("firing_rate_sg", "rate in gratings, Hz"),
                       ("log_rate_ratio", "ln((ns + 0.1) / (sg + 0.1))"),
@@ -207,33 +194,27 @@ def real_table(config: dict, animals: list[str], protocol: Protocol, canvas: Can
                       ("image_selectivity_ns", "image selectivity"),
                       ("g_osi_sg", "gOSI"), ("fano_ns", "Fano factor, scenes"),
                       ("fano_sg", "Fano factor, gratings")):
-        row("c", what + " (per unit)", real_block[col], sim_block[col])
-    row("c", "VISp units per session (before filters)", real_s.visp_units, sim_s.visp_units)
+        row("c", what + " (per unit)", col, real_block, sim_block)
+    row("c", "VISp units per session (before filters)", "visp_units", real_s, sim_s)
     table = pd.DataFrame(rows)
-    extra = {"real_fraction_ns_above_sg": float((real_block.log_rate_ratio > 0).mean()),
-             "sim_fraction_ns_above_sg": float((sim_block.log_rate_ratio > 0).mean()),
-             "real_log_ratio_mean_sd": (float(real_block.log_rate_ratio.mean()),
-                                        float(real_block.log_rate_ratio.std())),
-             "sim_log_ratio_mean_sd": (float(sim_block.log_rate_ratio.mean()),
-                                       float(sim_block.log_rate_ratio.std()))}
-    print("| | statistic | real median [IQR] (n) | simulated median [IQR] (n) | KS | "
-          "simulated median inside the real IQR |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for r in table.itertuples():
-        print(f"| ({r.group}) | {r.statistic} | {r.real_median:.3g} [{r.real_q25:.3g}, "
-              f"{r.real_q75:.3g}] ({r.real_n}) | {r.sim_median:.3g} [{r.sim_q25:.3g}, "
-              f"{r.sim_q75:.3g}] ({r.sim_n}) | {r.ks:.2f} | "
-              f"{'yes' if r.inside_iqr else '**no**'} |")
+    print(comparison_markdown(table))
     print()
-    print(f"Units firing more in scenes than in gratings: real "
-          f"{extra['real_fraction_ns_above_sg']:.2f}, simulated "
-          f"{extra['sim_fraction_ns_above_sg']:.2f}; log ratio mean (SD): real "
-          f"{extra['real_log_ratio_mean_sd'][0]:.2f} ({extra['real_log_ratio_mean_sd'][1]:.2f}),"
-          f" simulated {extra['sim_log_ratio_mean_sd'][0]:.2f} "
-          f"({extra['sim_log_ratio_mean_sd'][1]:.2f}). {time.perf_counter() - t0:.0f} s.")
+    for name, rows_, why in real.left_out:
+        print(f"Left out of {rows_}: real session {name} ({why}).")
+
+    def ratio(b: pd.DataFrame) -> str:
+        r = b.log_rate_ratio.dropna()
+        if not len(r):
+            return "no real data"
+        return f"{(r > 0).mean():.2f}, log ratio mean (SD) {r.mean():.2f} ({r.std():.2f})"
+
+    print(f"Units firing more in scenes than in gratings: real {ratio(real_block)}; simulated "
+          f"{ratio(sim_block)}. {time.perf_counter() - t0:.0f} s.")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
+        pd.DataFrame(real.left_out, columns=["session", "left_out_of", "reason"]).to_csv(
+            out.with_name(f"{out.stem}_left_out.csv"), index=False)
 
 
 def main() -> None:
@@ -252,7 +233,9 @@ def main() -> None:
     ap.add_argument("--real", type=Path, default=None,
                     help="a folder of real sessions in the gabor-epoch exchange format: the "
                     "real-vs-simulated table at the config's repeats")
-    ap.add_argument("--out", type=Path, default=None, help="with --real: the table as CSV")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="with --real: the table as CSV (and the real sessions left out, with "
+                    "their reasons, as OUT_left_out.csv)")
     args = ap.parse_args()
     config: dict = {}
     for f in args.configfile:

@@ -218,27 +218,30 @@ def set_allen_ids(path: Path, session_id: str, subject: str | None = None) -> Pa
 
 @pytest.fixture(scope="session")
 def decodable_sessions():
-    """Two small simulated sessions with three blocks of each stimulus (the block split's three
-    folds and its 10 block partitions, as in Allen's protocol): ``informative`` and
-    ``stimulus_blind`` (its units ignore the stimulus). A few seconds each."""
-    from nidecode.data.schedule import alternating_epochs
+    """Small simulated sessions as Allen records them: Allen's session clock (its three
+    blocks of each stimulus in Allen's order, SG NS NS SG NS SG, the gabor epoch first, the
+    slow drift), three repeats of each stimulus and 100 VISp units. ``informative`` and
+    ``informative_b`` (two animals with stimulus information, strongly driven so that the
+    decoders find it at this small size) and ``stimulus_blind`` (its units ignore the
+    stimulus). A few seconds each."""
     from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session
     from nidecode.data.stimuli import Canvas
 
-    protocol = Protocol(repeats=1, blanks_gratings=6, blanks_scenes=6,
-                        epochs=alternating_epochs(n_blocks=3, block_s=12.0, spontaneous_s=5.0))
+    protocol = Protocol(repeats=3, blanks_gratings=6, blanks_scenes=6)  # epochs: Allen's clock
     return {kind: simulate_session(AnimalSpec(name=kind, seed=seed, n_units={"VISp": 100},
-                                              stimulus_blind=kind == "stimulus_blind"),
+                                              stimulus_blind=kind == "stimulus_blind",
+                                              drive=1.5, gain_noise=0.2),
                                    protocol, Canvas(12, 20))
-            for kind, seed in (("informative", 11), ("stimulus_blind", 12))}
+            for kind, seed in (("informative", 11), ("stimulus_blind", 12),
+                               ("informative_b", 13))}
 
 
 @pytest.fixture
 def write_own_folder(decodable_sessions):
-    """``write(folder, kinds)``: one AllenSDK-layout file per kind in ``kinds``
-    (``session_<id>/session_<id>.nwb``: subjects 990009003, 990009004, ..., sessions
-    990000301, 990000302, ...);
-    returns the session names the workflow gives them, in order."""
+    """``write(folder, kinds)``: one AllenSDK-layout file per kind of
+    :func:`decodable_sessions` in ``kinds`` (``session_<id>/session_<id>.nwb``: subjects
+    990009003, 990009004, ..., sessions 990000301, 990000302, ...); returns the session names
+    the workflow gives them, in order."""
     from nidecode.data.simulate import write_nwb
 
     def write(folder: Path, kinds: list[str]) -> list[str]:
@@ -251,5 +254,20 @@ def write_own_folder(decodable_sessions):
             set_allen_ids(path, session_id, subject)
             names.append(f"{subject}_{session_id}")
         return names
+
+    return write
+
+
+@pytest.fixture
+def write_allen_session(decodable_sessions):
+    """``write(path, kind, session_id)``: the ``kind`` of :func:`decodable_sessions` as the
+    Allen session file ``session_id`` (its general/session_id), at ``path``, where a download
+    rule would have written it."""
+    from nidecode.data.simulate import write_nwb
+
+    def write(path: Path, kind: str, session_id: int | str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_nwb(decodable_sessions[kind], path)
+        return set_allen_ids(path, str(session_id))
 
     return write

@@ -199,3 +199,23 @@ def test_lighter_efficientnet_padding_gives_the_librarys_values_bit_for_bit(size
         m(x).square().sum().backward()
     for (name, a), b in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         assert torch.equal(a.grad, b.grad), name
+
+
+def test_missing_weights_are_named_by_key_file_and_fix_before_anything_runs(tmp_path):
+    from nidecode.decoders.backbones import missing_weights_errors
+
+    googlenet = {"arch": "googlenet", "pretrained": True, "missing_weights": "error"}
+    networks = {"decoding.dnn": googlenet,
+                "decoding.transfer.variants.lite": {**googlenet, "arch": "efficientnet_lite0"},
+                "decoding.transfer.variants.scratch": {**googlenet, "pretrained": False},
+                "decoding.transfer.variants.asked": {**googlenet, "missing_weights": "scratch"}}
+    errors = missing_weights_errors(networks, tmp_path)
+    # Only the network that needs a file that is not there (EfficientNet-Lite0's is packaged).
+    assert len(errors) == 1 and errors[0].startswith("config key 'decoding.dnn' (arch: googlenet")
+    assert str(tmp_path / "hub" / "checkpoints" / "googlenet-1378be20.pth") in errors[0]
+    assert "snakemake fetch_weights" in errors[0] and "missing_weights: scratch" in errors[0]
+    # Once fetched (the file where fetch_weights writes it), nothing is missing.
+    path = tmp_path / "hub" / "checkpoints" / "googlenet-1378be20.pth"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    assert missing_weights_errors(networks, tmp_path) == []

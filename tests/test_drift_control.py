@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 
 from nidecode.data.gabors import (
+    ALLEN_BLOCK_ORDER,
     GABOR_REPEATS,
     GaborEpoch,
     condition_residuals,
     gabor_conditions,
+    session_block_order,
     session_epoch,
     time_only_label,
 )
@@ -183,6 +185,69 @@ def test_drift_is_read_by_the_trial_split_and_not_by_the_block_split():
     # No drift: chance in both splits.
     still = drift_control_session(_epoch(0.0, seed=1), "trial", {"glm": {}}, max_relabellings=0)
     assert abs(still[0]["mean_balanced_accuracy"] - 0.5) < 0.05
+
+
+def test_the_stretches_follow_the_sessions_own_block_order():
+    # A session that shows NS SG NS SG (two blocks each, onsets out of row order): the epoch is
+    # cut in four, labelled in that order; Allen's order is what a brain_observatory_1.1
+    # session gives (the simulated file, on Allen's clock).
+    table = pd.DataFrame({"stimulus_name": ["static_gratings", "natural_scenes", "spontaneous",
+                                            "natural_scenes", "static_gratings"],
+                          "stimulus_block": [3, 0, 1, 2, 1],
+                          "start_time": [40.0, 10.0, 15.0, 30.0, 20.0]})
+    order = session_block_order(table)
+    assert order == ("natural_scenes", "static_gratings", "natural_scenes", "static_gratings")
+    y, block = time_only_label(np.arange(8.0), order)
+    assert block.tolist() == [0, 0, 1, 1, 2, 2, 3, 3] and y.tolist() == [0, 0, 1, 1, 0, 0, 1, 1]
+    assert session_block_order(table[table.stimulus_name == "spontaneous"]) == ()
+
+
+def test_the_simulated_sessions_block_order_is_allens(gabor_file):
+    path, _ = gabor_file
+    session = read_session(path, "simulated")
+    assert session_block_order(session.presentations) == ALLEN_BLOCK_ORDER
+    ep = session_epoch(session, ("VISp",), {}, "simulated", "S0")
+    assert ep.block_order == ALLEN_BLOCK_ORDER
+
+
+def test_folds_the_blocks_cannot_give_are_skipped_with_the_reason_not_raised():
+    # Allen's 3 + 3 blocks and decoding.n_folds = 4: the block split needs four stretches of
+    # each pseudo-class (block_fold_masks raised, and stopped the whole workflow); the trial
+    # split's stratified folds still run.
+    epoch = _epoch(0.0)
+    rows = drift_control_session(epoch, "block", {"glm": {}}, n_folds=4)
+    assert len(rows) == 1 and "fewer than decoding.n_folds = 4" in rows[0]["skipped"]
+    assert "SG NS NS SG NS SG" in rows[0]["skipped"]
+    trial = drift_control_session(epoch, "trial", {"glm": {}}, n_folds=4, max_relabellings=2)
+    assert len(trial) == 4 and not any("skipped" in r for r in trial)
+    # Four stretches (two of each) give two block folds, each holding out one of each.
+    two = GaborEpoch("Y", "test", epoch.counts, epoch.start_time, epoch.condition,
+                     epoch.unit_ids, epoch.area, block_order=("natural_scenes",
+                                                              "static_gratings") * 2)
+    rows = drift_control_session(two, "block", {"glm": {}}, n_folds=2)
+    assert [r["test_blocks"] for r in rows] == [[0, 1], [2, 3]]
+    assert rows[0]["label"].startswith("time only: 4 equal stretches of the gabor epoch, "
+                                       "NS SG NS SG")
+    assert "fewer than decoding.n_folds = 3" in drift_control_session(
+        two, "block", {"glm": {}}, n_folds=3)[0]["skipped"]
+    # One pseudo-class never shown: nothing to decode in either split.
+    scenes = GaborEpoch("Z", "test", epoch.counts, epoch.start_time, epoch.condition,
+                        epoch.unit_ids, epoch.area, block_order=("natural_scenes",) * 3)
+    assert "lack one of" in drift_control_session(scenes, "trial", {"glm": {}})[0]["skipped"]
+
+
+def test_a_session_without_units_in_the_decoded_area_is_skipped_with_the_reason(gabor_file):
+    path, _ = gabor_file
+    session = read_session(path, "simulated")
+    # No CA1 unit in this file: the epoch says so instead of raising.
+    ep = session_epoch(session, ("CA1",), {}, "simulated", "S0")
+    assert ep.skipped and "no units in areas ['CA1']" in ep.skipped
+    rows = drift_control_session(ep, "block", DECODERS, areas=("CA1",))
+    assert all("no units in areas ['CA1']" in r["skipped"] for r in rows)
+    # Units in the epoch, none in the decoded area (an exchange-format epoch, say).
+    other = _epoch(0.0)
+    rows = drift_control_session(other, "block", {"glm": {}}, areas=("VISl",))
+    assert "no unit in ['VISl'] passes the filters" in rows[0]["skipped"]
 
 
 # ------------------------------------------------------------------------------- reporting

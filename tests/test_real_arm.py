@@ -149,7 +149,7 @@ def test_export_round_trip(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.argv", ["export_gabor.py", str(out), str(path),
                                      str(tmp_path / "broken.nwb")])
     assert mod.main() == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # skip lines go to stderr
     assert "skipped" in printed and "broken.nwb" in printed
     session = read_session(path)
     name = epoch_sessions(out)[0]

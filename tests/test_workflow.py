@@ -100,9 +100,45 @@ def test_bad_config_stops_before_any_job(tmp_path):
     bad.write_text("sessions: [S0, Q7]\n")
     res = snakemake(tmp_path, "-n", "--configfile", default, str(bad))
     assert res.returncode != 0 and "unknown sessions ['Q7']" in res.stdout
-    # A partial config alone says how to layer it.
+    # A config given alone is a layer on the default too: the same error.
     res = snakemake(tmp_path, "-n", "--configfile", str(bad))
-    assert res.returncode != 0 and "--configfile config/config.yaml YOURS.yaml" in res.stdout
+    assert res.returncode != 0 and "unknown sessions ['Q7']" in res.stdout
+    # Without that base (--replace-workflow-config), a partial config says what is missing.
+    bad.write_text("sessions: [S0]\n")
+    res = snakemake(tmp_path, "-n", "--replace-workflow-config", "--configfile", str(bad))
+    assert res.returncode != 0 and "'source' is a required property" in res.stdout
+    assert "the Snakefile layers every --configfile on config/config.yaml" in res.stdout
+
+
+def test_a_missing_weight_stops_the_run_before_any_job(tmp_path):
+    """A network that asks for ImageNet weights nobody fetched stops the run at start-up, with
+    one error naming the key, the file and the fixes; nothing runs, and the target that
+    fetches them is not stopped (its dry run lists the download)."""
+    layer = tmp_path / "googlenet.yaml"
+    layer.write_text("decoding:\n  dnn: {arch: googlenet}\n")
+    res = snakemake(tmp_path, "--cores", "1", "--configfile", str(layer))
+    assert res.returncode != 0
+    error = ("config key 'decoding.dnn' (arch: googlenet, pretrained: true) asks for ImageNet "
+             "weights that are not here: ImageNet weights not found at "
+             "resources/torch/hub/checkpoints/googlenet-1378be20.pth (TORCH_HOME cache). Fix: "
+             "run `snakemake fetch_weights` (your --configfile after it) on a machine that "
+             "reaches the internet: it fills resources/torch (decoding.dnn.torch_home); or set "
+             "'decoding.dnn.missing_weights: scratch'")
+    assert error in res.stdout
+    assert "Finished job" not in res.stdout and not (tmp_path / "results").exists()
+    assert not (tmp_path / "resources" / "simulated").exists()
+    # The dry run says it, and still lists the jobs; fetch_weights itself is not stopped.
+    res = snakemake(tmp_path, "-n", "--configfile", str(layer))
+    assert res.returncode == 0 and f"nidecode: WARNING: {error}" in res.stdout
+    res = snakemake(tmp_path, "fetch_weights", "-n", "--configfile", str(layer))
+    assert res.returncode == 0 and "fetch_backbone_weights" in res.stdout
+    # A transfer variant asking for them is named by its own key, and scratch silences it.
+    layer.write_text("decoding:\n  dnn: {arch: googlenet, missing_weights: scratch}\n"
+                     "  transfer:\n    variants:\n      gn: {arch: resnet18, "
+                     "missing_weights: error}\n")
+    res = snakemake(tmp_path, "-n", "--configfile", str(layer))
+    assert "'decoding.transfer.variants.gn' (arch: resnet18" in res.stdout
+    assert "'decoding.dnn'" not in res.stdout
 
 
 
@@ -453,73 +489,3 @@ def test_the_layout_check_finds_overlaps_and_clipping():
     assert "outside the axes" in found and "text overlaps" in found
     assert "legend over a plotting area" in found
     plt.close(fig)
-
-
-# ------------------------------------------------------------------ own files: config/own_nwb.yaml
-# The README's route for a folder of one's own NWB files, with config/own_nwb.yaml as shipped
-# (nwb_dir.path: data/nwb) and one layer that only makes it run offline and fast: GoogLeNet
-# from scratch (no ImageNet weights to download), one epoch, on fold 0 only (as the embedded
-# default), few label shuffles.
-OWN_NWB_FAST = """\
-decoding:
-  dnn: {pretrained: false, epochs: 1}
-  dnn_folds: [0]
-controls:
-  glm_permutations: 5
-"""
-
-
-def run_own_nwb(workdir: Path, write_own_folder, kinds: list[str]
-                ) -> tuple[list[str], str, str, pd.DataFrame]:
-    """The own_nwb.yaml route on a folder of ``kinds`` files, to the front page: the sessions'
-    names, Snakemake's output, the front page's text and group_tests.csv."""
-    names = write_own_folder(workdir / "data" / "nwb", kinds)
-    fast = workdir / "fast.yaml"
-    fast.write_text(OWN_NWB_FAST)
-    res = snakemake(workdir, "--cores", "2", "--configfile", str(REPO / "config" / "own_nwb.yaml"),
-                    str(fast))
-    assert res.returncode == 0, res.stdout[-5000:]
-    assert "Traceback" not in res.stdout
-    front = (workdir / "results" / "front_page.rst").read_text()
-    return names, res.stdout, front, pd.read_csv(workdir / "results" / "group_tests.csv")
-
-
-@pytest.mark.slow
-def test_own_nwb_route_with_one_session_file(tmp_path, write_own_folder):
-    """One own file: no combo (and the start-up line says why), every within-animal analysis,
-    and a front page that says the time test cannot decide with one animal."""
-    names, out, front, groups = run_own_nwb(tmp_path, write_own_folder, ["informative"])
-    assert ("nidecode: combos: none (leave_one_animal_out needs at least 2 sessions, found 1)"
-            in out)
-    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
-    assert set(summary.session.dropna()) == set(names) and "cross" not in set(summary.task)
-    glm = groups[(groups.model == "glm") & (groups.split == "block")].iloc[0]
-    assert glm.n_sessions == 1 and glm.p_floor > 0.05  # one animal's 10 block partitions
-    assert f"sessions {names[0]}.\n" in front
-    assert (f"The time-respecting test cannot reach p ≤ 0.05 with 1 animal (its smallest p is "
-            f"{glm.p_floor:.2g}), so it decides nothing for GLM; the network was not tested "
-            "against drift in this run.\n") in front
-    assert "one animal)" in front and "rejects" not in front
-    assert "null animal" not in front.lower() and "nan" not in front
-
-
-@pytest.mark.slow
-def test_own_nwb_route_with_two_session_files(tmp_path, write_own_folder):
-    """Two own files, one with stimulus information and one stimulus-blind (real data name
-    no null animal): each tested on the other, and the time test's verdict over both animals
-    in words that match its p."""
-    names, out, front, groups = run_own_nwb(tmp_path, write_own_folder,
-                                            ["informative", "stimulus_blind"])
-    a, b = names
-    assert f"nidecode: combos: {b}__{a}, {a}__{b}\n" in out
-    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
-    assert set(summary[summary.task == "cross"].combo) == {f"{b}__{a}", f"{a}__{b}"}
-    glm = groups[(groups.model == "glm") & (groups.split == "block")].iloc[0]
-    assert glm.n_sessions == 2 and glm.p_floor <= 0.05
-    verdict = ("rejects chance (p ≤ 0.05) for GLM, the one decoder it was run for"
-               if glm.p_time_group <= 0.05 else
-               "does not reject chance (p ≤ 0.05) for GLM, the one decoder it was run for")
-    assert (f"The time-respecting test across the 2 animals {verdict}; the network was not "
-            "tested against drift in this run.\n") in front
-    assert "for none" not in front and "nan" not in front
-    assert "null animal" not in front.lower()

@@ -6,6 +6,7 @@ JSON-schema validation with defaults filled in, then cross-checks the schema can
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from nidecode.evaluation.splits import (
 )
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+# The embedded default: the base every run's config is layered on (the Snakefile's configfile).
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -54,8 +57,9 @@ def _describe(err: jsonschema.ValidationError) -> str:
         extra = err.message.split("(")[-1].rstrip(")")
         return f"config key '{key}': unknown key ({extra}); allowed keys: {allowed}"
     if err.validator == "required":
-        hint = ("; layer a partial config on the default: --configfile config/config.yaml "
-                "YOURS.yaml") if not err.absolute_path else ""
+        hint = ("; the Snakefile layers every --configfile on config/config.yaml, which sets "
+                "it (unless --replace-workflow-config drops that base)"
+                ) if not err.absolute_path else ""
         return f"config key '{key}': {err.message}{hint}"
     if err.validator == "type":
         return f"config key '{key}': {err.instance!r} should be of type {err.validator_value}"
@@ -345,13 +349,39 @@ def cross_batches(config: dict) -> dict[str, list[str]]:
             for k in range(0, len(all_combos), size)}
 
 
-def load_config(path: str | Path) -> dict:
-    """Read a YAML config file and validate it."""
-    path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: cannot read config ({err})") from None
+def networks_to_train(config: dict, variants: Iterable[str | None] | None = None
+                      ) -> dict[str, dict]:
+    """The networks a run trains, by config key (``decoding.dnn``,
+    ``decoding.transfer.variants.<name>``) -> their settings, a variant's over
+    ``decoding.dnn``'s. ``variants``: for each training job about to run, its transfer
+    variant, or None for ``decoding.dnn``'s network; None: every network the config names
+    (the variants where ``decoding.transfer.sessions`` is not empty)."""
+    dnn = config["decoding"]["dnn"]
+    transfer = config["decoding"]["transfer"]
+    if variants is None:
+        named = [None]
+        if transfer["sessions"] is None or transfer["sessions"]:
+            named += list(transfer["variants"])
+    else:
+        named = list(dict.fromkeys(variants))
+    return {("decoding.dnn" if v is None else f"decoding.transfer.variants.{v}"):
+            (dnn if v is None else {**dnn, **transfer["variants"][v]}) for v in named}
+
+
+def load_config(*layers: str | Path) -> dict:
+    """The config a run with ``--configfile LAYERS...`` gets, validated: the embedded default
+    (:data:`DEFAULT_CONFIG`) with each YAML file layered on it as Snakemake layers them (later
+    files win key by key; lists are replaced, mappings merged)."""
+    from snakemake.utils import update_config
+
+    config: dict = {}
+    for path in (DEFAULT_CONFIG, *layers):
+        path = Path(path)
+        try:
+            layer = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{path}: cannot read config ({err})") from None
+        update_config(config, layer)
     return validate_config(config)
 
 

@@ -10,10 +10,12 @@ from nidecode.config import (
     combos,
     cross_batches,
     describe_sessions,
+    networks_to_train,
     nwb_path,
     runs_across_animals,
     validate_config,
 )
+from nidecode.decoders.backbones import missing_weights_errors
 from nidecode.common.analyses import analyses_from_config
 from nidecode.common.errors import ConfigError
 from nidecode.evaluation.splits import parse_combo
@@ -96,6 +98,19 @@ CPU_RESOURCES = dict(
 )
 # ImageNet weights are read from this cache only; fetch_weights fills it on a connected node.
 TORCH_HOME = DECODING["dnn"]["torch_home"] or os.environ.get("TORCH_HOME") or "resources/torch"
+# Weights a network asks for and cannot have: said at parsing (dry runs too), and a run that
+# would train such a network stops before its first job (onstart) instead of minutes in.
+for _error in missing_weights_errors(networks_to_train(config), TORCH_HOME):
+    print(f"nidecode: WARNING: {_error}", file=sys.stderr)
+
+
+onstart:
+    # Every training rule runs dnn_train.py; a transfer job names its variant.
+    _errors = missing_weights_errors(networks_to_train(config, [
+        job.wildcards.get("variant") for job in workflow.dag.needrun_jobs()
+        if str(job.rule.script or "").endswith("dnn_train.py")]), TORCH_HOME)
+    if _errors:
+        raise WorkflowError("\n".join(_errors))
 
 
 wildcard_constraints:

@@ -4,11 +4,11 @@ drift control that every recording carries (docs/method.md, "The gabor-epoch dri
 Allen's brain_observatory_1.1 and functional_connectivity sessions open with 912 s of Gabor
 patches: 9 x 9 positions (-40..40 degrees, 10 apart) x 3 orientations (0, 45, 90 degrees) x 15
 repeats, 250 ms each, back to back in random order (3,645 presentations), AllenSDK's
-``gabors`` presentations. Nothing in it is natural or artificial. Cut into six equal stretches
-labelled in the order Allen shows the decoded blocks (SG NS NS SG NS SG), with each
-condition's mean removed from the counts, it gives a label that is only time: whatever decodes
-it reads drift, on the recording's own units (:func:`time_only_label`,
-:func:`condition_residuals`).
+``gabors`` presentations. Nothing in it is natural or artificial. Cut into as many equal
+stretches as the session shows decoded blocks, labelled in the order it shows them (Allen's:
+SG NS NS SG NS SG; :func:`session_block_order`), with each condition's mean removed from the
+counts, it gives a label that is only time: whatever decodes it reads drift, on the
+recording's own units (:func:`time_only_label`, :func:`condition_residuals`).
 
 One exchange format holds an epoch on disk, for the real-data studies: a folder with
 ``gabor/<session>.npz`` (``unit_ids``, ``counts`` units x presentations, and per presentation
@@ -89,6 +89,9 @@ class GaborEpoch:
     area: np.ndarray
     skipped: str | None = None
     info: dict = field(default_factory=dict)
+    # The decoded blocks in the order the session shows them (:func:`session_block_order`):
+    # the time-only label's stretches follow it.
+    block_order: tuple[str, ...] = ALLEN_BLOCK_ORDER
 
     @classmethod
     def missing(cls, session: str, source: str, why: str) -> GaborEpoch:
@@ -117,6 +120,17 @@ def time_only_label(start_time: np.ndarray, order: tuple[str, ...] = ALLEN_BLOCK
     return y, block.astype(np.int64)
 
 
+def session_block_order(presentations: pd.DataFrame) -> tuple[str, ...]:
+    """The decoded stimuli's blocks (``stimulus_name`` of each ``stimulus_block`` among
+    :data:`LABEL_NAMES`) in the order the session shows them, by each block's first onset:
+    ``ALLEN_BLOCK_ORDER`` for a brain_observatory_1.1 session. Empty when it shows none."""
+    table = presentations[presentations["stimulus_name"].isin(LABEL_NAMES)]
+    if table.empty:
+        return ()
+    first = table.groupby(["stimulus_name", "stimulus_block"])["start_time"].min()
+    return tuple(name for name, _ in first.sort_values(kind="stable").index)
+
+
 def condition_residuals(counts: np.ndarray, condition: np.ndarray) -> np.ndarray:
     """Counts minus the mean of each unit over the presentations of the same condition.
 
@@ -135,10 +149,13 @@ def session_epoch(session, areas: tuple[str, ...], filters: dict, source: str,
                   name: str) -> GaborEpoch:
     """The gabor epoch of a session read by :func:`nidecode.data.nwb.read_session`: spike
     counts of its units in ``areas`` passing ``filters`` (the main analysis's units), each
-    presentation's window [start, stop). Presentations inside the session's stimulus-invalid
+    presentation's window [start, stop), and the session's own block order
+    (:func:`session_block_order`). Presentations inside the session's stimulus-invalid
     intervals are left out, as for the decoded stimuli. Without a gabors table with positions
-    and orientations (an older simulated file, or a session type without the epoch) the epoch
-    is :meth:`GaborEpoch.missing` with the reason."""
+    and orientations (an older simulated file, or a session type without the epoch), or
+    without a unit in ``areas`` that passes ``filters``, the epoch is
+    :meth:`GaborEpoch.missing` with the reason."""
+    from nidecode.common.errors import UnitSelectionError
     from nidecode.data.responses import (
         invalid_presentation_mask,
         select_units,
@@ -154,21 +171,36 @@ def session_epoch(session, areas: tuple[str, ...], filters: dict, source: str,
     if len(table) < MIN_PRESENTATIONS:
         return GaborEpoch.missing(name, source, f"{session.path}: {len(table)} valid gabor "
                                   f"presentations, fewer than {MIN_PRESENTATIONS}")
-    mask = select_units(session, areas, filters)
+    try:
+        mask = select_units(session, areas, filters)
+    except UnitSelectionError as err:
+        return GaborEpoch.missing(name, source, str(err))
     spikes = session.unit_spikes(mask)
     counts = spike_counts(spikes, table.start_time.to_numpy(), table.stop_time.to_numpy())
+    order = session_block_order(session.presentations)
     return GaborEpoch(name, source, counts, table.start_time.to_numpy(float),
                       condition_ids(table), session.units.index.to_numpy()[mask],
                       session.units["area"].to_numpy(str)[mask],
-                      info={"n_presentations_file": int(len(session.gabors))})
+                      info={"n_presentations_file": int(len(session.gabors))},
+                      block_order=order or ALLEN_BLOCK_ORDER)
 
 
 # ------------------------------------------------------------------------- the exchange format
 
+# Fewer units passing the filters than this: too few to read a session's drift from, so the
+# real-data studies leave the session out (every one of Allen's 32 sessions has at least 14).
+MIN_UNITS = 5
+# A longer pause between two presentations interrupts the epoch: the drift statistics' 30-s
+# bins would hold a hole, and stretches of equal presentation count would no longer be equal
+# stretches of time. Allen's longest pause in the 32 sessions is 12.3 s (invalid intervals).
+MAX_GAP_S = 30.0
+
 
 def save_epoch(epoch: GaborEpoch, folder: str | Path, presentation_ids: np.ndarray | None = None,
                stop_time: np.ndarray | None = None, table: pd.DataFrame | None = None) -> Path:
-    """Write ``epoch`` as ``<folder>/gabor/<session>.npz`` (the exchange format above)."""
+    """Write ``epoch`` as ``<folder>/gabor/<session>.npz`` (the exchange format above), with
+    ``block_order``: the session's decoded blocks in the order it shows them, which the
+    time-only label follows (:func:`load_epoch` reads Allen's order where a file lacks it)."""
     path = Path(folder) / "gabor" / f"{epoch.session}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(epoch.start_time)
@@ -183,7 +215,8 @@ def save_epoch(epoch: GaborEpoch, folder: str | Path, presentation_ids: np.ndarr
         start_time=epoch.start_time.astype(np.float64),
         stop_time=(epoch.start_time + 0.25 if stop_time is None else stop_time
                    ).astype(np.float64),
-        stimulus_condition_id=epoch.condition.astype(np.int32), **cols)
+        stimulus_condition_id=epoch.condition.astype(np.int32),
+        block_order=np.array(epoch.block_order, dtype=str), **cols)
     tmp.replace(path)
     return path
 
@@ -191,6 +224,7 @@ def save_epoch(epoch: GaborEpoch, folder: str | Path, presentation_ids: np.ndarr
 UNIT_FILTER_COLUMNS = {"amplitude_cutoff_max": ("amplitude_cutoff", "le"),
                        "presence_ratio_min": ("presence_ratio", "ge"),
                        "isi_violations_max": ("isi_violations", "le")}
+EPOCH_ARRAYS = ("unit_ids", "counts", "start_time", "stop_time") + GABOR_COLUMNS
 
 
 def unit_table(folder: str | Path) -> pd.DataFrame:
@@ -202,6 +236,23 @@ def unit_table(folder: str | Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def session_names(units: pd.DataFrame) -> pd.Series:
+    """Each row's ``ecephys_session_id`` as its file's stem spells it: Allen's ids are
+    integers (read back as float where the column has a gap), a user's may be any name."""
+    names = units["ecephys_session_id"].astype(str)
+    return names.str.replace(r"^(-?\d+)\.0$", r"\1", regex=True)
+
+
+def session_units(units: pd.DataFrame, session: str) -> pd.DataFrame:
+    """The rows of ``session`` in a unit table; the whole table where no row names it (a
+    folder whose files were renamed), each unit once."""
+    rows = units
+    if "ecephys_session_id" in units:
+        own = units[session_names(units) == str(session)]
+        rows = own if len(own) else units
+    return rows.drop_duplicates("ecephys_unit_id", keep="last")
+
+
 def epoch_sessions(folder: str | Path) -> list[str]:
     """The sessions of a gabor-epoch folder (``gabor/*.npz``), sorted."""
     files = sorted((Path(folder) / "gabor").glob("*.npz"))
@@ -211,28 +262,70 @@ def epoch_sessions(folder: str | Path) -> list[str]:
     return [f.stem for f in files]
 
 
+def interruption(start_time: np.ndarray, stop_time: np.ndarray) -> str | None:
+    """Why an epoch's presentations are too few or too broken to use (fewer than
+    :data:`MIN_PRESENTATIONS`, or a pause longer than :data:`MAX_GAP_S`), or None."""
+    order = np.argsort(start_time, kind="stable")
+    start, stop = np.asarray(start_time)[order], np.asarray(stop_time)[order]
+    if len(start) < MIN_PRESENTATIONS:
+        return (f"{len(start)} gabor presentations, fewer than {MIN_PRESENTATIONS} (a short "
+                "epoch)")
+    gaps = start[1:] - stop[:-1]
+    k = int(np.argmax(gaps))
+    if gaps[k] > MAX_GAP_S:
+        return (f"the gabor epoch pauses {gaps[k]:.0f} s at {stop[k]:.0f} s, longer than "
+                f"{MAX_GAP_S:g} s (an interrupted epoch)")
+    return None
+
+
 def load_epoch(folder: str | Path, session: str, areas: tuple[str, ...] = ("VISp",),
                filters: dict | None = None, units: pd.DataFrame | None = None,
-               source: str = "allen") -> GaborEpoch:
+               source: str = "allen", min_units: int = MIN_UNITS) -> GaborEpoch:
     """One session's epoch from a folder in the exchange format, keeping the units in
     ``areas`` that pass ``filters`` (AllenSDK's names: ``amplitude_cutoff_max``, ...;
-    ``quality``). Units the table does not list are dropped."""
+    ``quality``; a filter whose column the table lacks is not applied, as in
+    :func:`nidecode.data.responses.select_units`). Units the table does not list are dropped.
+
+    A session the studies cannot use is :meth:`GaborEpoch.missing` with the reason, checked
+    before anything decodes it: no unit in ``areas``, fewer than ``min_units`` passing the
+    filters, or a short or interrupted epoch (:func:`interruption`). Its ``info`` keeps the
+    counts the reason rests on."""
     d = np.load(Path(folder) / "gabor" / f"{session}.npz")
+    lacking = [k for k in EPOCH_ARRAYS if k not in d]
+    if lacking:
+        return GaborEpoch.missing(session, source, f"gabor/{session}.npz lacks {lacking}")
     units = unit_table(folder) if units is None else units
-    u = units.set_index("ecephys_unit_id").reindex(d["unit_ids"])
-    keep = u["ecephys_structure_acronym"].isin(areas).to_numpy().copy()
+    u = session_units(units, session).set_index("ecephys_unit_id").reindex(d["unit_ids"])
+    area = u["ecephys_structure_acronym"].to_numpy(str)
+    in_area = np.isin(area, areas)
+    keep = in_area.copy()
     for key, value in (filters or {}).items():
-        if key == "quality":
+        if key == "quality" and "quality" in u:
             keep &= (u["quality"] == value).to_numpy()
-        elif key in UNIT_FILTER_COLUMNS:
+        elif key in UNIT_FILTER_COLUMNS and UNIT_FILTER_COLUMNS[key][0] in u:
             col, op = UNIT_FILTER_COLUMNS[key]
             v = u[col].to_numpy(float)
             keep &= (v <= value) if op == "le" else (v >= value)
+    info = {"n_units_file": int(len(d["unit_ids"])), "n_units_in_area": int(in_area.sum()),
+            "n_units": int(keep.sum()), "n_presentations": int(len(d["start_time"]))}
+    where = "/".join(areas)
+    if not in_area.any():
+        found = pd.Series(area[area != "nan"]).value_counts().to_dict()
+        why = f"no {where} units (units per area here: {found or 'none listed'})"
+    elif keep.sum() < max(min_units, 1):
+        why = (f"{int(in_area.sum())} {where} units, {int(keep.sum())} passing the quality "
+               f"filters, fewer than {max(min_units, 1)}")
+    else:
+        why = interruption(d["start_time"], d["stop_time"])
+    if why:
+        epoch = GaborEpoch.missing(session, source, why)
+        epoch.info = info
+        return epoch
     order = np.argsort(d["start_time"], kind="stable")
     table = pd.DataFrame({c: d[c][order] for c in GABOR_COLUMNS})
+    blocks = tuple(str(b) for b in d["block_order"]) if "block_order" in d else ()
     return GaborEpoch(
         session=session, source=source, counts=d["counts"][keep][:, order].T.astype(np.int64),
         start_time=d["start_time"][order], condition=condition_ids(table),
-        unit_ids=d["unit_ids"][keep],
-        area=u["ecephys_structure_acronym"].to_numpy(str)[keep],
-        info={"n_units_file": int(len(d["unit_ids"]))})
+        unit_ids=d["unit_ids"][keep], area=area[keep], info=info,
+        block_order=blocks or ALLEN_BLOCK_ORDER)

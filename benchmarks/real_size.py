@@ -109,15 +109,9 @@ def make_session_file(path: Path, n_units: int, hours: float, rate: float, seed:
     import pandas as pd
 
     from nidecode.data.schedule import read_epochs
-    from nidecode.data.simulate import (
-        AnimalSpec,
-        Protocol,
-        SimulatedSession,
-        _quality_metrics,
-        presentation_schedule,
-        running_speed_trace,
-        write_nwb,
-    )
+    from nidecode.data.session_clock import Protocol, presentation_schedule
+    from nidecode.data.simulate import AnimalSpec, SimulatedSession, _quality_metrics, write_nwb
+    from nidecode.data.unit_model import running_speed_trace
 
     t0 = time.perf_counter()
     repeats, blanks = 50, 50

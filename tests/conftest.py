@@ -173,7 +173,8 @@ def small_stimuli():
 def small_simulated_session():
     """One small simulated session (10 VISp units, 1 repeat, one block; a few seconds)."""
     from nidecode.data.schedule import alternating_epochs
-    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session
+    from nidecode.data.session_clock import Protocol
+    from nidecode.data.simulate import AnimalSpec, simulate_session
     from nidecode.data.stimuli import Canvas
 
     return simulate_session(
@@ -224,7 +225,8 @@ def decodable_sessions():
     ``informative_b`` (two animals with stimulus information, strongly driven so that the
     decoders find it at this small size) and ``stimulus_blind`` (its units ignore the
     stimulus). A few seconds each."""
-    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session
+    from nidecode.data.session_clock import Protocol
+    from nidecode.data.simulate import AnimalSpec, simulate_session
     from nidecode.data.stimuli import Canvas
 
     protocol = Protocol(repeats=3, blanks_gratings=6, blanks_scenes=6)  # epochs: Allen's clock

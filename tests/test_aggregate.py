@@ -109,7 +109,8 @@ def test_the_network_gets_a_group_test_from_its_retrained_relabellings(tmp_path)
 
 
 def test_blank_control_rows_and_front_page_line(tmp_path):
-    from nidecode.report.aggregate import blank_control_line, blank_control_means
+    from nidecode.report.aggregate import blank_control_means
+    from nidecode.report.front_page import blank_control_line
 
     rows = [job(model=m, inputs="blank_responses", analysis="blank_control", session=s,
                 fold=k, split=sp, balanced_accuracy=acc, chance_balanced_accuracy=0.5)
@@ -218,7 +219,7 @@ TESTS_2, TESTS_3 = (f" ({n} group tests, one per decoder, each at p ≤ 0.05 wit
     ({}, "No decoder was tested against drift across animals in this run."),
 ])
 def test_verdict_says_for_which_decoders_the_time_test_rejects(tested, says):
-    from nidecode.report.aggregate import verdict
+    from nidecode.report.sentences import verdict
 
     text = verdict(decoded(ANIMALS), group_rows(tested, ANIMALS), [], "block")
     # Three animals, each with the same accuracies: the paired test's smallest p is 0.25.
@@ -239,7 +240,7 @@ def test_verdict_says_for_which_decoders_the_time_test_rejects(tested, says):
                     "decides nothing for GLM and kNN"),
 ])
 def test_verdict_says_when_the_time_test_cannot_reach_alpha(animals, partitions, says):
-    from nidecode.report.aggregate import verdict
+    from nidecode.report.sentences import verdict
 
     groups = group_rows({"glm": 1.0, "knn": 0.1}, animals, partitions)
     text = verdict(decoded(animals), groups, [], "block")
@@ -253,7 +254,7 @@ def test_verdict_says_when_the_time_test_cannot_reach_alpha(animals, partitions,
 def test_verdict_with_decidable_and_undecidable_decoders():
     """One animal whose blocks give 30 partitions (floor 1/30) decides; a decoder whose null
     has fewer partitions cannot, and is named apart."""
-    from nidecode.report.aggregate import verdict
+    from nidecode.report.sentences import verdict
 
     groups = pd.concat([group_rows({"glm": 1 / 30}, ["A"], partitions=30),
                         group_rows({"knn": 0.2}, ["A"], partitions=10)])
@@ -270,7 +271,7 @@ def test_verdict_with_decidable_and_undecidable_decoders():
 
 
 def test_verdict_without_the_network_or_without_animals_with_information():
-    from nidecode.report.aggregate import verdict
+    from nidecode.report.sentences import verdict
 
     # Every session a null animal: nothing to compare.
     text = verdict(decoded(["N0"]), group_rows({}, []), ["N0"], "block")
@@ -282,7 +283,7 @@ def test_verdict_without_the_network_or_without_animals_with_information():
 
 
 def test_verdict_names_a_winner_only_when_the_paired_test_says_so():
-    from nidecode.report.aggregate import verdict
+    from nidecode.report.sentences import verdict
 
     animals = [f"A{k}" for k in range(8)]
     rng = np.random.default_rng(0)
@@ -321,7 +322,8 @@ def front_page_config(null: list[str], sessions: list[str]) -> dict:
 def test_front_page_with_one_animal_and_no_null_animal(tmp_path):
     """An own file alone: no null animal named anywhere, the time test's floor instead of its
     verdict, and the blank control not decoded in words (never 'nan')."""
-    from nidecode.report.aggregate import front_page, group_time_tests
+    from nidecode.report.aggregate import group_time_tests
+    from nidecode.report.front_page import front_page
 
     rows = [job(model="glm", inputs="responses", ps_mode=None, session="A", fold=k,
                 balanced_accuracy=0.9, accuracy=0.9, time_null="block_relabelling",
@@ -350,7 +352,7 @@ def test_front_page_with_one_animal_and_no_null_animal(tmp_path):
 
 
 def test_front_page_with_a_null_animal(tmp_path):
-    from nidecode.report.aggregate import front_page
+    from nidecode.report.front_page import front_page
 
     summary = pd.concat([decoded(["A", "B"]), decoded(["N0"])])
     groups = group_rows({"glm": 0.01, "knn": 0.04}, ["A", "B"])
@@ -367,7 +369,8 @@ def test_front_page_with_a_null_animal(tmp_path):
 
 
 def test_blanks_through_the_main_decoders_table_and_line(tmp_path):
-    from nidecode.report.aggregate import blanks_through_main, blanks_through_main_line
+    from nidecode.report.aggregate import blanks_through_main
+    from nidecode.report.front_page import blanks_through_main_line
 
     rows = []
     # Per animal (main, blanks) balanced accuracy of the GLM; N0 is a null animal.
@@ -397,7 +400,8 @@ def test_blanks_through_the_main_decoders_table_and_line(tmp_path):
 
 
 def test_cross_animal_negative_control_line_and_its_exclusion_from_the_cross_mean(tmp_path):
-    from nidecode.report.aggregate import decoder_comparison, null_cross_line
+    from nidecode.report.aggregate import decoder_comparison
+    from nidecode.report.front_page import null_cross_line
 
     rows = [job(model="glm", inputs="responses", ps_mode=None, session=s, accuracy=0.8)
             for s in ("M0", "M1")]

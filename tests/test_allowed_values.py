@@ -159,16 +159,17 @@ def test_scope_defaults_are_the_schemas():
 
 
 def test_simulation_defaults_are_the_schemas():
-    from nidecode.data import simulate
+    from nidecode.data import drift as drift_model
+    from nidecode.data import session_clock, simulate
 
-    protocol = _defaults(simulate.Protocol)
+    protocol = _defaults(session_clock.Protocol)
     assert protocol["repeats"] == schema_node("simulation.repeats")["default"]
     assert protocol["blanks_gratings"] == protocol["blanks_scenes"] == \
         schema_node("simulation.blanks")["default"]
     assert _same(protocol["run_s"], schema_node("simulation.run_s")["default"])
     drift = schema_node("simulation.drift")["properties"]
     for key in drift:  # AnimalSpec.from_config starts from these before simulation.drift
-        assert _same(getattr(simulate, f"DRIFT_{key.upper()}"), drift[key]["default"]), key
+        assert _same(getattr(drift_model, f"DRIFT_{key.upper()}"), drift[key]["default"]), key
         assert _same(_defaults(simulate.AnimalSpec)[f"drift_{key}"], drift[key]["default"]), key
 
 

@@ -20,7 +20,8 @@ from nidecode.data.gabors import (
 from nidecode.data.nwb import read_session
 from nidecode.data.responses import ALLEN_UNIT_FILTERS, spike_counts
 from nidecode.data.schedule import read_epochs
-from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.session_clock import Protocol
+from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
 from nidecode.data.stimuli import Canvas
 from nidecode.jobs.drift_control import drift_control_session
 
@@ -109,10 +110,11 @@ def test_the_gabor_epoch_leaves_every_other_spike_unchanged(gabor_file, monkeypa
     # Its presentations and spikes come from generators of their own: without them (the
     # simulator before it played the epoch, which left it silent) every spike outside the
     # epoch is the same, so the decoded blocks' numbers do not move.
-    import nidecode.data.simulate as simulate
+    import nidecode.data.session_clock as session_clock
 
     _, sim = gabor_file
-    monkeypatch.setattr(simulate, "gabor_schedule", lambda epochs, rng: None)
+    # presentation_schedule looks gabor_schedule up in its own module, the session clock.
+    monkeypatch.setattr(session_clock, "gabor_schedule", lambda epochs, rng: None)
     silent = simulate_session(AnimalSpec("S0", seed=3, n_units=SMALL),
                               Protocol(repeats=1, blanks_gratings=2, blanks_scenes=2),
                               Canvas(20, 32))
@@ -255,7 +257,8 @@ def test_a_session_without_units_in_the_decoded_area_is_skipped_with_the_reason(
 
 def test_drift_control_rows_reach_the_front_page_and_the_group_test(tmp_path):
     from nidecode.evaluation.metrics import write_metrics_rows
-    from nidecode.report.aggregate import drift_control_lines, group_time_tests, summarise
+    from nidecode.report.aggregate import group_time_tests, summarise
+    from nidecode.report.front_page import drift_control_lines
 
     files = []
     for animal, scale in (("M0", 1.0), ("S0", 0.5), ("N0", 0.0)):

@@ -8,12 +8,8 @@ import math
 import numpy as np
 
 from nidecode.config import validate_config
-from nidecode.data.simulate import (
-    DRIFT_GRID_S,
-    AnimalSpec,
-    drift_log_gain,
-    ou_process,
-)
+from nidecode.data.drift import DRIFT_GRID_S, drift_log_gain, ou_process
+from nidecode.data.simulate import AnimalSpec
 
 
 def test_without_spread_the_log_gains_are_the_draws_they_always_were():

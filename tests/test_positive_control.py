@@ -19,7 +19,8 @@ from sklearn.preprocessing import StandardScaler
 
 from conftest import REPO
 from nidecode.config import validate_config
-from nidecode.data.simulate import AnimalSpec, Protocol
+from nidecode.data.session_clock import Protocol
+from nidecode.data.simulate import AnimalSpec
 from nidecode.data.stimuli import Canvas, render_stimuli
 from nidecode.decoders.network import DNNSettings, fit_predict, standardise_weights
 from nidecode.evaluation.statistics import binomial_p

@@ -20,7 +20,8 @@ from nidecode.data.gabors import (
     session_epoch,
 )
 from nidecode.data.nwb import read_session
-from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.session_clock import Protocol
+from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
 from nidecode.data.stimuli import Canvas
 from nidecode.studies.false_positives import (
     real_arm,

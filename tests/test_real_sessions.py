@@ -28,7 +28,8 @@ from nidecode.data.gabors import (
 )
 from nidecode.data.nwb import read_session
 from nidecode.data.responses import ALLEN_UNIT_FILTERS, select_units, spike_counts
-from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.session_clock import Protocol
+from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
 from nidecode.data.stimuli import Canvas
 from nidecode.studies.false_positives import real_arm, real_arm_markdown, skipped_sessions
 from nidecode.studies.fidelity import (

@@ -185,7 +185,8 @@ def test_masked_blanks_stay_out_and_no_blanks_is_a_zero_sized_dimension(tmp_path
 def test_blanks_match_the_nwb_blanks_of_a_simulated_session(small_stimuli, tmp_path):
     import h5py
 
-    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+    from nidecode.data.session_clock import Protocol
+    from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
     from nidecode.data.stimuli import Canvas
 
     sim = simulate_session(
@@ -589,7 +590,8 @@ def test_lazy_spike_times_on_a_simulated_session(small_stimuli, tmp_path):
     import xarray as xr
 
     from nidecode.data.schedule import alternating_epochs
-    from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+    from nidecode.data.session_clock import Protocol
+    from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
     from nidecode.data.stimuli import Canvas
 
     sim = simulate_session(

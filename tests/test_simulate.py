@@ -7,7 +7,8 @@ import pytest
 
 from nidecode.data.nwb import read_session
 from nidecode.data.responses import ALLEN_UNIT_FILTERS, select_units
-from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.session_clock import Protocol
+from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
 from nidecode.data.stimuli import Canvas
 
 SMALL = {"VISp": 30, "VISl": 6, "LGd": 6, "CA1": 6}
@@ -134,7 +135,7 @@ def test_drift_has_its_own_generator():
 
 
 def test_settling_relaxes_each_units_log_gain_to_its_mean():
-    from nidecode.data.simulate import drift_log_gain
+    from nidecode.data.drift import drift_log_gain
 
     spec = AnimalSpec("X", 1, drift_unit_sd=0.0, drift_shared_sd=0.0, drift_settle_sd=1.0,
                       drift_settle_tau_s=1000.0)
@@ -147,7 +148,7 @@ def test_settling_relaxes_each_units_log_gain_to_its_mean():
 
 
 def test_drift_log_gain_is_a_mean_preserving_ou_process():
-    from nidecode.data.simulate import DRIFT_GRID_S, drift_log_gain
+    from nidecode.data.drift import DRIFT_GRID_S, drift_log_gain
 
     tau, su, ss = 50.0, 0.35, 0.25
     spec = AnimalSpec("X", 1, drift_tau_s=tau, drift_unit_sd=su, drift_shared_sd=ss)
@@ -234,8 +235,7 @@ def test_full_density_fills_the_blocks_back_to_back():
     # At Allen's 50 repeats every slot of a block is used, from its start to its stop;
     # 118 scenes + 50 blanks fit in the 5,953 slots of the scenes blocks, the gratings' 6,050
     # presentations lose what does not fit in 6,004.
-    from nidecode.data.schedule import read_epochs
-    from nidecode.data.simulate import place_presentations
+    from nidecode.data.schedule import place_presentations, read_epochs
 
     epochs = read_epochs()
     blocks = place_presentations(epochs, 50, {"static_gratings": 50, "natural_scenes": 50},
@@ -384,7 +384,7 @@ def test_every_configured_area_has_a_response_model():
 
 def test_an_area_not_in_the_table_is_an_error_not_ca1():
     from nidecode.common.errors import ConfigError
-    from nidecode.data.simulate import unit_drives
+    from nidecode.data.unit_model import unit_drives
 
     message = (r"config key 'simulation.animals.X.n_units': area 'VISam' has no simulated "
                r"response model; simulated areas: \['CA1', 'LGd', 'VISl', 'VISp'\].*AREA_MODELS")
@@ -419,7 +419,7 @@ def test_area_models_drive_units_as_the_table_says():
     from dataclasses import replace
 
     from nidecode.data.area_models import AREA_MODELS
-    from nidecode.data.simulate import unit_drives
+    from nidecode.data.unit_model import unit_drives
 
     canvas = Canvas(12, 20)
     images = np.random.default_rng(0).uniform(0, 1, (5, 12, 20))
@@ -437,7 +437,8 @@ def test_area_models_drive_units_as_the_table_says():
 
 
 def test_carryover_of_the_previous_response_into_a_blanks_window():
-    from nidecode.data.simulate import DT, carryover_into_next_window, response_kernel
+    from nidecode.data.session_clock import DT
+    from nidecode.data.unit_model import carryover_into_next_window, response_kernel
 
     # By hand for latency 50 ms: after 250 ms the kernel is the sustained 0.45 until 300 ms,
     # then 0.45 exp(-s / 40 ms) until the kernel ends at 450 ms; the transient has died out.

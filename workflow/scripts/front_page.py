@@ -5,7 +5,7 @@ import pandas as pd
 from nidecode.common.io import atomic_path
 from nidecode.common.scripting import run
 from nidecode.decoders.registry import load_modules
-from nidecode.report.aggregate import front_page
+from nidecode.report.front_page import front_page
 
 
 def main(smk) -> None:

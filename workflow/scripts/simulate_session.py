@@ -3,7 +3,8 @@
 import logging
 
 from nidecode.common.scripting import run
-from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.session_clock import Protocol
+from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
 from nidecode.data.stimuli import Canvas
 
 

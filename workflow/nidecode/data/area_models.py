@@ -3,7 +3,7 @@
 :data:`AREA_MODELS` is the table :func:`nidecode.data.simulate.simulate_session` reads; an area
 of ``simulation.animals.<session>.n_units`` that is not in it is an error (config validation
 and the simulator both say so), never a silent stand-in. Adding an area is one entry here, with
-one of the response-model kinds :func:`nidecode.data.simulate.unit_drives` implements:
+one of the response-model kinds :func:`nidecode.data.unit_model.unit_drives` implements:
 
 * ``gabor`` (VISp, VISl): Gabor receptive fields, simple (half-wave rectified linear) or complex
   (quadrature energy), tuned to orientation and to a spatial frequency drawn log-normally
@@ -31,7 +31,7 @@ class AreaModel:
 
     ``kind``: the receptive-field model (``RESPONSE_KINDS``); ``latency_s``: the response
     latency before each unit's 0-20 ms jitter; ``amplitude``: the evoked amplitude relative to
-    :data:`nidecode.data.simulate.EVOKED_HZ`. Per kind:
+    :data:`nidecode.data.unit_model.EVOKED_HZ`. Per kind:
 
     * gabor: ``sf_centre_cpd`` (cycles/degree) and ``sf_log_sd``, the log-normal of the
       preferred spatial frequency; ``simple_fraction``, the chance that a unit is simple;

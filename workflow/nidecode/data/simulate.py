@@ -27,6 +27,11 @@ The spike model (see docs/simulation.md):
 * a "null" animal has units whose rates do not depend on the stimulus at all.
 
 The session clock is a real brain_observatory_1.1 session's epoch table (nidecode.data.schedule).
+
+The parts live in modules of their own: the session clock (:mod:`nidecode.data.session_clock`),
+the unit model (:mod:`nidecode.data.unit_model`), slow drift (:mod:`nidecode.data.drift`) and
+the gabor epoch (:mod:`nidecode.data.gabor_epoch`). Here: the animal's settings, novelty, the
+session put together (:func:`simulate_session`) and its NWB file (:func:`write_nwb`).
 """
 
 from __future__ import annotations
@@ -39,10 +44,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nidecode.data.area_models import AreaModel, area_model
+from nidecode.data.area_models import area_model
+from nidecode.data.drift import (
+    DRIFT_SETTLE_SD,
+    DRIFT_SETTLE_TAU_S,
+    DRIFT_SHARED_SD,
+    DRIFT_TAU_S,
+    DRIFT_UNIT_SD,
+    DRIFT_UNIT_SD_SPREAD,
+    drift_log_gain,
+)
+from nidecode.data.gabor_epoch import GABOR_GAIN, GABOR_PHASES, simulate_gabor_epoch
 from nidecode.data.gabors import (
     GABOR_CONTRAST,
-    GABOR_REPEATS,
     GABOR_SF_CPD,
     GABOR_SIZE_DEG,
     GABOR_TF_HZ,
@@ -50,13 +64,13 @@ from nidecode.data.gabors import (
     render_gabor,
 )
 from nidecode.data.nwb import PRESENTATION_COLUMNS, STIMULUS_BLOCKS
-from nidecode.data.schedule import (
-    ALLEN_SCHEDULE,
-    PRESENTATION_S,
-    check_epochs,
-    place_presentations,
-    read_epochs,
-    spontaneous_epochs,
+from nidecode.data.schedule import PRESENTATION_S
+from nidecode.data.session_clock import (
+    DT,
+    SPONTANEOUS_DT,
+    Protocol,
+    presentation_schedule,
+    simulated_segments,
 )
 from nidecode.data.stimuli import (
     MEAN_GREY,
@@ -65,53 +79,24 @@ from nidecode.data.stimuli import (
     packaged_natural_scenes,
     render_grating,
 )
+from nidecode.data.unit_model import (
+    BASE_HZ,
+    BASE_LOG_SD,
+    BASE_MIN_HZ,
+    EVOKED_HZ,
+    KERNEL_S,
+    SCENE_GAIN_LOG_MEAN,
+    SCENE_GAIN_LOG_SD,
+    response_kernel,
+    running_speed_trace,
+    unit_drives,
+)
 
-DT = 0.005  # seconds per simulation bin
-SPONTANEOUS_DT = 0.05  # grey screen: nothing is shown, rates change only over seconds
-LEAD_S = 0.5  # simulated grey screen before each run of presentations (its pre-onset window)
-TAIL_S = 0.25
-KERNEL_S = 0.45
 NULL_NOTE = ", null animal: units blind to the stimulus"
-# Slow drift defaults (docs/simulation.md, "Slow drift"): fitted to the condition-removed
-# counts of 32 real Allen gabor epochs (binned variance, shared fraction, autocorrelation and
-# the time-label probe; docs/simulation.md, "Fidelity"); they were 300 s, 0.35 and 0.25.
-DRIFT_TAU_S = 60.0
-DRIFT_UNIT_SD = 0.22
-DRIFT_SHARED_SD = 0.135
-# Settling: each unit's log-gain starts away from its mean and relaxes to it over the session
-# (docs/simulation.md, "Slow drift"), so that rates change fastest early in a recording.
-DRIFT_SETTLE_SD = 0.0
-DRIFT_SETTLE_TAU_S = 3000.0
-# Per-unit spread of the drift: unit u's own log-gain has SD drift_unit_sd * exp(spread * z_u),
-# z_u standard normal (docs/simulation.md, "Slow drift"); 0 (every unit the same SD) draws
-# nothing, so the default leaves every spike as it was.
-DRIFT_UNIT_SD_SPREAD = 0.0
-DRIFT_GRID_S = 1.0
 # Novelty (docs/simulation.md, "Novelty"): evoked responses are larger when a stimulus is new to
 # the session and relax over its first minutes of showings.
 NOVELTY = 0.5
 NOVELTY_TAU_S = 300.0
-# Each unit's grey-screen (baseline) rate: log-normal, median BASE_HZ, SD of log BASE_LOG_SD,
-# at least BASE_MIN_HZ (docs/simulation.md, "The spike model" and "Fidelity").
-BASE_HZ = 1.0
-BASE_LOG_SD = 1.3
-BASE_MIN_HZ = 0.05
-# Each unit's drive by natural scenes is multiplied by its own log-normal gain (mean and SD of
-# the log), drawn from a generator of its own: real VISp units differ in how much more they
-# fire in scenes blocks than in gratings blocks (docs/simulation.md, "Fidelity").
-SCENE_GAIN_LOG_MEAN = 0.0
-SCENE_GAIN_LOG_SD = 0.0
-# Frames of the drifting gabor's cycle a condition's drive is averaged over.
-GABOR_PHASES = (0.0, 0.25, 0.5, 0.75)
-# A patch in the receptive field drives a unit more than the linear field predicts from its
-# full-field responses (which surround suppression, absent here, would damp): the gabor
-# epoch's drive is multiplied by this, calibrated on Allen's gabor epochs (docs/simulation.md).
-GABOR_GAIN = 10.0
-# Median evoked amplitude (Hz) at drive 1, calibrated with the drift, baseline and novelty so
-# that AllenSDK's quick-start scene decoder lands where it does on Allen's data
-# (docs/simulation.md, "Fidelity"); it was 15 Hz before the simulator ran on Allen's clock and
-# 5.7 Hz before the drift and baseline were fitted to real gabor epochs.
-EVOKED_HZ = 3.2
 
 
 @dataclass(frozen=True)
@@ -122,10 +107,11 @@ class AnimalSpec:
     trial gain; ``drive`` scales stimulus-driven rates; ``stimulus_blind`` makes every unit
     blind to the stimulus (the null animal, a leakage control).
 
-    Slow drift (see :func:`drift_log_gain`): ``drift_tau_s`` is the time constant (s) of the
-    Ornstein-Uhlenbeck log-gains, ``drift_unit_sd`` the stationary SD of each unit's own
-    log-gain and ``drift_shared_sd`` that of the log-gain shared by all units. Both SDs 0 turn
-    drift off (and the session's other random draws are the same as with drift on).
+    Slow drift (see :func:`nidecode.data.drift.drift_log_gain`): ``drift_tau_s`` is the time
+    constant (s) of the Ornstein-Uhlenbeck log-gains, ``drift_unit_sd`` the stationary SD of
+    each unit's own log-gain and ``drift_shared_sd`` that of the log-gain shared by all units.
+    Both SDs 0 turn drift off (and the session's other random draws are the same as with drift
+    on).
     """
 
     name: str
@@ -182,314 +168,6 @@ class AnimalSpec:
     @property
     def has_drift(self) -> bool:
         return self.drift_unit_sd > 0 or self.drift_shared_sd > 0 or self.drift_settle_sd > 0
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """Stimulus protocol: repeats per condition, blank presentations per stimulus (in the whole
-    session, as Allen counts them), the session's epoch table (None: Allen's
-    brain_observatory_1.1 session 756029989, :data:`nidecode.data.schedule.ALLEN_SCHEDULE`) and the
-    length in seconds of the back-to-back runs a block's presentations come in when it shows
-    fewer than Allen (:func:`nidecode.data.schedule.place_presentations`)."""
-
-    repeats: int = 10
-    blanks_gratings: int = 50
-    blanks_scenes: int = 50
-    epochs: pd.DataFrame | None = None
-    run_s: float = 10.0
-    seed: int = 0
-
-    @classmethod
-    def from_config(cls, config: dict) -> Protocol:
-        """From the ``simulation`` section (drift is per animal: :meth:`AnimalSpec.from_config`)."""
-        sim = config["simulation"]
-        schedule = sim.get("schedule", "allen")
-        epochs = read_epochs(ALLEN_SCHEDULE if schedule == "allen" else schedule)
-        return cls(repeats=sim["repeats"], blanks_gratings=sim["blanks"],
-                   blanks_scenes=sim["blanks"], epochs=epochs, run_s=sim.get("run_s", 10.0))
-
-    def epoch_table(self) -> pd.DataFrame:
-        return read_epochs() if self.epochs is None else check_epochs(self.epochs)
-
-
-# ----------------------------------------------------------------------------- stimulus schedule
-
-
-def presentation_schedule(protocol: Protocol, rng: np.random.Generator) -> dict[str, dict]:
-    """The session's presentations on its epoch table's clock.
-
-    Per decoded stimulus (:func:`nidecode.data.schedule.place_presentations`): start and stop
-    times, condition index (-1 = blank) and the table's ``stimulus_block``, each stimulus's
-    presentations in a seeded pseudo-random order, back to back within runs. ``spontaneous``:
-    start and stop of the grey-screen epochs; ``epochs``: the whole table (the epochs nothing
-    decodes are written to the file too); ``end_time``: one second after the last epoch.
-    """
-    epochs = protocol.epoch_table()
-    blanks = {"static_gratings": protocol.blanks_gratings,
-              "natural_scenes": protocol.blanks_scenes}
-    blocks: dict[str, dict] = place_presentations(epochs, protocol.repeats, blanks,
-                                                  protocol.run_s, rng)
-    blocks["gabors"] = gabor_schedule(epochs, np.random.default_rng([protocol.seed, 0x6AB0]))
-    spont = spontaneous_epochs(epochs)
-    blocks["spontaneous"] = {"start": spont.start_time.to_numpy(float),
-                             "stop": spont.stop_time.to_numpy(float)}
-    blocks["epochs"] = {"table": epochs}
-    blocks["end_time"] = {"t": float(epochs.stop_time.max()) + 1.0}
-    return blocks
-
-
-def gabor_schedule(epochs: pd.DataFrame, rng: np.random.Generator) -> dict | None:
-    """The gabor epoch's presentations: Allen's 243 conditions x 15 repeats in a seeded random
-    order, back to back from the table's first ``gabors`` epoch (as many as fit), or None when
-    the table has none. ``start``, ``stop``, ``condition`` (index into
-    :func:`nidecode.data.gabors.gabor_conditions`) and ``block`` arrays."""
-    rows = epochs[epochs.stimulus_name == "gabors"]
-    if rows.empty:
-        return None
-    epoch = rows.iloc[0]
-    slots = int(np.floor((epoch.stop_time - epoch.start_time) / PRESENTATION_S + 1e-9))
-    cond = rng.permutation(np.repeat(np.arange(len(gabor_conditions())), GABOR_REPEATS))
-    cond = cond[:slots]
-    start = epoch.start_time + np.arange(len(cond)) * PRESENTATION_S
-    return {"start": start, "stop": start + PRESENTATION_S, "condition": cond.astype(np.int64),
-            "block": np.full(len(cond), int(epoch.stimulus_block), dtype=np.int64),
-            "epoch_stop": float(epoch.stop_time)}
-
-
-def simulate_gabor_epoch(
-    gabors: dict, drive_hz: np.ndarray, base: np.ndarray, latency: np.ndarray,
-    run_mod: np.ndarray, run_t: np.ndarray, run_v: np.ndarray,
-    drift: tuple[np.ndarray, np.ndarray] | None, gain_noise: float, rng: np.random.Generator,
-) -> tuple[list[np.ndarray], float]:
-    """Spike times of every unit during the gabor epoch, and the seconds simulated.
-
-    The decoded blocks' model on the gabor presentations: each presentation's drive
-    (``drive_hz``: conditions x units, Hz) times a shared log-normal trial gain through each
-    unit's kernel, on top of the unit's baseline, modulated by running and multiplied by the
-    slow drift of the whole session (``drift``: grid times and log-gains). No novelty term:
-    the epoch opens the session, before the decoded stimuli are new. Fine bins run from the
-    first onset to the epoch's stop (or the last offset plus ``TAIL_S``, if earlier), inside
-    the epoch, so they never overlap the grey-screen grid.
-    """
-    start = np.asarray(gabors["start"])
-    t0 = float(start[0])
-    t1 = min(float(gabors["stop"][-1]) + TAIL_S, gabors["epoch_stop"])
-    nbins = int(round((t1 - t0) / DT))
-    t_bins = t0 + np.arange(nbins) * DT
-    b0 = np.round((start - t0) / DT).astype(np.int64)
-    per = int(round(PRESENTATION_S / DT))
-    g = np.exp(rng.normal(-(gain_noise**2) / 2, gain_noise, len(b0)))
-    gain = np.ones(nbins)
-    idx = (b0[:, None] + np.arange(per)).ravel()
-    ok = idx < nbins
-    gain[idx[ok]] = np.repeat(g, per)[ok]
-    drive_at_onset = drive_hz[gabors["condition"]] * g[:, None]
-    running = np.interp(t_bins, run_t, run_v) > 5.0
-    out = []
-    impulse = np.zeros(nbins, dtype=np.float32)
-    for u in range(drive_hz.shape[1]):
-        impulse[b0] = drive_at_onset[:, u]
-        evoked = np.convolve(impulse, response_kernel(latency[u]).astype(np.float32))[:nbins]
-        rate = (base[u] * gain + evoked) * (1 + run_mod[u] * running)
-        if drift is not None:
-            rate = rate * np.exp(np.interp(t_bins, drift[0], drift[1][:, u]))
-        counts = rng.poisson(np.maximum(rate, 0) * DT)
-        out.append(np.repeat(t_bins, counts) + rng.uniform(0, DT, counts.sum()))
-    return out, nbins * DT
-
-
-def simulated_segments(blocks: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop times of the stretches whose spikes are simulated finely (DT bins).
-
-    Spikes are simulated only where the workflow reads them: around every run of back-to-back
-    presentations, from ``LEAD_S`` before its first onset (the first pre-onset window, grey
-    screen here) to ``TAIL_S`` after its last offset. Grey-screen epochs are simulated on a
-    coarser grid (:data:`SPONTANEOUS_DT`): nothing is shown there, so rates change only with
-    drift and running.
-    """
-    start = np.sort(np.concatenate([blocks[n]["start"] for n in STIMULUS_BLOCKS]))
-    breaks = np.flatnonzero(np.diff(start) > PRESENTATION_S + 1e-6) + 1
-    first = start[np.r_[0, breaks]]
-    last = start[np.r_[breaks - 1, len(start) - 1]] + PRESENTATION_S
-    t0, t1 = first - LEAD_S, last + TAIL_S
-    seg = [[t0[0], t1[0]]]
-    for a, b in zip(t0[1:], t1[1:], strict=True):  # runs closer than a lead-in: one stretch
-        if a <= seg[-1][1]:
-            seg[-1][1] = max(seg[-1][1], b)
-        else:
-            seg.append([a, b])
-    seg_arr = np.array(seg)
-    return seg_arr[:, 0], seg_arr[:, 1]
-
-
-# ------------------------------------------------------------------------------ receptive fields
-
-
-def _gabor(y, x, cy, cx, sigma, theta, sf, phase) -> np.ndarray:
-    u = (x - cx) * math.cos(theta) + (y - cy) * math.sin(theta)
-    env = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sigma**2))
-    return env * np.cos(2 * np.pi * sf * u + phase)
-
-
-def unit_drives(
-    images: np.ndarray, area: str | AreaModel, n: int, canvas: Canvas, rng: np.random.Generator,
-    n_norm: int | None = None, image_gain: np.ndarray | None = None,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Stimulus drive (n_stimuli, n) in [0, ~3] of ``n`` units of ``area`` (its name in
-    :data:`nidecode.data.area_models.AREA_MODELS`, or a model), and their RF params.
-
-    Each unit's drive is scaled by its 90th percentile over the first ``n_norm`` images (all
-    when None): further images (the gabor epoch's) are driven through the same fields
-    without changing how the decoded stimuli drive them. ``image_gain`` (one per image)
-    multiplies the scaled drive before the nonlinearity."""
-    model = area if isinstance(area, AreaModel) else area_model(area)
-    y, x = canvas.grid_deg()
-    h, w = canvas.screen_deg
-    contrast = images - MEAN_GREY
-    flat = contrast.reshape(len(images), -1)
-    drives = np.zeros((len(images), n))
-    params: dict[str, list] = {"kind": [], "preferred_orientation": [], "preferred_sf": []}
-    for k in range(n):
-        cy, cx = rng.uniform(-0.3 * h, 0.3 * h), rng.uniform(-0.3 * w, 0.3 * w)
-        if model.kind == "gabor":
-            sf = float(np.exp(rng.normal(math.log(model.sf_centre_cpd), model.sf_log_sd)))
-            theta = rng.uniform(0, math.pi)
-            sigma = rng.uniform(0.35, 0.6) / sf  # ~ one to two cycles under the envelope
-            kind = "simple" if rng.random() < model.simple_fraction else "complex"
-            g0 = _gabor(y, x, cy, cx, sigma, theta, sf, rng.uniform(0, 2 * math.pi))
-            g0 /= np.abs(g0).sum()
-            lin = flat @ g0.ravel()
-            if kind == "simple":
-                d = np.maximum(lin, 0)
-            else:
-                g1 = _gabor(y, x, cy, cx, sigma, theta, sf, 0.0)
-                g1 -= g1.mean()
-                g1 /= np.abs(g1).sum()
-                d = np.sqrt(lin**2 + (flat @ g1.ravel()) ** 2)
-            params["preferred_orientation"].append(math.degrees(theta))
-            params["preferred_sf"].append(sf)
-        elif model.kind == "centre_surround":
-            sc = rng.uniform(*model.centre_sd_deg)
-            r2 = (x - cx) ** 2 + (y - cy) ** 2
-            dog = np.exp(-r2 / (2 * sc**2)) / sc**2 - 0.8 * np.exp(-r2 / (2 * (3 * sc) ** 2)) / (
-                9 * sc**2
-            )
-            dog /= np.abs(dog).sum()
-            sign = 1 if rng.random() < model.on_fraction else -1
-            kind = "on" if sign > 0 else "off"
-            d = np.maximum(sign * (flat @ dog.ravel()), 0)
-            params["preferred_orientation"].append(np.nan)
-            params["preferred_sf"].append(np.nan)
-        else:  # weak: a weak random projection, or nothing
-            kind = "weak" if rng.random() < model.weak_fraction else "undriven"
-            proj = rng.normal(size=flat.shape[1]) / flat.shape[1]
-            d = (model.weak_gain * np.maximum(flat @ proj, 0) if kind == "weak"
-                 else np.zeros(len(images)))
-            params["preferred_orientation"].append(np.nan)
-            params["preferred_sf"].append(np.nan)
-        # Normalise so that the unit's strongest responses sit near 1, then expand.
-        scale = np.percentile(d[:n_norm], 90) if d[:n_norm].any() else 1.0
-        if kind not in ("weak", "undriven"):
-            d = d / max(scale, 1e-9)
-        if image_gain is not None:
-            d = d * image_gain
-        drives[:, k] = np.clip(d, 0, 3) ** 1.5
-        params["kind"].append(kind)
-    return drives, {k: np.asarray(v) for k, v in params.items()}
-
-
-def response_kernel(latency: float, tau_rise: float = 0.012, tau_decay: float = 0.04) -> np.ndarray:
-    """Transient-plus-sustained temporal kernel sampled at DT; mean over 250 ms equals 1."""
-    t = np.arange(0, KERNEL_S, DT)
-    s = t - latency
-    transient = np.where(s > 0, (s / tau_rise) * np.exp(1 - s / tau_rise), 0.0)
-    sustained = np.where((s > 0) & (s < PRESENTATION_S), 0.45, 0.0)
-    decay = np.where(s >= PRESENTATION_S, 0.45 * np.exp(-(s - PRESENTATION_S) / tau_decay), 0)
-    k = 1.6 * transient * np.exp(-np.maximum(s, 0) / 0.08) + sustained + decay
-    on = (t >= 0) & (t < PRESENTATION_S + latency)
-    return k / (k[on].sum() * DT / PRESENTATION_S)
-
-
-def carryover_into_next_window(latency: float) -> float:
-    """How much of a presentation's evoked response falls in the next presentation's 250-ms
-    window, relative to its own window (:func:`response_kernel`): what the previous stimulus
-    leaves in a blank's window (0.33 for VISp's 50-ms latency)."""
-    k = response_kernel(latency)
-    t = np.arange(len(k)) * DT
-    own = k[t < PRESENTATION_S].sum()
-    return float(k[(t >= PRESENTATION_S) & (t < 2 * PRESENTATION_S)].sum() / own)
-
-
-def running_speed_trace(
-    duration: float, rng: np.random.Generator, fs: float = 30.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two-state (still / running bouts) running speed in cm/s sampled at ``fs`` Hz."""
-    n = int(duration * fs)
-    ts = np.arange(n) / fs
-    state = np.zeros(n, dtype=bool)
-    running = rng.random() < 0.5
-    i = 0
-    while i < n:
-        bout = int(rng.exponential(40.0 if running else 60.0) * fs) + 1
-        state[i : i + bout] = running
-        running = not running
-        i += bout
-    target = np.where(state, 25.0, 0.5)
-    noise = rng.normal(0, 1.5, n)
-    # First-order smoothing towards the state's speed: v[j] = v[j-1] + 0.05 (target[j] - v[j-1])
-    # + 0.3 noise[j], starting from target[0].
-    from scipy.signal import lfilter
-
-    speed, _ = lfilter([1.0], [1.0, -0.95], 0.05 * target + 0.3 * noise,
-                       zi=[0.95 * target[0]])
-    return ts, speed
-
-
-def ou_process(
-    n: int, dt: float, tau: float, sd: float, rng: np.random.Generator, size: int = 1
-) -> np.ndarray:
-    """``size`` stationary Ornstein-Uhlenbeck processes of mean 0 and SD ``sd``: (n, size).
-
-    Exact discretisation on a grid of step ``dt``: x[k+1] = a x[k] + sd sqrt(1 - a^2) e[k],
-    a = exp(-dt / tau), x[0] drawn from the stationary distribution; the autocorrelation at lag
-    L is exp(-L / tau).
-    """
-    a = math.exp(-dt / tau)
-    e = rng.standard_normal((n, size))
-    x = np.empty((n, size))
-    x[0] = sd * e[0]
-    innov = sd * math.sqrt(1.0 - a * a)
-    for k in range(1, n):
-        x[k] = a * x[k - 1] + innov * e[k]
-    return x
-
-
-def drift_log_gain(
-    animal: AnimalSpec, n_units: int, duration: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Slow log-gain of every unit on a coarse grid: (grid times (m,), log-gain (m, n_units)).
-
-    log g_u(t) = s(t) + x_u(t): ``s`` shared by all units, ``x_u`` the unit's own; both are
-    stationary OU processes (time constant ``drift_tau_s``) with means -sd^2/2, so that
-    E[g_u(t)] = 1: drift moves rates around their means without changing them on average.
-    With ``drift_unit_sd_spread`` > 0 unit u's own SD is ``drift_unit_sd * exp(spread * z_u)``
-    (z_u standard normal, drawn last, so the OU processes and settling stay as they were).
-    """
-    m = int(math.ceil(duration / DRIFT_GRID_S)) + 2
-    t = np.arange(m) * DRIFT_GRID_S
-    tau, su, ss = animal.drift_tau_s, animal.drift_unit_sd, animal.drift_shared_sd
-    shared = ou_process(m, DRIFT_GRID_S, tau, ss, rng) - ss**2 / 2
-    own_ou = ou_process(m, DRIFT_GRID_S, tau, su, rng, n_units)
-    # Drawn after the OU processes, so that settling leaves them as they were.
-    offset = rng.normal(0.0, 1.0, n_units) * animal.drift_settle_sd
-    if animal.drift_unit_sd_spread > 0 and su > 0:  # drawn last: nothing else moves
-        scale = np.exp(animal.drift_unit_sd_spread * rng.standard_normal(n_units))
-        own = own_ou * scale - (su * scale) ** 2 / 2
-    else:
-        own = own_ou - su**2 / 2
-    decay = np.exp(-t / animal.drift_settle_tau_s)[:, None]
-    own = own + offset * decay - (animal.drift_settle_sd * decay) ** 2 / 2
-    return t, shared + own
 
 
 # ------------------------------------------------------------------------------------ simulation

@@ -1,4 +1,8 @@
-"""Collect every job's metrics into tables: results/summary.csv and results/summary_folds.csv."""
+"""Collect every job's metrics into tables: results/summary.csv and results/summary_folds.csv.
+
+The front page's sentences are in nidecode.report.sentences, the front page itself in
+nidecode.report.front_page.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from nidecode.evaluation.statistics import (
     EXACT_LIMIT,
     group_null_size,
     group_relabelling_p,
-    holm,
     paired_sign_flip_p,
     permutation_p,
 )
@@ -270,7 +273,8 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
     (``p_group``, NaN where it did not run) with its smallest possible p (``p_floor``) and
     number of animals (``n_group``), and the null animals' mean in each split.
     ``same_per_animal``: the ``same`` accuracies per animal (a Series by session), for the
-    paired comparison of decoders (:func:`decoder_difference_sentence`)."""
+    paired comparison of decoders
+    (:func:`nidecode.report.sentences.decoder_difference_sentence`)."""
     s = summary[summary.control.fillna("none") == "none"]
     w = s[s.task == "within"]
     main = w[(w.analysis == "main") & (w.split == split)]
@@ -279,7 +283,7 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
     per_animal = like_for_like_per_animal(informative, "train")
     cross = s[(s.task == "cross") & (s.analysis == "main") & (s.split == split)
               & (s.ps_mode == "train")]
-    cross = cross[~tests_on_null(cross, null)]  # the negative control: null_cross_line
+    cross = cross[~tests_on_null(cross, null)]  # the negative control: front_page.null_cross_line
     g_all = groups[(groups.group == "animals") & (groups.split == split)]
     rows = []
     for model, mode, label in decoder_rows():
@@ -312,129 +316,6 @@ def decoder_comparison(summary: pd.DataFrame, groups: pd.DataFrame, null: list[s
             "null_trial": float(nulls[nulls.split == "trial"].accuracy.mean()),
         })
     return rows
-
-
-# The significance level every sentence of the front page reports against.
-ALPHA = 0.05
-
-
-def _names(labels: list[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
-    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
-
-
-def _animals(n: int) -> str:
-    return f"{n} animal{'s' if n != 1 else ''}"
-
-
-def time_test_sentence(rows: list[dict], alpha: float = ALPHA) -> str:
-    """What the time-respecting test across animals says, from :func:`decoder_comparison`'s
-    rows: for which decoders it rejects chance at ``alpha``, and for which it cannot (its
-    smallest possible p, ``p_floor``, is above ``alpha`` for the animals present, as with one
-    animal's 10 block partitions), which then get no rejection count."""
-    tested = [r for r in rows if not pd.isna(r["p_group"])]
-    if not tested:
-        return "No decoder was tested against drift across animals in this run"
-    parts = []
-    # Decoders the test can decide for, per number of animals (the same for all, usually).
-    decidable = [r for r in tested if not r["p_floor"] > alpha]
-    for n in sorted({r["n_group"] for r in decidable}, reverse=True):
-        group = [r for r in decidable if r["n_group"] == n]
-        passed = [r["label"] for r in group if r["p_group"] <= alpha]
-        failed = [r["label"] for r in group if r["p_group"] > alpha]
-        where = f"across the {n} animals" if n > 1 else "on the one animal"
-        every = len(group) == len(tested)  # no other decoder, decidable or not, was tested
-        if passed and failed:
-            what = (f"rejects chance (p ≤ {alpha:g}) for {_names(passed)} and not for "
-                    f"{_names(failed)}")
-        else:
-            verb, some = ("rejects", passed) if passed else ("does not reject", failed)
-            what = f"{verb} chance (p ≤ {alpha:g}) for " + (
-                _names(some) if not every
-                else f"{some[0]}, the one decoder it was run for" if len(some) == 1
-                else f"{'every' if passed else 'any'} decoder it was run for "
-                     f"({', '.join(some)})")
-        parts.append(f"The time-respecting test {where} {what}")
-    floors = [r for r in tested if r["p_floor"] > alpha]
-    for n, floor in sorted({(r["n_group"], r["p_floor"]) for r in floors}):
-        labels = [r["label"] for r in floors if (r["n_group"], r["p_floor"]) == (n, floor)]
-        parts.append(f"The time-respecting test cannot reach p ≤ {alpha:g} with {_animals(n)} "
-                     f"(its smallest p is {floor:.2g}), so it decides nothing for "
-                     f"{_names(labels)}")
-    return ". ".join(parts)
-
-
-def decoder_difference_sentence(rows: list[dict], alpha: float = ALPHA) -> str:
-    """Which decoder leads, and whether a paired test over animals says the lead is real.
-
-    The highest like-for-like mean is compared with every other decoder on the same animals
-    by an exact paired sign-flip test of the per-animal differences
-    (:func:`nidecode.evaluation.statistics.paired_sign_flip_p`), Holm-adjusted over those
-    comparisons. A winner is named only when every adjusted p is at most ``alpha``; otherwise
-    the decoders it cannot be told from are named, with the closest one's difference and p.
-    """
-    best = max(rows, key=lambda r: r["same"])
-    others = [r for r in rows if r is not best]
-    n = best["n_animals"]
-    folds = "fold" if best["n_same_folds"] == 1 else "folds"
-    score = (f"{best['same']:.3f} within animal, chance 0.5, on the network's {folds}"
-             + ("" if n > 1 else ", one animal"))
-    lead = f"the {best['label']} ({score})"
-    if not others:
-        return f"On these data the one decoder compared is {lead}"
-    diffs = {id(r): best["same_per_animal"] - r["same_per_animal"] for r in others}
-    n_paired = min(len(d.dropna()) for d in diffs.values())
-    if n_paired < 2:
-        return (f"On these data {lead} scores highest; with one animal no difference between "
-                "decoders can be tested")
-    raw = [paired_sign_flip_p(diffs[id(r)].dropna().to_numpy()) for r in others]
-    adjusted = holm(raw)
-    floor = 2 / 2**n_paired
-    test = (f"paired sign-flip test over {n_paired} animals, Holm-adjusted over "
-            f"{len(others)} comparison{'s' if len(others) > 1 else ''}")
-    if all(p <= alpha for p in adjusted):
-        worst = max(range(len(others)), key=lambda i: adjusted[i])
-        return (f"On these data the best decoder of natural vs artificial stimuli is {lead}, "
-                f"ahead of every other decoder ({test}: largest p {adjusted[worst]:.2g}, "
-                f"against the {others[worst]['label']})")
-    tied = [r for r, p in zip(others, adjusted, strict=True) if p > alpha]
-    closest = max(tied, key=lambda r: r["same"])
-    p_closest = adjusted[others.index(closest)]
-    text = (f"On these data no decoder is shown best: {lead} scores highest, but it cannot be "
-            f"told from the {_names([r['label'] for r in tied])} ({test}; the "
-            f"{closest['label']} {best['same'] - closest['same']:.3f} behind, p "
-            f"{p_closest:.2g}")
-    if floor > alpha:
-        text += f"; with {n_paired} animals the smallest p is {floor:.2g}"
-    return text + ")"
-
-
-def verdict(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
-            split: str = "block") -> str:
-    """The run's answer: which decoder leads like for like and whether a paired test over
-    animals says so (:func:`decoder_difference_sentence`), by how much the network trails,
-    and for which decoders the time-respecting test across animals rejects
-    (:func:`time_test_sentence`), with how many of those tests ran."""
-    rows = [r for r in decoder_comparison(summary, groups, null, split)
-            if not pd.isna(r["same"])]
-    if not rows:
-        return "No decoder ran on the animals with stimulus information."
-    best = max(rows, key=lambda r: r["same"])
-    net = next((r for r in rows if r["model"] == "network"), None)
-    text = decoder_difference_sentence(rows).replace(
-        "within animal, chance 0.5,", f"within animal, chance 0.5, {split} split,", 1)
-    if net is not None and net is not best:
-        text += (f". The network on neural images reaches {net['same']:.3f}, "
-                 f"{best['same'] - net['same']:.3f} behind the {best['label']}")
-    text += ". " + time_test_sentence(rows)
-    if net is not None and pd.isna(net["p_group"]) and any(
-            not pd.isna(r["p_group"]) for r in rows):
-        text += "; the network was not tested against drift in this run"
-    n_tests = sum(not pd.isna(r["p_group"]) for r in rows)
-    if n_tests > 1:
-        text += (f" ({n_tests} group tests, one per decoder, each at p ≤ {ALPHA:g} without "
-                 "correction for their number)")
-    return text + "."
 
 
 def fold_spread(summary: pd.DataFrame) -> pd.DataFrame:
@@ -508,46 +389,6 @@ def blank_control_means(summary: pd.DataFrame, exclude: list[str] | tuple = ()
     return pd.DataFrame(rows, columns=cols)
 
 
-def blank_control_line(summary: pd.DataFrame, split: str, exclude: list[str] | tuple = ()
-                       ) -> str:
-    """The front page's line of the blank-presentation control in ``split``, beside the main
-    GLM's balanced accuracy over the same animals."""
-    means = blank_control_means(summary, exclude)
-    means = means[means.split == split]
-    if not len(means):
-        return f"* Blank-presentation control ({split} split): not run"
-    every = summary[(summary.analysis == "main") & (summary.control == "none")
-                    & (summary.task == "within") & (summary.model == "glm")
-                    & (summary.split == split)]
-    main = every[~every.session.isin(exclude)]
-    glm_main = main.groupby("session").balanced_accuracy.mean().mean()
-    order = {m: i for i, m in enumerate(registered())}
-    means = means.sort_values("model", key=lambda m: m.map(order))
-    decoded = means[means.n_sessions > 0]
-    if not len(decoded):
-        got = "not decoded: too few blanks per fold in every session (``skipped`` in summary.csv)"
-    else:
-        got = "balanced accuracy " + ", ".join(
-            f"{r.model_label} **{r.balanced_accuracy:.2f}**" for r in decoded.itertuples()) + (
-            f" (mean over {decoded.n_sessions.max()} animal"
-            + ("s" if decoded.n_sessions.max() != 1 else "")
-            + ("" if not len(exclude) else ", null animals left out") + "; chance 0.5)")
-    skipped = int(means.n_skipped_folds.sum())
-    # Per animal, the GLM on the blanks beside the main GLM (balanced accuracy, mean of folds).
-    blank = summary[(summary.analysis == "blank_control") & (summary.model == "glm")
-                    & (summary.split == split)].groupby("session").balanced_accuracy.mean()
-    glm_each = every.groupby("session").balanced_accuracy.mean()  # null animals too
-    each = "; ".join(f"{a} " + ("not decoded" if pd.isna(blank[a]) else f"{blank[a]:.2f}")
-                     + f" / {glm_each[a]:.2f}" for a in blank.index if a in glm_each.index)
-    return (f"* Blank-presentation control ({split} split), block kind (scenes vs gratings) "
-            f"from the grey-screen blanks inside the blocks: {got}; main GLM "
-            f"{glm_main:.2f} (balanced accuracy, same animals)"
-            + (f". Per animal, GLM on blanks / main GLM: {each}" if each else "")
-            + (f"; {skipped} fold(s) skipped for too few blanks" if skipped else "")
-            + ". The screen is the same grey in both kinds of block, so accuracy above 0.5 "
-            "here is time/context, not stimulus.")
-
-
 def tests_on_null(rows: pd.DataFrame, null: list[str] | tuple) -> pd.Series:
     """Which cross-animal rows test on null animals only (the negative-control combos)."""
     def on_null(combo: object) -> bool:
@@ -556,29 +397,6 @@ def tests_on_null(rows: pd.DataFrame, null: list[str] | tuple) -> pd.Series:
 
     return pd.Series([on_null(c) for c in rows.combo], index=rows.index, dtype=bool) & (
         rows.task == "cross")
-
-
-def null_cross_line(summary: pd.DataFrame, split: str, null: list[str] | tuple) -> str | None:
-    """The front page's line of the cross-animal negative control (``decoding.null_combos``):
-    every decoder that ran across animals, trained on animals with stimulus information and
-    tested on a null animal; None where no such combo ran."""
-    df = summary[(summary.analysis == "main") & (summary.control == "none")
-                 & (summary.split == split) & (summary.task == "cross")]
-    df = df[tests_on_null(df, null) & df.accuracy.notna()]
-    if not len(df):
-        return None
-    parts = []
-    for combo, d in df.groupby("combo", sort=False):
-        train, test = str(combo).split("__")
-        scores = ", ".join(
-            f"{r.model_label} {r.accuracy:.2f}" + (
-                "" if pd.isna(r.ci95_low) else f" [{r.ci95_low:.2f}, {r.ci95_high:.2f}]")
-            for r in d.sort_values("model_label").itertuples())
-        parts.append(f"trained on {train.replace('+', ' + ')}, tested on {test}: {scores}")
-    return (f"* **Cross-animal negative control** ({split} split; the test animal's units ignore "
-            "the stimulus; accuracy, chance 0.5, Wilson 95 % interval): " + "; ".join(parts)
-            + ". The test animal's W is built from its own calibration blocks, so a score "
-            "above chance here is its drift entering the stimulus columns W's decoders read.")
 
 
 def blanks_through_main(summary: pd.DataFrame, split: str,
@@ -619,201 +437,3 @@ def blanks_through_main(summary: pd.DataFrame, split: str,
                          "p_paired": paired_sign_flip_p(diff) if len(diff) > 1 else np.nan,
                          "n_blanks": int(n_blanks.loc[members].sum())})
     return pd.DataFrame(rows, columns=cols)
-
-
-def blanks_through_main_line(summary: pd.DataFrame, split: str,
-                             null: list[str] | tuple = ()) -> str:
-    """The front page's line: of its accuracy, how much each main decoder gets from blanks."""
-    t = blanks_through_main(summary, split, null)
-    if not len(t):
-        return f"* Blanks through the main decoders ({split} split): not scored"
-    a = t[t.group == "animals"]
-    parts = []
-    for r in a.itertuples():
-        test = ("" if pd.isna(r.p_paired) else
-                f", main − blanks paired over {r.n_animals} animals p {r.p_paired:.2g}")
-        parts.append(f"of its {r.main:.2f}, the {r.model_label} gets **{r.blanks:.2f}** from "
-                     f"blanks alone{test}")
-    nulls = t[t.group != "animals"]
-    null_txt = "; ".join(f"{r.group.removeprefix('null ')} {r.model_label} {r.main:.2f} / "
-                         f"{r.blanks:.2f}" for r in nulls.itertuples())
-    which = ("the grey-screen blanks of its test blocks" if split == "block" else
-             "every grey-screen blank (their neighbours in time trained it)")
-    return (f"* **Blanks through the main decoders** ({split} split; each fitted main decoder "
-            f"calls {which}, balanced accuracy, chance 0.5, mean over the animals with "
-            "stimulus information): " + "; ".join(parts)
-            + (f". Null animals, main / blanks: {null_txt}" if null_txt else "")
-            + ". A blank shows no stimulus, so its score is what time and context give that "
-            "decoder; the previous presentation's response still runs into the blank's window "
-            "(docs/method.md, \"Blanks through the main decoders\").")
-
-
-def drift_control_lines(summary: pd.DataFrame, groups: pd.DataFrame | None,
-                        null_sessions: list[str] | tuple = ()) -> list[str]:
-    """The front page's lines of the gabor-epoch drift control: one sentence per animal
-    (every decoder's mean balanced accuracy over folds, trial and block split), then the
-    group test of the mean over the animals with stimulus information, per split."""
-    df = summary[summary.analysis == "drift_control"]
-    if not len(df):
-        return ["* **Gabor-epoch drift control**: not run"]
-    order = {m: i for i, m in enumerate(registered())}
-    models = sorted(set(df.model.dropna()), key=lambda m: order.get(m, len(order)))
-    label = {m: df[df.model == m].model_label.iloc[0] for m in models}
-    done = df[df.skipped.isna() & df.balanced_accuracy.notna()]
-    mean = done.groupby(["session", "split", "model"]).balanced_accuracy.mean()
-    lines = ["* **Gabor-epoch drift control** (a label that is only time: each recording's own "
-             "gabor epoch cut into six stretches labelled SG NS NS SG NS SG, condition means "
-             "removed; balanced accuracy, chance 0.5):"]
-
-    def at(session: str, split: str, model: str) -> str:
-        v = mean.get((session, split, model))
-        return "not run" if v is None else f"{v:.2f}"
-
-    for session in dict.fromkeys(df.session.dropna()):
-        d = df[df.session == session]
-        if d.skipped.notna().all():
-            lines.append(f"  * {session}: skipped ({d.skipped.dropna().iloc[0]})")
-            continue
-        first, rest = models[0], models[1:]
-        others = ", ".join(f"{label[m]} {at(session, 'trial', m)} / {at(session, 'block', m)}"
-                           for m in rest)
-        lines.append(
-            f"  * {session}{' (null animal)' if session in null_sessions else ''}: on this "
-            f"recording's gabor epoch, a label that is only time is decoded at "
-            f"{at(session, 'trial', first)} (trial split) and {at(session, 'block', first)} "
-            f"(block split) by the {label[first]}" + (f"; trial / block: {others}" if others
-                                                      else "") + ".")
-    if groups is not None and len(groups):
-        g = groups[groups.group == "animals"]
-        for split, d in g.groupby("split", sort=False):
-            tests = ", ".join(
-                f"{label.get(r.model, r.model)} {r.balanced_accuracy_mean:.2f} "
-                f"(p {r.p_time_group:.2g})"
-                for r in d.sort_values("model", key=lambda m: m.map(order)).itertuples())
-            n = int(d.n_sessions.max())
-            lines.append(f"  * Mean over the {n} animal{'s' if n != 1 else ''} with stimulus "
-                         f"information, {split} split, with the time-respecting group test: "
-                         f"{tests}. The label is only time, so any p ≤ 0.05 here is a false "
-                         "positive of that test on this run's drift.")
-    return lines
-
-
-def _rst_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = [".. list-table::", "   :header-rows: 1", ""]
-    for r in [header, *rows]:
-        out.append("   * - " + r[0])
-        out += [f"     - {c}" for c in r[1:]]
-    return out + [""]
-
-
-def front_page(summary: pd.DataFrame, groups: pd.DataFrame, config: dict,
-               drift_groups: pd.DataFrame | None = None) -> str:
-    """The report's landing text (reStructuredText), generated from the run's tables: the
-    answer first (which decoder wins, by how much, and whether it survives the time-respecting
-    test), then every decoder side by side, the raster network beside the neural-image one,
-    the null animal, the blank and gabor-epoch drift controls (``drift_groups``: their group
-    tests) and the caveats of this run."""
-    split = config["decoding"]["split"]
-    mode = config["decoding"]["ps_modes"][0]
-    null = list(config["controls"]["null_sessions"])
-    source = config["source"]
-    main = summary[(summary.analysis == "main") & (summary.control == "none")
-                   & (summary.split == split)]
-    within = main[(main.task == "within") & ~main.session.isin(null)]
-    net = within[(within.inputs == "neural_image") & (within.ps_mode == mode)]
-    pretrained = sorted({str(v).lower() for v in net.pretrained.dropna()})
-    lines = [
-        "Decoding natural vs artificial stimuli (natural scenes vs static gratings) from mouse "
-        "visual cortex through neural images (Iqbal et al., IJCNN 2019), run by nidecode.",
-        "",
-        f"**Data**: source ``{source}`` ({config.get('results_label', '')}), sessions "
-        f"{', '.join(config['sessions'])}"
-        + (f"; null animal{'s' if len(null) > 1 else ''} {', '.join(null)} (units blind to "
-           "the stimulus)" if null else "") + ".",
-        "",
-        f"**Answer**: {verdict(summary, groups, null, split)}",
-        "",
-    ]
-    rows = decoder_comparison(summary, groups, null, split)
-    if rows:
-        def f(x: float, fmt: str = ".3f") -> str:
-            return "–" if pd.isna(x) else format(x, fmt)
-
-        folds = sorted({int(x) for x in net.fold.dropna()}) or [0]
-        lines += [f"**Every decoder** ({split} split, ``{mode}`` mode, accuracy, chance 0.5; "
-                  "mean over the animals with stimulus information; every number comes from "
-                  "results/summary.csv and results/group_tests.csv):", ""]
-        def p_cell(r: dict) -> str:
-            if pd.isna(r["p_group"]):
-                return "**not tested**"
-            return f(r["p_group"], ".2g") + (
-                f" (smallest possible with {_animals(r['n_group'])}: {r['p_floor']:.2g})"
-                if r["p_floor"] > ALPHA else "")
-
-        # The null animal's column only where the run has one.
-        lines += _rst_table(
-            ["decoder", f"within animal, fold {', '.join(map(str, folds))} (same trials)",
-             "within animal, all its folds", "across animals",
-             "time-respecting test across animals (p)"]
-            + (["null animal, block / trial split"] if null else []),
-            [[r["label"], f(r["same"]), f(r["all"]) + ("" if r["n_folds"] > 1 else
-                                                        " (fold 0)"),
-              f(r["cross"]), p_cell(r)]
-             + ([f"{f(r['null_block'])} / {f(r['null_trial'])}"] if null else [])
-             for r in rows])
-    raster = main[(main.task == "within") & (main.inputs == "raster")]
-    if len(raster):
-        pairs = []
-        for s_, d in raster.groupby("session"):
-            n = net[(net.session == s_) & net.fold.isin(d.fold)]
-            pairs.append(f"{s_}: raster images {d.accuracy.mean():.3f}, neural images "
-                         + (f"{n.accuracy.mean():.3f}" if len(n) else "not run"))
-        lines += ["* **The paper's raster variant** (one trial's 10 ms counts as the image, the "
-                  "same network and folds) beside the neural images: " + "; ".join(pairs)
-                  + ". Where the raster images decode as well, neural images add nothing.", ""]
-    arch = sorted({str(a) for a in net.arch.dropna()})
-    regimes = sorted({regime(r) for r in net[["finetune", "pretrained"]].to_dict("records")})
-    if arch:
-        lines += [f"* The network: {', '.join(ARCH_NAMES.get(a, a) for a in arch)}, "
-                  f"{', '.join(regimes)} (pretrained weights loaded: "
-                  f"{'/'.join(pretrained) or 'n/a'}).", ""]
-    for s_ in null:
-        n = summary[(summary.session == s_) & (summary.control == "none")]
-        r = n[(n.analysis == "readout-paper") & (n.split == split)]
-        nets = n[(n.task == "within") & (n.analysis == "main") & (n.inputs == "neural_image")]
-        both = "; ".join(
-            f"network ``{m}`` mode: " + ", ".join(
-                f"{sp} split {d[d.split == sp].accuracy.mean():.2f}"
-                for sp in sorted(set(d.split.dropna())))
-            for m, d in nets.groupby("ps_mode"))
-        readout = ("the top-stimulus readout of its ``paper``-mode images (the published "
-                   f"recipe) {r.accuracy.mean():.2f}, the leak of a trial's own stimulus into "
-                   "its image") if len(r) else ""
-        lines.append(f"* **Null animal {s_}**: "
-                     + ("; ".join(x for x in (both, readout) if x)
-                        or "neither the network nor the top-stimulus readout ran on it") + ".")
-    splits = [split] + [s for s in config["decoding"]["compare_splits"] if s != split]
-    lines += [blanks_through_main_line(summary, s, null) for s in splits]
-    lines += [x for x in (null_cross_line(summary, split, null),) if x]
-    lines += [blank_control_line(summary, s, null) for s in splits]
-    lines += drift_control_lines(summary, drift_groups, null)
-    caveats = []
-    if source == "simulated":
-        caveats.append("**simulated data**: they test the method, not mouse cortex")
-    if "false" in pretrained:
-        caveats.append("some networks trained without ImageNet weights (``pretrained: "
-                       "false`` in their metrics)")
-    caveats.append(f"``{split}`` split" + (": whole stimulus blocks held out; the trials of a "
-                                           "test block still share its drift (the blank "
-                                           "control measures what time and context give)"
-                                           if split == "block"
-                                           else ": random trials, inflated by slow drift"))
-    caveats.append(f"``{mode}`` mode" + (" (leak-free preferred stimuli)" if mode == "train"
-                                         else " (the published, leaky recipe)"))
-    caveats.append("Wilson intervals, binomial and label-shuffle p-values assume independent "
-                   "trials, which drifting trials are not; only ``p_time`` and the group test "
-                   "respect slow drift")
-    lines += ["", "**Caveats of this run**: " + "; ".join(caveats) + ".", "",
-              "Figures and tables: in the menu (Figures, Tables); how to read them: "
-              "docs/how-to-read-results.md in the repository."]
-    return "\n".join(lines) + "\n"

@@ -472,7 +472,7 @@ def decoders_table(snap: Snapshot) -> str:
 
 def verdict(snap: Snapshot) -> str:
     """The answer of the run in one sentence (block split, like for like)."""
-    from nidecode.report.aggregate import verdict as run_verdict
+    from nidecode.report.sentences import verdict as run_verdict
 
     return run_verdict(snap.summary, snap.groups, snap.null, "block")
 

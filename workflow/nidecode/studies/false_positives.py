@@ -21,7 +21,8 @@ import xarray as xr
 
 from nidecode.data.nwb import read_session
 from nidecode.data.responses import ResponseSettings, compute_responses
-from nidecode.data.simulate import AnimalSpec, Protocol, simulate_session, write_nwb
+from nidecode.data.session_clock import Protocol
+from nidecode.data.simulate import AnimalSpec, simulate_session, write_nwb
 from nidecode.data.stimuli import Canvas, render_stimuli
 from nidecode.evaluation.statistics import group_relabelling_p
 from nidecode.jobs.runner import session

@@ -1,4 +1,4 @@
-"""The docs state only numbers of the run they name (docs/run/, benchmarks/docs_tables.py)."""
+"""The docs state only numbers of the run they name (docs/run/, benchmarks/runs/docs_tables.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_generated_blocks_match_the_run(snapshot, doc):
     assert "<!-- run-table:" in text
     assert fill(text, blocks, doc) == text, (
         f"{doc}: a generated table differs from docs/run/; run "
-        "`.venv/bin/python benchmarks/docs_tables.py write`")
+        "`.venv/bin/python benchmarks/runs/docs_tables.py write`")
 
 
 @pytest.mark.parametrize("doc", DOCS)

@@ -1,5 +1,5 @@
 """The calibration study's real arm (issue 27) on a small fixture folder in the gabor-epoch
-exchange format, and benchmarks/export_gabor.py's round trip. No shared data."""
+exchange format, and benchmarks/studies/export_gabor.py's round trip. No shared data."""
 
 from __future__ import annotations
 
@@ -132,8 +132,8 @@ def test_group_table_and_markdown(arm):
 
 
 def _export_module():
-    spec = importlib.util.spec_from_file_location("export_gabor",
-                                                  ROOT / "benchmarks" / "export_gabor.py")
+    spec = importlib.util.spec_from_file_location(
+        "export_gabor", ROOT / "benchmarks" / "studies" / "export_gabor.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

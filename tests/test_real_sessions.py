@@ -1,7 +1,8 @@
 """The real-data tools on every kind of Allen session (issue 37, parts 4 and 5): sessions
 without VISp units, with too few passing the filters, without scene and grating metrics, with
 a short or interrupted gabor epoch, with names that are not integers; and a folder written by
-benchmarks/export_gabor.py from Allen-layout NWB files feeding the fidelity table's real side.
+benchmarks/studies/export_gabor.py from Allen-layout NWB files feeding the fidelity table's real
+side.
 Every fixture is made here; no shared data."""
 
 from __future__ import annotations
@@ -191,7 +192,8 @@ def test_the_block_order_travels_and_an_undecodable_one_is_left_out(tmp_path):
 
 
 def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / "benchmarks" / "studies" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -1,4 +1,4 @@
-"""benchmarks/scale.py's table from finished runs (--existing): per-rule sums, growth and its
+"""benchmarks/scale/scale.py's table from finished runs (--existing): per-rule sums, growth and its
 exponent, hand-computed."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _scale():
-    spec = importlib.util.spec_from_file_location("scale", REPO / "benchmarks" / "scale.py")
+    spec = importlib.util.spec_from_file_location(
+        "scale", REPO / "benchmarks" / "scale" / "scale.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -1,5 +1,5 @@
-"""benchmarks/settings_choice.py's rule: the network's default is replaced only by an eligible
-candidate (a linear head within the cost limit) that beats it by more than the margin."""
+"""benchmarks/studies/settings_choice.py's rule: the network's default is replaced only by an
+eligible candidate (a linear head within the cost limit) that beats it by more than the margin."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "studies"))
 
 from settings_choice import DEFAULT, choose  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 Twenty stimulus-blind sessions, each with its own seed, the simulator's default drift and
 Allen's clock, and three sessions with clear stimulus information.
-``benchmarks/false_positives.py`` prints the table.
+``benchmarks/studies/false_positives.py`` prints the table.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def study():
     # Power is checked on sessions with clear information: M0's settings with the evoked
     # amplitude it had before the simulator was calibrated to Allen (drive 1.2 x 15 / 5.7 Hz).
     # At the calibrated level one session's block split often cannot reject (the benchmark,
-    # benchmarks/false_positives.py, prints that power).
+    # benchmarks/studies/false_positives.py, prints that power).
     return false_positive_study(n_null=18, n_informative=3, n_permutations=50,
                                 informative_drive=1.2 * 15 / 5.7)
 

@@ -394,12 +394,12 @@ def test_corrupt_input_fails_cleanly_and_leaves_no_output(tmp_path):
 
 @pytest.mark.slow
 def test_retention_benchmark_runs_on_a_finished_run(tiny_run):
-    """benchmarks/retention.py (the measurements behind the default network) on the tiny run:
-    one row per session, fold and variant, gap = svc_w - network."""
+    """benchmarks/studies/retention.py (the measurements behind the default network) on the tiny
+    run: one row per session, fold and variant, gap = svc_w - network."""
     variants = json.dumps({"probe": {"arch": "efficientnet_lite0", "finetune": "head",
                                      "image_size": 32, "epochs": 1}})
     res = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "retention.py"), "--results",
+        [sys.executable, str(REPO / "benchmarks" / "studies" / "retention.py"), "--results",
          str(tiny_run / "results"), "--configfile", str(REPO / "config" / "config.yaml"),
          str(REPO / "config" / "ci.yaml"), "--sessions", "S0", "--folds", "0", "--variants",
          variants], cwd=tiny_run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -411,7 +411,7 @@ def test_retention_benchmark_runs_on_a_finished_run(tiny_run):
     assert gap == pytest.approx(svc_w - network, abs=0.0011)
     # --span: the SVC on W, and on W projected onto the grey and the ON/OFF image spans.
     res = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "retention.py"), "--results",
+        [sys.executable, str(REPO / "benchmarks" / "studies" / "retention.py"), "--results",
          str(tiny_run / "results"), "--configfile", str(REPO / "config" / "config.yaml"),
          str(REPO / "config" / "ci.yaml"), "--sessions", "S0,N0", "--folds", "0,1", "--span"],
         cwd=tiny_run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)

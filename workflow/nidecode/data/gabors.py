@@ -15,7 +15,7 @@ One exchange format holds an epoch on disk, for the real-data studies: a folder 
 ``stimulus_presentation_id``, ``start_time``, ``stop_time``, ``x_position``, ``y_position``,
 ``orientation``, ``stimulus_condition_id``) and ``units.csv.gz`` (``ecephys_session_id``,
 ``ecephys_unit_id``, ``ecephys_structure_acronym`` and Allen's quality metrics)
-(:func:`load_epoch`, :func:`save_epoch`; ``benchmarks/export_gabor.py`` writes it from NWB
+(:func:`load_epoch`, :func:`save_epoch`; ``benchmarks/studies/export_gabor.py`` writes it from NWB
 files).
 """
 
@@ -232,7 +232,7 @@ def unit_table(folder: str | Path) -> pd.DataFrame:
     path = Path(folder) / "units.csv.gz"
     if not path.is_file():
         raise NidecodeError(f"{path}: missing; a gabor-epoch folder holds gabor/<session>.npz "
-                            "and units.csv.gz (benchmarks/export_gabor.py writes both)")
+                            "and units.csv.gz (benchmarks/studies/export_gabor.py writes both)")
     return pd.read_csv(path)
 
 
@@ -258,7 +258,7 @@ def epoch_sessions(folder: str | Path) -> list[str]:
     files = sorted((Path(folder) / "gabor").glob("*.npz"))
     if not files:
         raise NidecodeError(f"{folder}: no gabor/*.npz files; give a folder in the gabor-epoch "
-                            "exchange format (benchmarks/export_gabor.py writes one)")
+                            "exchange format (benchmarks/studies/export_gabor.py writes one)")
     return [f.stem for f in files]
 
 

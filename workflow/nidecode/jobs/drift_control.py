@@ -14,7 +14,7 @@ refitted, pooled over folds), and across
 animals the exact group test (:func:`nidecode.evaluation.statistics.group_relabelling_p`).
 
 The same function decodes simulated sessions, Allen's, DANDI's, a user's NWB files and the
-real gabor epochs of the exchange format (``benchmarks/false_positives.py --real``).
+real gabor epochs of the exchange format (``benchmarks/studies/false_positives.py --real``).
 """
 
 from __future__ import annotations

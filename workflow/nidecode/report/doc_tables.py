@@ -13,7 +13,7 @@ between its markers in a doc::
 
 :func:`unsourced_numbers` lists the numbers a doc states that appear neither in the snapshot's
 tables nor in its generated blocks (tests/test_docs_numbers.py fails on any).
-``benchmarks/docs_tables.py`` is the command line.
+``benchmarks/runs/docs_tables.py`` is the command line.
 """
 
 from __future__ import annotations
@@ -477,7 +477,7 @@ def verdict(snap: Snapshot) -> str:
     return run_verdict(snap.summary, snap.groups, snap.null, "block")
 
 
-# The calibration study's real arm (benchmarks/false_positives.py --real): its records and
+# The calibration study's real arm (benchmarks/studies/false_positives.py --real): its records and
 # its run (name, command, commit, date, wall time), copied into docs/run/ by hand.
 REAL_ARM = "false_positives_real.csv"
 REAL_ARM_RUN = "false_positives_real.json"
@@ -507,7 +507,7 @@ def real_arm_table(snap: Snapshot) -> str:
     return line + "\n\n" + real_arm_markdown(records)
 
 
-# The calibration study's cross-animal arm (benchmarks/false_positives.py --cross): its
+# The calibration study's cross-animal arm (benchmarks/studies/false_positives.py --cross): its
 # records and its run, copied into docs/run/ by hand as the real arm's are.
 CROSS_ARM = "false_positives_cross.csv"
 CROSS_ARM_RUN = "false_positives_cross.json"
@@ -547,7 +547,7 @@ def cross_arm_table(snap: Snapshot) -> str:
     return _run_line("Cross-animal arm", run) + "\n\n" + _table(header, rows)
 
 
-# The calibration study at Allen's 50 repeats (benchmarks/false_positives.py --main-settings
+# The calibration study at Allen's 50 repeats (benchmarks/studies/false_positives.py --main-settings
 # --repeats 50): records and run, copied into docs/run/ by hand.
 STUDY_50 = "false_positives_50.csv"
 STUDY_50_RUN = "false_positives_50.json"

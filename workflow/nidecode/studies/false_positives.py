@@ -6,7 +6,8 @@ path (simulator -> NWB file -> reader -> responses -> decoders) and records ever
 project reports: binomial, label shuffle and block relabelling (``p_time``) per session, and
 the exact block-relabelling test of the mean over groups of nine animals.
 :func:`rejection_table` and :func:`group_table` turn the records into false-positive rates,
-resolutions and power. ``benchmarks/false_positives.py`` prints them; a slow test checks them.
+resolutions and power. ``benchmarks/studies/false_positives.py`` prints them; a slow test
+checks them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """How close the simulator is to Allen: the same quantities on simulated sessions as Allen
-published for real ones (benchmarks/fidelity.py prints the table, docs/simulation.md holds it).
+published for real ones (benchmarks/studies/fidelity.py prints the table, docs/simulation.md
+holds it).
 
 Every Allen value here is printed in AllenSDK's example notebooks or derived from printed
 numbers by arithmetic stated in :data:`ALLEN`; nothing is read off a figure.
@@ -80,7 +81,7 @@ def presentations_with_spikes(counts: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------- real sessions, same code
 # The real anchors (a folder of real Allen sessions in the gabor-epoch exchange format, see
 # nidecode.data.gabors) against simulated sessions: each statistic below is computed by the
-# same function on both (benchmarks/fidelity.py --real FOLDER prints the table).
+# same function on both (benchmarks/studies/fidelity.py --real FOLDER prints the table).
 
 
 def lifetime_sparseness(mean_responses: np.ndarray) -> np.ndarray:
@@ -224,7 +225,7 @@ def epoch_statistics(epoch) -> tuple[dict, pd.DataFrame]:
 
 
 # Allen's per-unit metrics under natural scenes and static gratings, as ``units.csv.gz`` of a
-# gabor-epoch folder holds them (Allen's analysis, or benchmarks/export_gabor.py's).
+# gabor-epoch folder holds them (Allen's analysis, or benchmarks/studies/export_gabor.py's).
 SCENE_COLUMNS = ("firing_rate_ns", "lifetime_sparseness_ns", "image_selectivity_ns", "fano_ns")
 GRATING_COLUMNS = ("firing_rate_sg", "lifetime_sparseness_sg", "g_osi_sg", "fano_sg")
 METRIC_COLUMNS = ("firing_rate_ns", "firing_rate_sg", "lifetime_sparseness_ns",
@@ -306,7 +307,7 @@ def session_block_statistics(session, mask: np.ndarray) -> pd.DataFrame:
     session read by :func:`nidecode.data.nwb.read_session`, from the session's own
     natural-scene and static-grating presentations outside its stimulus-invalid intervals
     (AllenSDK masks those too), indexed by unit id. The simulated side of the fidelity table
-    and ``benchmarks/export_gabor.py`` both compute the metrics here."""
+    and ``benchmarks/studies/export_gabor.py`` both compute the metrics here."""
     from nidecode.data.responses import invalid_presentation_mask, spike_counts
 
     spikes = session.unit_spikes(mask)

@@ -7,25 +7,27 @@ quick-start scene decoder per fold on
 93 VISp units passing the default filters, the fraction of units passing those filters, the
 VISp rate during natural scenes and two quality-metric fractions. Prints a markdown table.
 
-    .venv/bin/python benchmarks/fidelity.py [--configfile config/config.yaml ...] \\
+    .venv/bin/python benchmarks/studies/fidelity.py [--configfile config/config.yaml ...] \\
         [--animals M0,S0,N0] [--override '{"drive": 0.5}'] [--simulation '{"drift": {...}}']
 
 --override sets per-animal simulation settings for every animal (a calibration sweep);
 --simulation merges into the config's simulation section. A benchmark, not a test: about 20 s
 per animal on one CPU core.
 
-    .venv/bin/python benchmarks/fidelity.py --glm [--repeats 10]
+    .venv/bin/python benchmarks/studies/fidelity.py --glm [--repeats 10]
 
 --glm prints instead the GLM on natural vs artificial (VISp, standardised L2 logistic
 regression, 3 folds) in both splits with drift on and off, each session simulated at the
 config's settings, written as NWB and read back as the workflow reads it.
 
-    .venv/bin/python benchmarks/fidelity.py --real FOLDER [--animals M0,M1] [--out table.csv]
+    .venv/bin/python benchmarks/studies/fidelity.py --real FOLDER [--animals M0,M1] \
+        [--out table.csv]
 
---real prints real sessions (a gabor-epoch folder: Allen's, or one benchmarks/export_gabor.py
-wrote) beside the config's simulated animals, every statistic by the same function
-(nidecode.studies.fidelity.real_side). A real session without a usable epoch (no VISp unit,
-fewer than five passing the filters, a short or interrupted epoch) is left out of every row,
+--real prints real sessions (a gabor-epoch folder: Allen's, or one
+benchmarks/studies/export_gabor.py wrote) beside the config's simulated animals, every
+statistic by the same function (nidecode.studies.fidelity.real_side). A real session without
+a usable epoch (no VISp unit, fewer than five passing the filters, a short or interrupted
+epoch) is left out of every row,
 one without scene and grating metrics (functional_connectivity) out of those rows; each is
 named with the reason on stderr and under the table, and a row left without real values
 reads "no real data".
@@ -39,7 +41,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 import numpy as np  # noqa: E402

@@ -1,6 +1,6 @@
 """Benchmarks of the training path, printed as a table and written as JSON.
 
-    python benchmarks/benchmark.py [--image-size 224] [--precision bf16-mixed] [--compile]
+    python benchmarks/scale/benchmark.py [--image-size 224] [--precision bf16-mixed] [--compile]
                                    [--only a,b,c,d,e] [--json results/benchmark.json]
 
 (a) GoogLeNet's training-step ceiling: random tensors already on the device, same image size,
@@ -16,8 +16,8 @@
 (f) `snakemake -n` on the 2,295-combo DAG of config/all_combos.yaml.
 (g) The responses step (read_session + compute_responses, config/config.yaml's settings) on one
     session at real size: 2,000 units, 3 h, ~10^8 spikes, a synthetic file in Allen's NWB
-    layout made once and cached in resources/benchmark/ (benchmarks/real_size.py); wall time and
-    peak memory of the lazy reader, and of the old reader (every spike read and sorted).
+    layout made once and cached in resources/benchmark/ (benchmarks/scale/real_size.py); wall
+    time and peak memory of the lazy reader, and of the old reader (every spike read and sorted).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 
@@ -336,8 +336,8 @@ def dry_run(args) -> dict:
 
 
 def real_size(args) -> dict:
-    """(g) The responses step on a real-size session (benchmarks/real_size.py)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    """(g) The responses step on a real-size session (benchmarks/scale/real_size.py)."""
+    sys.path.insert(0, str(REPO / "benchmarks" / "scale"))
     import real_size as rs
 
     return rs.benchmark(n_units=args.real_units, hours=args.real_hours, old=not args.real_no_old)

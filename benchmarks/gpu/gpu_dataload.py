@@ -1,7 +1,7 @@
 """What a training job does with one animal's data before it trains, at paper scale.
 
-    python benchmarks/gpu_dataload.py prep --dir D [--tiny]      # make the responses file
-    python benchmarks/gpu_dataload.py measure --dir D --out OUT  # time reading it and W
+    python benchmarks/gpu/gpu_dataload.py prep --dir D [--tiny]      # make the responses file
+    python benchmarks/gpu/gpu_dataload.py measure --dir D --out OUT  # time reading it and W
 
 ``prep`` runs the workflow itself (render_stimuli, simulate_session, responses) for animal M0 in
 scratch folder D with config/config.yaml + config/gpu.yaml (Allen's 50 repeats: ~11,900
@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 
@@ -74,7 +74,8 @@ def prep(args) -> None:
     big = ds.isel(unit=idx)
     copy = np.arange(args.units) // n
     big = big.assign_coords(unit_id=("unit", big.unit_id.values + 10_000_000 * copy))
-    big.attrs["note"] = f"units of M0 tiled from {n} to {args.units} (benchmarks/gpu_dataload.py)"
+    big.attrs["note"] = (f"units of M0 tiled from {n} to {args.units} "
+                         "(benchmarks/gpu/gpu_dataload.py)")
     write_netcdf(big, d / "paper" / "M0.nc")
     info = {"workflow_s": round(workflow_s, 2),
             "inflate_write_s": round(time.perf_counter() - t1, 2),

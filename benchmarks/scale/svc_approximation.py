@@ -8,7 +8,7 @@ kernel (``m`` landmarks) and a linear SVM on them (hinge loss, C 1, class-balanc
 each fit's balanced accuracy, their agreement and seconds, and a summary per ``m``: the mean
 difference on the true labels against the exact SVC's spread over folds.
 
-    .venv/bin/python benchmarks/svc_approximation.py results --sessions M0,S0 \
+    .venv/bin/python benchmarks/scale/svc_approximation.py results --sessions M0,S0 \
         --components 300,1000 --relabellings 2 --json /tmp/svc_approximation.json
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 
 from nidecode.common.io import open_netcdf  # noqa: E402
 from nidecode.decoders.reference import rbf_gamma, workspace  # noqa: E402

@@ -2,14 +2,15 @@
 or check that the docs state only numbers of that run.
 
     # 1. copy the run's tables into docs/run/ (and the calibration study's, if given)
-    .venv/bin/python benchmarks/docs_tables.py snapshot --results results --name main-YYYY-MM-DD \
+    .venv/bin/python benchmarks/runs/docs_tables.py snapshot --results results \
+        --name main-YYYY-MM-DD \
         --commit abc1234 --command "snakemake --cores 2" --machine "the 2-core CPU machine" \
         --wall "9 min 18 s" --jobs 127 [--study results/false_positives.csv \
         --study-name ... --study-command ... --study-wall ...]
     # 2. write every <!-- run-table: NAME --> block of README.md and docs/how-to-read-results.md
-    .venv/bin/python benchmarks/docs_tables.py write
+    .venv/bin/python benchmarks/runs/docs_tables.py write
     # 3. what tests/test_docs_numbers.py checks
-    .venv/bin/python benchmarks/docs_tables.py check
+    .venv/bin/python benchmarks/runs/docs_tables.py check
 """
 
 import argparse
@@ -17,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from nidecode.report.doc_tables import (  # noqa: E402
@@ -41,7 +42,7 @@ def main() -> int:
     for k in ("name", "commit", "command", "machine", "wall", "jobs"):
         s.add_argument(f"--{k}", required=True)
     s.add_argument("--null-sessions", default="N0")
-    s.add_argument("--study", type=Path, help="benchmarks/false_positives.py --out table")
+    s.add_argument("--study", type=Path, help="benchmarks/studies/false_positives.py --out table")
     for k in ("study-name", "study-command", "study-commit", "study-wall"):
         s.add_argument(f"--{k}")
     sub.add_parser("write", help="write the generated blocks into the docs")
@@ -78,7 +79,7 @@ def main() -> int:
             text = new
         elif new != text:
             print(f"{doc}: generated blocks differ from docs/run/ "
-                  "(run benchmarks/docs_tables.py write)")
+                  "(run benchmarks/runs/docs_tables.py write)")
             bad += 1
         for n in unsourced_numbers(text, allowed):
             print(f"{doc}: {n} is not a number of run {snap.run['name']}")

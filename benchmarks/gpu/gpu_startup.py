@@ -1,6 +1,6 @@
 """Start-up a training job's process pays before it trains, timed over fresh interpreters.
 
-    python benchmarks/gpu_startup.py --out DIR [--repeats 3] [--device cuda]
+    python benchmarks/gpu/gpu_startup.py --out DIR [--repeats 3] [--device cuda]
 
 Each command runs in a new process (torch_cuda ``--repeats`` times, the others
 ``--other-repeats`` times; PYTHONPATH as inherited, workflow/ put in front), wall time
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ NWB file, the reader and the decoders, and prints:
 * per group of nine animals (disjoint groups, in seed order): the exact block-relabelling test
   of the mean (:func:`nidecode.evaluation.statistics.group_relabelling_p`).
 
-    .venv/bin/python benchmarks/false_positives.py [--null 180] [--informative 27]
+    .venv/bin/python benchmarks/studies/false_positives.py [--null 180] [--informative 27]
         [--processes 2] [--out results/false_positives.csv]
 
 The sessions are small by default (6 repeats, 6 blanks, small grids: fast). ``--main-settings``
@@ -20,12 +20,12 @@ simulates them at the size the main job does (config/config.yaml: 10 repeats, 50
 grids); ``--main-settings --repeats 50`` at Allen's 50 repeats.
 
 With ``--real FOLDER`` it runs the study's real arm instead: every session of a gabor-epoch
-folder (the exchange format of :mod:`nidecode.data.gabors`; ``benchmarks/export_gabor.py``
+folder (the exchange format of :mod:`nidecode.data.gabors`; ``benchmarks/studies/export_gabor.py``
 writes one from Allen NWB files) through the workflow's drift control, a label that is only
 time on real drift, and prints the same rejection rates and the group test over disjoint and
 random groups of nine real sessions:
 
-    .venv/bin/python benchmarks/false_positives.py --real /work/shared/data/allen-real \
+    .venv/bin/python benchmarks/studies/false_positives.py --real /work/shared/data/allen-real \
         [--sessions 3] [--real-decoders glm] [--permutations 5] [--processes 1] \
         [--out results/false_positives_real.csv]
 
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from nidecode.studies.false_positives import (  # noqa: E402

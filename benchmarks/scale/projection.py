@@ -7,11 +7,11 @@ trained once per network seed, at paper scale (``--presentations`` per animal, A
 repeats of 238 stimuli). Its parts, each measured and read from JSON:
 
 * training throughput (images/s, steady state) per backbone and image size, and prediction
-  throughput, on the accelerator (``benchmarks/gpu_check.sh`` -> ``--gpu``);
+  throughput, on the accelerator (``benchmarks/gpu/gpu_check.sh`` -> ``--gpu``);
 * a training process's start-up (imports, CUDA) and one animal's data: reading its responses
   and building its ``W`` at paper scale (same file);
 * the scheduler's cost per job on a real SLURM cluster, and the per-job start-up there
-  (``benchmarks/cluster_batching.py`` -> ``--cluster``).
+  (``benchmarks/scale/cluster_batching.py`` -> ``--cluster``).
 
 One job trains a batch of combos in one process (``decoding.dnn.cross_batch_size``): it pays
 the scheduler, the start-up, the warm-up and each of its animals' data once. Jobs are spread
@@ -26,7 +26,7 @@ import json
 import math
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ANIMALS = 9
 # all_subsets: each animal held out, trained on every non-empty subset of the other eight.
 COMBOS = ANIMALS * (2 ** (ANIMALS - 1) - 1)

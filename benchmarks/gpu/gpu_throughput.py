@@ -1,6 +1,6 @@
 """Per-image training throughput of the project's training path, per backbone and image size.
 
-    python benchmarks/gpu_throughput.py --out DIR [--tiny]
+    python benchmarks/gpu/gpu_throughput.py --out DIR [--tiny]
 
 Each case runs :func:`nidecode.decoders.network.fit_predict` itself (Lightning, pinned W rows,
 ``W[batch] @ U``
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 # (arch, image size, batch size): both backbones at 64, 128 and 224 with batch 256, and

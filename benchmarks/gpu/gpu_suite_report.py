@@ -1,6 +1,6 @@
 """Tables of one `snakemake` run of the workflow, with the GPU's utilisation sampled beside it.
 
-    python benchmarks/gpu_suite_report.py --dir SUITE_DIR --out OUT [--smi SMI.csv]
+    python benchmarks/gpu/gpu_suite_report.py --dir SUITE_DIR --out OUT [--smi SMI.csv]
            [--wall-start EPOCH --wall-end EPOCH]
 
 Reads, in SUITE_DIR (the run's working directory):

@@ -1,8 +1,8 @@
 """Write the gabor-epoch exchange format from Allen-layout NWB files, so that a user can rebuild
-the real-data benchmarks (``benchmarks/false_positives.py --real``, ``benchmarks/fidelity.py
---real``) from downloaded sessions.
+the real-data benchmarks (``benchmarks/studies/false_positives.py --real``,
+``benchmarks/studies/fidelity.py --real``) from downloaded sessions.
 
-    .venv/bin/python benchmarks/export_gabor.py OUT_FOLDER session1.nwb [session2.nwb ...]
+    .venv/bin/python benchmarks/studies/export_gabor.py OUT_FOLDER session1.nwb [session2.nwb ...]
 
 Each file is read as the workflow reads it (:func:`nidecode.data.nwb.read_session`); its gabor
 epoch (:func:`nidecode.data.gabors.session_epoch`: presentations outside the stimulus-invalid
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 
 from nidecode.common.errors import NidecodeError  # noqa: E402
 from nidecode.data.gabors import interruption, save_epoch, session_epoch  # noqa: E402

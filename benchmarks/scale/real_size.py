@@ -1,9 +1,9 @@
 """The ``responses`` step on one session at the size of a real Allen session.
 
-    python benchmarks/real_size.py [--units 2000] [--hours 3] [--rate 5] [--seed 0]
+    python benchmarks/scale/real_size.py [--units 2000] [--hours 3] [--rate 5] [--seed 0]
                                    [--dir resources/benchmark] [--no-old] [--json PATH]
 
-(also ``python benchmarks/benchmark.py --only g``)
+(also ``python benchmarks/scale/benchmark.py --only g``)
 
 A real Allen Visual Coding - Neuropixels session holds about 2,000 units on six probes over about
 3 hours, some 10^8 spikes. The simulator (nidecode.data.simulate) works on a 5 ms grid of every unit
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow"))
 
 # Units along each probe, cortex first (Allen's units tables list probe by probe). 2,000 units.

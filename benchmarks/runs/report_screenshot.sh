@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Render the HTML report in headless Chromium and save its front page as a PNG, to look at it.
-#   benchmarks/report_screenshot.sh [results/report.html] [results/report_front.png]
+#   benchmarks/runs/report_screenshot.sh [results/report.html] [results/report_front.png]
 # Needs Debian's chromium (apt-get install chromium). The flags keep it off the network.
 set -euo pipefail
 report="$(realpath "${1:-results/report.html}")"

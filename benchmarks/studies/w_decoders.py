@@ -3,7 +3,7 @@ the RBF SVC on W and the top-stimulus readout, mean accuracy over the 3 folds, i
 and both preferred-stimulus modes. Run it with two commits' code on their own runs to see what
 a change to W did (the network's numbers are in each run's summary.csv).
 
-    .venv/bin/python benchmarks/w_decoders.py results --sessions M0,S0,N0
+    .venv/bin/python benchmarks/studies/w_decoders.py results --sessions M0,S0,N0
 """
 
 import argparse
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow"))
 
 from nidecode.common.io import open_netcdf  # noqa: E402
 from nidecode.jobs.glm_session import top_stimulus_readout as readout  # noqa: E402

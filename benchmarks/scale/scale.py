@@ -11,7 +11,7 @@ trials'). Every rule's
 for the first and last repeats, the growth (t_last / t_first) and its exponent
 log(growth) / log(repeats_last / repeats_first): 1 is linear in the trials, 2 quadratic.
 
-    python benchmarks/scale.py --workdir /tmp/scale --repeats 10 50 --cores 2 \\
+    python benchmarks/scale/scale.py --workdir /tmp/scale --repeats 10 50 --cores 2 \\
         [--json docs/run/scale.json]
 
 Each run's wall time (the whole ``snakemake`` call) is printed under the table.
@@ -20,7 +20,7 @@ Each run's wall time (the whole ``snakemake`` call) is printed under the table.
 value, each holding ``results/benchmarks``), for the whole main job, e.g. the default one and
 the ``config/allen_scale.yaml`` one:
 
-    python benchmarks/scale.py --existing /tmp/main10 /tmp/main50 --repeats 10 50 \
+    python benchmarks/scale/scale.py --existing /tmp/main10 /tmp/main50 --repeats 10 50 \
         --json docs/run/scale_main.json
 """
 
@@ -38,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def layer(session: str, repeats: int) -> dict:

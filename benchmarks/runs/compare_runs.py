@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare two runs' results row by row: are their accuracies and p-values identical?
 
-    python benchmarks/compare_runs.py RESULTS_A RESULTS_B
+    python benchmarks/runs/compare_runs.py RESULTS_A RESULTS_B
 
 Rows of each summary.csv are matched by what identifies a job (task, model, analysis, control,
 preferred-stimulus mode, split, session, combo, fold); prints the rows only one run has and,

@@ -4,7 +4,7 @@ The candidates differ from the default (``decoding.dnn`` of the configs) in one 
 image channels, image size, epochs, and the linear head against fine-tuning every layer. Each
 trains on the held-apart animals of ``config/held_apart.yaml`` (their own seeds; the main
 job's animals never enter), in the configured split, ``train`` mode, and stands beside the RBF
-SVC on the same ``W`` (benchmarks/retention.py). The choice: among the candidates that fit
+SVC on the same ``W`` (benchmarks/studies/retention.py). The choice: among the candidates that fit
 the CPU main job (a linear head on frozen features, at most ``--cost-limit`` times the
 default's seconds per fit; fine-tuning and larger images are measured and reported, but cost
 5-30 times as much), the one with the highest mean accuracy over animals and folds; the
@@ -14,7 +14,7 @@ noise). ``--rows`` summarises an earlier run's JSON again, without training.
     .venv/bin/snakemake --configfile config/config.yaml config/held_apart.yaml --cores 2 \\
         --directory /tmp/held results/responses/H0.nc results/responses/H1.nc \\
         results/responses/H2.nc results/responses/H3.nc results/stimuli.nc
-    .venv/bin/python benchmarks/settings_choice.py --results /tmp/held/results \\
+    .venv/bin/python benchmarks/studies/settings_choice.py --results /tmp/held/results \\
         --json docs/run/settings_choice.json
 
 Prints one row per animal, fold and candidate, then the mean per candidate and the choice.
@@ -28,9 +28,9 @@ import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "studies"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

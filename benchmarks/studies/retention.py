@@ -6,9 +6,9 @@ trains each network variant
 (decoding.dnn settings that differ, as JSON) on the neural images of the same W; prints one row
 per session, fold and variant with the gap (svc_w - network). Runs on the CPU or a GPU.
 
-    .venv/bin/python benchmarks/retention.py --results results --sessions M0,S0 --folds 0 \\
+    .venv/bin/python benchmarks/studies/retention.py --results results --sessions M0,S0 --folds 0 \\
         [--configfile config/config.yaml [config/gpu.yaml]] [--variants '{"name": {...}}']
-    .venv/bin/python benchmarks/retention.py --results results --sessions M0,S0 --span
+    .venv/bin/python benchmarks/studies/retention.py --results results --sessions M0,S0 --span
 
 --span prints, instead of training networks, how much an image can hold before any network
 sees it: the SVC on the part of W that the images W @ channels determine (W projected onto the
@@ -28,7 +28,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 import pandas as pd  # noqa: E402

@@ -15,7 +15,7 @@ its combos, i.e. the process start, imports, reading the responses, building ``W
 predicting. Needs a SLURM cluster: ``--start-cluster`` starts the tests' one-node cluster
 (tests/slurm/cluster.sh; root), else one must be running with partition ``--partition``.
 
-    python benchmarks/cluster_batching.py --workdir /tmp/cb --combos 200 --batch 25 \\
+    python benchmarks/scale/cluster_batching.py --workdir /tmp/cb --combos 200 --batch 25 \\
         --start-cluster --json docs/run/cluster_batching.json
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "tests" / "slurm" / "cluster.sh"
 SINGLE = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
 ARRAY = re.compile(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)")

@@ -393,8 +393,9 @@ def test_blanks_through_the_main_decoders_table_and_line(tmp_path):
     n0 = t.loc["null N0"]
     assert n0.blanks == pytest.approx(0.55) and pd.isna(n0.p_paired)
     line = blanks_through_main_line(df, "block", ["N0"])
-    assert "of its 0.80, the GLM gets **0.57** from blanks alone, main − blanks paired over 3 " \
-           "animals p 0.25" in line
+    assert "the GLM 0.80 on its test trials, **0.57** on the blanks, main − blanks paired " \
+           "over 3 animals p 0.25" in line
+    assert "not a part of its main score" in line
     assert "Null animals, main / blanks: N0 GLM 0.50 / 0.55" in line
     assert blanks_through_main_line(df, "trial", ["N0"]).endswith("not scored")
 

@@ -67,6 +67,8 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
     assert jobs["drift_control"] == 10  # one job per session writes both splits
     assert jobs["glm_analyses"] == 10
     assert jobs["dnn_control"] == 2  # response shuffle of M0 fold 0 in both modes
+    # The network's block-relabelling null: every animal, block split, train mode.
+    assert jobs["dnn_relabelling_null"] == 10
     assert jobs["dnn_cross"] == 6 and jobs["raster_within"] == 1
     for split in ("block", "trial"):
         assert f"results/decode/{split}/dnn_paper/within/N0/fold0/metrics.json" in res.stdout
@@ -77,6 +79,7 @@ def test_default_dry_run_is_keyed_by_session(tmp_path):
         assert f"results/decode/block/dnn_train/cross/{combo}/metrics.json" in res.stdout
     for s in ("S0", "S4", "M0", "M3", "N0"):
         assert f"results/responses/{s}.nc" in res.stdout
+        assert f"results/decode/block/dnn_train/relabelling_null/{s}.json" in res.stdout
 
 
 def test_allen_dry_run_downloads_then_reads(tmp_path):
@@ -227,14 +230,27 @@ def test_tiny_end_to_end_run(tiny_run):
     confound = summary[summary.analysis.astype(str).str.startswith("time-")]
     assert len(confound) == 4 and set(confound.session) == {"S0", "N0"}
     # Controls: response shuffle, one label shuffle and one block relabelling, S0 fold 0,
-    # both modes; the relabelling gives the main job a time-respecting p-value.
+    # both modes. The network's null job (dnn_relabelling_null, ci.yaml's 2 relabellings)
+    # gives the main rows their time-respecting p-value, over the retrained relabelling's.
     controls = summary[summary.control != "none"]
     assert sorted(controls.control.unique()) == ["label_shuffle-0", "relabel-0",
                                                  "response_shuffle"]
     assert set(controls.ps_mode) == {"train", "paper"}
     s0_dnn = main[(main.session == "S0") & (main.model_label == "network (train)")
                   & (main.split == "block")]
-    assert s0_dnn.n_time_null.tolist() == [1] and s0_dnn.n_permutations.tolist() == [1]
+    assert s0_dnn.n_time_null.tolist() == [2] and s0_dnn.n_permutations.tolist() == [1]
+    for session in ("S0", "N0"):
+        net = main[(main.session == session) & (main.model_label == "network (train)")
+                   & (main.split == "block")].iloc[0]
+        null = json.loads((tiny_run / "results" / "decode" / "block" / "dnn_train"
+                           / "relabelling_null" / f"{session}.json").read_text())[0]
+        # The null job refits the true labels: the same fold-0 fits, seeds and numbers as the
+        # main network job, and its p counts the relabellings reaching them.
+        assert null["time_null_observed"] == pytest.approx(net.balanced_accuracy, abs=1e-12)
+        assert null["seeds"] == [0, 1] and null["time_null_folds"] == [0]
+        assert net.p_time == (1 + sum(a >= null["time_null_observed"]
+                                      for a in null["time_null_accuracies"])) / 3
+        assert net.time_null == "block_relabelling" and net.n_time_null == 2
     # Every network trains with both seeds of ci.yaml: the mean and the SD over seeds.
     nets = summary[summary.model.isin(["googlenet", "efficientnet_lite0"])]
     assert (nets.n_seeds == 2).all() and nets.seed_accuracy_sd.notna().all()
@@ -289,16 +305,23 @@ def test_tiny_end_to_end_run(tiny_run):
     assert {"accuracy_mean", "accuracy_sd", "n_folds", "split"} <= set(folds.columns)
     groups = pd.read_csv(tiny_run / "results" / "group_tests.csv")
     assert set(groups.group) == {"animals", "null N0"} and set(groups.split) == {"block", "trial"}
+    # The network beside the other decoders: S0 alone, and the null animal.
+    net_groups = groups[groups.model == "googlenet"]
+    assert set(zip(net_groups.split, net_groups.group, strict=True)) == {("block", "animals"),
+                                                                         ("block", "null N0")}
+    assert np.allclose(net_groups.p_floor, 1 / 3)
     # Every job aggregate depends on has its benchmark row (time and peak memory).
     bench = pd.read_csv(tiny_run / "results" / "benchmarks.csv")
     assert set(bench.rule) == {"simulate_session", "render_stimuli", "responses", "glm_within",
                                "glm_analyses", "dnn_within", "dnn_cross", "raster_within",
                                "dnn_control", "dnn_transfer", "baselines_within",
-                               "baselines_cross", "blank_control", "drift_control"}
+                               "baselines_cross", "blank_control", "drift_control",
+                               "dnn_relabelling_null"}
     networks = main[main.inputs.isin(["neural_image", "raster"])]
-    # ... the last 2: one drift-control job per session writes both splits.
+    # ... then one drift-control job per session writes both splits, and one network null
+    # job per session.
     assert len(bench) == (len(networks) + len(controls) + len(transfer)
-                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1 + 2 * 2 + 2)
+                          + 2 + 2 + 1 + 2 * 2 + 2 + 2 * 2 + 1 + 2 * 2 + 2 + 2)
     assert (bench.s > 0).all() and (bench.max_rss_mb > 0).all()
     for name in FIGURES:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 5000, name

@@ -1,4 +1,5 @@
-"""The network's default settings, chosen on animals the main job never scores.
+"""The network's default settings, chosen again on animals the main job never scores (first
+chosen on fold 0 of M0, S0 and M1, which it does score: docs/network.md).
 
 The candidates differ from the default (``decoding.dnn`` of the configs) in one setting each:
 image channels, image size, epochs, and the linear head against fine-tuning every layer. Each

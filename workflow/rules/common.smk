@@ -165,6 +165,11 @@ def decode_jobs():
         # The null animal in every mode the controls name (leakage: paper mode should fail).
         add("dnn_within", within, split=split, mode=CONTROLS["ps_modes"],
             session=[s for s in null if s in sessions], fold=DNN_FOLDS)
+    # The network's block-relabelling null: every animal, in the main split and its modes.
+    if CONTROLS["dnn_relabelling_null"]:
+        add("dnn_relabelling_null",
+            "results/decode/{split}/dnn_{mode}/relabelling_null/{session}.json", split=SPLIT,
+            mode=PS_MODES, session=SESSIONS)
     add("dnn_cross", "results/decode/{split}/dnn_{mode}/cross/{batch}/metrics.json",
         split=SPLIT, mode=PS_MODES, batch=list(CROSS_BATCHES))
     if DECODING["baselines"]:

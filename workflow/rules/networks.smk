@@ -83,6 +83,19 @@ use rule dnn_within as dnn_control with:
         "results/logs/dnn_control/{split}/{mode}/{control}/{session}/fold{fold}.log",
 
 
+use rule dnn_within as dnn_relabelling_null with:
+    params:
+        decoder="network",
+        null="block_relabelling",
+        **NETWORK_PARAMS,
+    output:
+        "results/decode/{split}/dnn_{mode}/relabelling_null/{session}.json",
+    benchmark:
+        bench("dnn_relabelling_null", "results/decode/{split}/dnn_{mode}/relabelling_null/{session}.json")
+    log:
+        "results/logs/dnn_relabelling_null/{split}/{mode}/{session}.log",
+
+
 use rule dnn_within as dnn_analysis with:
     output:
         "results/decode/{split}/dnn_analysis/{analysis}/{session}/fold{fold}/metrics.json",

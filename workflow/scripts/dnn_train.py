@@ -13,7 +13,12 @@ def main(smk) -> None:
 
     m = train_job(smk.params.decoder, dict(smk.wildcards), smk.input, smk.output, smk.config,
                   dict(zip(smk.params.label_names, smk.input.labels, strict=True)),
-                  smk.params.workdir, smk.params.get("combos", ()))
+                  smk.params.workdir, smk.params.get("combos", ()), smk.params.get("null"))
+    if "p_time" in m and "accuracy" not in m:  # a block-relabelling null
+        logging.info("%s %s: observed %.3f, null mean %.3f, p_time %.2f", smk.params.decoder,
+                     dict(smk.wildcards), m["time_null_observed"],
+                     sum(m["time_null_accuracies"]) / m["n_time_null"], m["p_time"])
+        return
     logging.info("%s %s: accuracy %.3f, pretrained %s", smk.params.decoder, dict(smk.wildcards),
                  m["accuracy"], m["pretrained"])
 

@@ -486,7 +486,7 @@ def fit_predict(
     n_classes: int,
     basis: np.ndarray | None,
     settings: DNNSettings,
-    workdir: Path,
+    workdir: Path | None,
     *,
     class_weight: str | None = "balanced",
 ) -> tuple[np.ndarray, dict]:
@@ -495,6 +495,8 @@ def fit_predict(
     Lightning writes CSV logs to ``workdir/lightning/v0`` and checkpoints to
     ``workdir/checkpoints``; an interrupted run with the same inputs, settings, class weighting
     and initial weights resumes from ``last.ckpt`` and continues exactly where it stopped.
+    ``workdir`` None writes nothing (the many small fits of a null: a killed job refits them);
+    the fit is the same.
     ``class_weight="balanced"`` weighs the loss by n_samples / (n_classes * count_c) of the
     training labels; None leaves it unweighted. Returns predicted labels and a record for
     metrics.json.
@@ -517,23 +519,27 @@ def fit_predict(
     if settings.finetune == "head" and not record["pretrained"]:
         log.warning("finetune: head on %s without ImageNet weights: a linear head on random "
                     "features", settings.arch)
-    workdir = Path(workdir)
-    ckpt_dir = workdir / "checkpoints"
-    # asdict(settings) holds arch and finetune too; named again so that the fingerprint keeps
-    # them whatever becomes of the settings' fields.
-    fp = fingerprint(asdict(settings), {"class_weight": class_weight},
-                     {k: record[k] for k in ("arch", "finetune", "pretrained", "weights_sha256")},
-                     x_train, y_train, basis if basis is not None else 0)
+    x_train_raw = x_train  # what the fingerprint hashes, as before standardising
     if basis is not None and settings.standardise_weights:
         x_train, x_test = standardise_weights(x_train, x_test)
-    fp_file = ckpt_dir / "fingerprint.txt"
-    if ckpt_dir.exists() and (not fp_file.exists() or fp_file.read_text() != fp):
-        shutil.rmtree(ckpt_dir)  # checkpoints of another run: never resume from them
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    fp_file.write_text(fp)
-    last = ckpt_dir / "last.ckpt"
-    done = _epochs_done(last)
-    resume = last if done is not None else None
+    resume, done = None, None
+    if workdir is not None:
+        workdir = Path(workdir)
+        ckpt_dir = workdir / "checkpoints"
+        # asdict(settings) holds arch and finetune too; named again so that the fingerprint
+        # keeps them whatever becomes of the settings' fields.
+        fp = fingerprint(asdict(settings), {"class_weight": class_weight},
+                         {k: record[k] for k in ("arch", "finetune", "pretrained",
+                                                 "weights_sha256")},
+                         x_train_raw, y_train, basis if basis is not None else 0)
+        fp_file = ckpt_dir / "fingerprint.txt"
+        if ckpt_dir.exists() and (not fp_file.exists() or fp_file.read_text() != fp):
+            shutil.rmtree(ckpt_dir)  # checkpoints of another run: never resume from them
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        fp_file.write_text(fp)
+        last = ckpt_dir / "last.ckpt"
+        done = _epochs_done(last)
+        resume = last if done is not None else None
 
     module = NeuralImageClassifier(
         model, n_classes, None if basis is None else torch.from_numpy(basis), settings,
@@ -562,19 +568,22 @@ def fit_predict(
         record["feature_seconds"] = round(time.perf_counter() - t_features, 3)
     elif settings.compile:
         module.model = torch.compile(module.model)
+    progress = EpochProgress(len(x_train), f"{settings.arch} seed {settings.seed}: ")
     trainer = L.Trainer(
         max_epochs=settings.epochs,
         accelerator=settings.accelerator,
         devices=1,
         precision=settings.precision,
         deterministic=not on_gpu,
-        logger=CSVLogger(save_dir=str(workdir), name="lightning", version="v0"),
+        logger=(False if workdir is None else
+                CSVLogger(save_dir=str(workdir), name="lightning", version="v0")),
+        enable_checkpointing=workdir is not None,
         # One checkpoint, overwritten after every epoch. (save_last with save_top_k=0 would only
         # write it when training ends, leaving a killed job nothing to resume from.)
-        callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), filename="last", save_top_k=1,
-                                   enable_version_counter=False),
-                   RNGStateCheckpoint(),
-                   EpochProgress(len(x_train), f"{settings.arch} seed {settings.seed}: ")],
+        callbacks=[progress] if workdir is None else [
+            ModelCheckpoint(dirpath=str(ckpt_dir), filename="last", save_top_k=1,
+                            enable_version_counter=False),
+            RNGStateCheckpoint(), progress],
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,

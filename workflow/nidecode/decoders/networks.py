@@ -21,12 +21,13 @@ def _same_scale(w: np.ndarray) -> np.ndarray:
 
 def train_network(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                   context: Context) -> Fit:
-    """Train the configured backbone on the training rows' images and predict the test rows."""
+    """Train the configured backbone on the training rows' images and predict the test rows
+    (checkpoints and logs in ``context.workdir``; none without one)."""
     from nidecode.decoders.network import fit_predict
 
     s = context.network
-    if s is None or context.workdir is None:
-        raise ValueError("a network decoder needs its settings and a working folder")
+    if s is None:
+        raise ValueError("a network decoder needs its settings (decoding.dnn)")
     predicted, record = fit_predict(x_train, y_train, x_test, context.n_classes, context.basis,
                                     s, context.workdir)
     inputs = "neural_image" if context.basis is not None else "raster"

@@ -19,8 +19,9 @@ class JobRecord:
     ``model``: the decoder (glm, svc, ..., readout), or a network's backbone; ``inputs``:
     responses | neural_image_weights | neural_image | raster; ``baseline``: the responses'
     baseline method (the pre-stimulus window); ``control``: none, response_shuffle,
-    label_shuffle-k or relabel-k. Extra, job-specific keys (nulls, settings, the training
-    record) are added beside these by the job runner.
+    label_shuffle-k, relabel-k or block_relabelling_null (a network's whole null, one job).
+    Extra, job-specific keys (nulls, settings, the training record) are added beside these
+    by the job runner.
     """
 
     model: str

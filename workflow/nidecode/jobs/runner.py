@@ -235,7 +235,9 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
                            name: str = "glm", params: dict | None = None,
                            analysis: Analysis | str = "main", max_relabellings: int = 1000,
                            mode: PSMode | None = None, observed: float | None = None,
-                           n_jobs: int = 1) -> dict:
+                           n_jobs: int = 1, network: Any = None,
+                           seeds: tuple[int, ...] = (), folds: list[int] | None = None
+                           ) -> dict:
     """The time-respecting null of a block design: refit on whole-block relabellings.
 
     Every other assignment of the classes to whole stimulus blocks (each block keeps its trials
@@ -251,6 +253,15 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     ``observed``: the true labels' pooled balanced accuracy when the caller's folds already
     give it (:func:`pooled_balanced` of their summed confusion matrices), else it is refitted.
     ``n_jobs``: fits run in that many threads (:func:`in_threads`; the same numbers for any).
+    ``folds``: the folds pooled (default: all), the same for the observed labels and every
+    relabelling (a network that runs on fold 0 only is tested on fold 0).
+
+    A trained network (``network``: its settings) fits every labelling and fold once per seed
+    of ``seeds`` (default: its own seed), writing nothing (no checkpoint: a killed job refits);
+    each labelling's statistic is the mean over seeds of its pooled balanced accuracy, the
+    observed one included. With frozen features (``finetune: head``) the fits on one training
+    set reuse its features (:func:`nidecode.decoders.network.fit_predict`), so the null costs
+    a feature pass per distinct training set and a linear head per fit.
     """
     dec, params = get(name), dict(params or {})
     sel = scope.select(ds, stimuli, analysis)
@@ -261,10 +272,14 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     names = np.array(sel.names)
     n_stim = stimuli.sizes["stimulus"]
     context = _context(dec, stimuli, sel.names)
+    # One context per seed; a decoder that is not a network fits once.
+    contexts = ([replace(context, network=replace(network, seed=s))
+                 for s in (seeds or (network.seed,))] if dec.trains_network else [context])
 
     relabellings = list(block_relabellings(y, block, max_relabellings, scope.seed))
     todo = ([] if observed is not None else [y]) + relabellings
-    fits = [(i, k) for i in range(len(todo)) for k in range(scope.n_folds)]
+    folds = list(range(scope.n_folds)) if folds is None else list(folds)
+    fits = [(i, k) for i in range(len(todo)) for k in folds]
     # The pseudo-classes' block folds. Relabellings share folds (in the block split, 27 fits
     # of Allen's 3 + 3 blocks hold out only 10 distinct pairs of blocks), and what a decoder
     # reads (W) and an SVC's kernels depend on the training trials, not on their labels:
@@ -274,27 +289,36 @@ def block_relabelling_null(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
     for j, train in enumerate(masks):
         same_trials.setdefault(train.tobytes(), []).append(j)
 
-    def fits_on(group: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def fits_on(group: list[int]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         train = masks[group[0]]
         x = decoder_inputs(dec.inputs, ds, sel, train, mode, n_stim, scope.split)
+        if dec.trains_network:
+            x = x.astype(np.float32)
         labels = [todo[fits[j][0]] for j in group]
-        return [(lab[~train], dec.fit_predict(x[train], lab[train], x[~train], context,
-                                              **params).predicted) for lab in labels]
+        return [(lab[~train], [dec.fit_predict(x[train], lab[train], x[~train], c,
+                                               **params).predicted for c in contexts])
+                for lab in labels]
 
     groups = list(same_trials.values())
     done: list = [None] * len(fits)
     for group, results in zip(groups, in_threads(fits_on, groups, n_jobs), strict=True):
         for j, result in zip(group, results, strict=True):
             done[j] = result
-    per_labels = [done[i * scope.n_folds:(i + 1) * scope.n_folds] for i in range(len(todo))]
-    null = [balanced(np.concatenate([t for t, _ in f]), np.concatenate([p for _, p in f]),
-                     len(names)) for f in per_labels]
+    per_labels = [done[i * len(folds):(i + 1) * len(folds)] for i in range(len(todo))]
+    # Per labelling: the pooled balanced accuracy of each seed's folds, averaged over seeds.
+    null = [float(np.mean([balanced(np.concatenate([t for t, _ in f]),
+                                    np.concatenate([p[s] for _, p in f]), len(names))
+                           for s in range(len(contexts))])) for f in per_labels]
     if observed is None:
         observed, null = null[0], null[1:]
+    statistic = ("balanced accuracy pooled over folds" if len(folds) == scope.n_folds else
+                 f"balanced accuracy pooled over folds {'+'.join(map(str, folds))}")
+    if len(contexts) > 1:
+        statistic += f", mean over {len(contexts)} seeds"
     return {"time_null": "block_relabelling", "n_time_null": len(null),
             "p_time": permutation_p(observed, np.asarray(null)),
             "time_null_observed": observed, "time_null_accuracies": null,
-            "time_null_statistic": "balanced accuracy pooled over folds"}
+            "time_null_statistic": statistic, "time_null_folds": folds}
 
 
 def session(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, decoders: dict[str, dict],

@@ -25,7 +25,7 @@ from nidecode.decoders.registry import get
 from nidecode.evaluation.metrics import combine_seeds, write_metrics, write_metrics_rows
 from nidecode.evaluation.splits import parse_combo
 from nidecode.evaluation.statistics import add_statistics
-from nidecode.jobs.runner import cross, within
+from nidecode.jobs.runner import block_relabelling_null, cross, record, within
 from nidecode.jobs.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,15 @@ log = logging.getLogger(__name__)
 
 def train_job(decoder: str, wildcards: Mapping[str, str], inputs: Any, outputs: Sequence[str],
               config: dict, label_files: dict[str, str], workdir: str,
-              combos: Sequence[str] = ()) -> dict:
+              combos: Sequence[str] = (), null: str | None = None) -> dict:
     """Train ``decoder`` over every seed of ``decoding.dnn.seeds`` for the job ``wildcards``
     name, write its outputs and return its metrics (:func:`combine_seeds`; across animals the
     batch's first combo's).
 
     Within one animal: one fold (``wildcards``). Across animals: every combo in ``combos`` (a
-    batch, :func:`train_cross_batch`), writing their metrics and test trials' ``W``."""
+    batch, :func:`train_cross_batch`), writing their metrics and test trials' ``W``.
+    ``null="block_relabelling"``: the animal's block-relabelling null
+    (:func:`relabelling_null_job`)."""
     stimuli = open_netcdf(inputs.stimuli)
     scope = Scope.from_config(config, stimuli, label_files, split=wildcards["split"])
     if not get(decoder).trains_network:
@@ -58,6 +60,11 @@ def train_job(decoder: str, wildcards: Mapping[str, str], inputs: Any, outputs: 
         write_netcdf(test_weights, outputs[1])  # the first seed's predictions, for the figures
         return rows[0]
     ds = open_netcdf(inputs.responses)
+    if null == "block_relabelling":
+        m = relabelling_null_job(decoder, ds, stimuli, scope, wildcards["mode"], config, base,
+                                 tuple(seeds))
+        write_metrics_rows([m], outputs[0])  # a null, not a fit: no interval or binomial p
+        return m
     runs = []
     for seed in seeds:
         # One checkpoint folder per seed when there are several: each resumes on its own.
@@ -129,3 +136,38 @@ def transfer_overrides(config: dict, variant: str | None) -> dict:
     t = config["decoding"]["transfer"]
     shared = {k: t[k] for k in ("image_size", "epochs", "lr", "batch_size") if t.get(k)}
     return {**shared, **t["variants"][variant]}
+
+
+def relabelling_null_job(decoder: str, ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope,
+                         mode: str, config: dict, network: DNNSettings, seeds: tuple[int, ...]
+                         ) -> dict:
+    """The network's time-respecting test on one animal: its block-relabelling null
+    (:func:`nidecode.jobs.runner.block_relabelling_null`) on the folds the network runs on
+    (``decoding.dnn_folds``), every seed, every whole-block relabelling (at most
+    ``controls.dnn_relabellings``, else ``controls.block_relabellings``), the true labels
+    refitted as the observed statistic.
+
+    Fits on the same training blocks share their frozen features, so the null costs a feature
+    pass per distinct training set (at most 5 for fold 0 of Allen's 3 + 3 blocks: fold 0 holds
+    out the first block) and a linear head per fit; nothing is checkpointed. The record's
+    ``p_time`` and null go to the network's main rows of this animal, split and mode, and to
+    the group test across animals (:mod:`nidecode.report.aggregate`)."""
+    import time
+
+    t0 = time.perf_counter()
+    d = config["decoding"]
+    folds = list(range(scope.n_folds)) if d["dnn_folds"] is None else list(d["dnn_folds"])
+    c = config["controls"]
+    null = block_relabelling_null(ds, stimuli, scope, decoder, mode=mode,
+                                  max_relabellings=c["dnn_relabellings"] or c["block_relabellings"],
+                                  network=network, seeds=seeds, folds=folds)
+    if not null:
+        raise NidecodeError(f"{ds.attrs['animal']}: the labels vary within stimulus blocks, so "
+                            "there is no whole-block relabelling null; set "
+                            "controls.dnn_relabelling_null: false")
+    sel = scope.select(ds, stimuli)
+    return record(ds, sel, scope, t0, model=network.arch, inputs="neural_image", ps_mode=mode,
+                  control="block_relabelling_null", fold=None, n_folds=scope.n_folds,
+                  seeds=list(seeds),
+                  arch=network.arch, finetune=network.finetune, image_size=network.image_size,
+                  epochs=network.epochs, image_channels=network.image_channels, **null)

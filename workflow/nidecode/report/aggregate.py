@@ -111,9 +111,27 @@ def summarise(metric_files: list[str | Path]) -> pd.DataFrame:
             else:
                 df.loc[i, ["p_permutation", "n_permutations"]] = [p, len(null)]
     df = df.drop(columns="null_kind")
+    # A network's whole block-relabelling null, one job per animal (control
+    # block_relabelling_null): its p_time goes to the main rows of the folds it tested, and
+    # its own record leaves the table (it is not a fit of its own).
+    nulls = df.control == NETWORK_NULL
+    for i in df.index[nulls]:
+        m = _rows(df.loc[i, "metrics_file"])[0]
+        target = ((df.control == "none") & (df.analysis == "main")
+                  & (df.inputs == "neural_image") & (df.session == m["session"])
+                  & (df.split == m["split"]) & (df.ps_mode == m["ps_mode"])
+                  & df.fold.isin(m["time_null_folds"]))
+        for j in df.index[target]:
+            df.loc[j, ["p_time", "time_null", "n_time_null", "time_null_observed"]] = [
+                m["p_time"], "block_relabelling", m["n_time_null"],
+                m["time_null_observed"]]
+    df = df[~nulls]
     return df.sort_values(["task", "model_label", "analysis", "control", "split", "session",
                            "combo", "fold"], na_position="last").reset_index(drop=True)
 
+
+# The control of a network's block-relabelling null job (nidecode.jobs.training).
+NETWORK_NULL = "block_relabelling_null"
 
 GROUP_COLUMNS = ["model", "ps_mode", "split", "group", "sessions", "n_sessions",
                  "balanced_accuracy_mean", "null_mean", "p_time_group", "p_floor", "method",
@@ -134,15 +152,17 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
     ``n_draws`` Monte Carlo draws. With n animals and 10 distinct partitions each (3 + 3
     blocks) the floor is 10^-n instead of one session's 1/10. One row per decoder (``model``,
     ``ps_mode`` for decoders of W), split and group (the stimulus-carrying animals; each null
-    animal alone). The network's null is its retrained relabellings
-    (``controls.dnn_block_relabellings``, fold 0); decoders without a block-relabelling null
-    (the network in the default configuration) have no row. ``analysis``: the rows tested
+    animal alone). The network's null is its block-relabelling null job
+    (``controls.dnn_relabelling_null``: every relabelling on the network's folds, every seed),
+    else its retrained relabellings (``controls.dnn_block_relabellings``, fold 0); a decoder
+    without a block-relabelling null has no row. ``analysis``: the rows tested
     (``drift_control``: the gabor-epoch drift control, whose label is only time).
     """
     per: dict[tuple[str, str, str, str], tuple[float, list[float]]] = {}
     # The network's null is retrained, one job per relabelling (controls.dnn_block_relabellings,
     # control "relabel-k"): its fold-0 balanced accuracy against the relabelled jobs' on the
     # same fold, the statistic of its own p_time (summarise).
+    network_null: dict[tuple[str, str, str, str], tuple[float, list[float]]] = {}
     net_obs: dict[tuple[str, str, str, str], float] = {}
     net_null: dict[tuple[str, str, str, str], list[float]] = {}
     for f in metric_files:
@@ -150,7 +170,10 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
             if m.get("analysis") != analysis or m.get("task") not in (None, "within"):
                 continue
             control = m.get("control") or "none"
-            if (control == "none" and m.get("time_null") == "block_relabelling"
+            if control == NETWORK_NULL:  # the network's whole null, one job per animal
+                key = (m["model"], m.get("ps_mode") or "", m["split"], m["session"])
+                network_null[key] = (m["time_null_observed"], m["time_null_accuracies"])
+            elif (control == "none" and m.get("time_null") == "block_relabelling"
                     and m.get("fold") == 0 and m.get("time_null_accuracies")):
                 key = (m["model"], m.get("ps_mode") or "", m["split"], m["session"])
                 per[key] = (m["time_null_observed"], m["time_null_accuracies"])
@@ -161,6 +184,7 @@ def group_time_tests(metric_files: list[str | Path], null_sessions: list[str],
                     net_obs[key] = m["balanced_accuracy"]
                 else:
                     net_null.setdefault(key, []).append(m["balanced_accuracy"])
+    per.update(network_null)  # it tests every fold the network ran, with every seed
     for key, null in net_null.items():
         if key in net_obs and key not in per:
             per[key] = (net_obs[key], null)

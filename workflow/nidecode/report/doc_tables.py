@@ -553,18 +553,34 @@ STUDY_50 = "false_positives_50.csv"
 STUDY_50_RUN = "false_positives_50.json"
 
 
-def study_50_table(snap: Snapshot) -> str:
-    """The 50-repeat study's run line, per-session rejection table and group table, in the
-    calibration study's columns."""
+def _hand_copied_study(snap: Snapshot, records: str, run: str, what: str) -> str:
+    """A hand-copied run of the calibration study: its run line, per-session rejection table
+    and group table, in the calibration study's columns."""
     import copy
 
-    found = hand_copied(snap, STUDY_50, STUDY_50_RUN)
+    found = hand_copied(snap, records, run)
     if found is None:
-        return "(no 50-repeat study in this snapshot)"
+        return f"(no {what} in this snapshot)"
     as_study = copy.copy(snap)
-    as_study.study, run = found
-    return "\n\n".join([_run_line("Study", run), false_positive_table(as_study),
+    as_study.study, line = found
+    return "\n\n".join([_run_line("Study", line), false_positive_table(as_study),
                          group_calibration_table(as_study)])
+
+
+def study_50_table(snap: Snapshot) -> str:
+    """The 50-repeat study (:func:`_hand_copied_study`)."""
+    return _hand_copied_study(snap, STUDY_50, STUDY_50_RUN, "50-repeat study")
+
+
+# The network's block-relabelling null in the calibration study (benchmarks/studies/
+# false_positives.py --decoders network --main-settings): records and run, copied by hand.
+STUDY_NETWORK = "false_positives_network.csv"
+STUDY_NETWORK_RUN = "false_positives_network.json"
+
+
+def study_network_table(snap: Snapshot) -> str:
+    """The network's calibration study (:func:`_hand_copied_study`)."""
+    return _hand_copied_study(snap, STUDY_NETWORK, STUDY_NETWORK_RUN, "network study")
 
 
 RENDERERS: dict[str, Callable[[Snapshot], str]] = {
@@ -577,7 +593,7 @@ RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "future": future_table, "benchmarks": benchmarks_table,
     "false_positives": false_positive_table, "group_calibration": group_calibration_table,
     "study": study_line, "real_arm": real_arm_table, "cross_arm": cross_arm_table,
-    "study_50": study_50_table,
+    "study_50": study_50_table, "study_network": study_network_table,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nidecode.decoders.registry import registered
+from nidecode.evaluation.statistics import holm
 from nidecode.report.aggregate import (
     ARCH_NAMES,
     blank_control_means,
@@ -84,7 +85,9 @@ def null_cross_line(summary: pd.DataFrame, split: str, null: list[str] | tuple) 
 
 def blanks_through_main_line(summary: pd.DataFrame, split: str,
                              null: list[str] | tuple = ()) -> str:
-    """The front page's line: of its accuracy, how much each main decoder gets from blanks."""
+    """The front page's line: each main decoder's score on its test trials beside its score on
+    the blanks (what time, context and the previous presentation's tail give it; not a share
+    of the main score)."""
     t = blanks_through_main(summary, split, null)
     if not len(t):
         return f"* Blanks through the main decoders ({split} split): not scored"
@@ -93,8 +96,8 @@ def blanks_through_main_line(summary: pd.DataFrame, split: str,
     for r in a.itertuples():
         test = ("" if pd.isna(r.p_paired) else
                 f", main − blanks paired over {r.n_animals} animals p {r.p_paired:.2g}")
-        parts.append(f"of its {r.main:.2f}, the {r.model_label} gets **{r.blanks:.2f}** from "
-                     f"blanks alone{test}")
+        parts.append(f"the {r.model_label} {r.main:.2f} on its test trials, **{r.blanks:.2f}** "
+                     f"on the blanks{test}")
     nulls = t[t.group != "animals"]
     null_txt = "; ".join(f"{r.group.removeprefix('null ')} {r.model_label} {r.main:.2f} / "
                          f"{r.blanks:.2f}" for r in nulls.itertuples())
@@ -104,9 +107,10 @@ def blanks_through_main_line(summary: pd.DataFrame, split: str,
             f"calls {which}, balanced accuracy, chance 0.5, mean over the animals with "
             "stimulus information): " + "; ".join(parts)
             + (f". Null animals, main / blanks: {null_txt}" if null_txt else "")
-            + ". A blank shows no stimulus, so its score is what time and context give that "
-            "decoder; the previous presentation's response still runs into the blank's window "
-            "(docs/method.md, \"Blanks through the main decoders\").")
+            + ". A blank shows no stimulus, but its window still carries about a third of the "
+            "previous presentation's response (docs/method.md, \"Blanks through the main "
+            "decoders\"), so a blank's score is what time, context and that tail give the "
+            "decoder: an upper bound on what time alone gives, not a part of its main score.")
 
 
 def drift_control_lines(summary: pd.DataFrame, groups: pd.DataFrame | None,
@@ -146,6 +150,8 @@ def drift_control_lines(summary: pd.DataFrame, groups: pd.DataFrame | None,
                                                       else "") + ".")
     if groups is not None and len(groups):
         g = groups[groups.group == "animals"]
+        # Every decoder in every split is one test of the same null: Holm over all of them.
+        adjusted = dict(zip(g.index, holm(list(g.p_time_group)), strict=True))
         for split, d in g.groupby("split", sort=False):
             tests = ", ".join(
                 f"{label.get(r.model, r.model)} {r.balanced_accuracy_mean:.2f} "
@@ -154,8 +160,14 @@ def drift_control_lines(summary: pd.DataFrame, groups: pd.DataFrame | None,
             n = int(d.n_sessions.max())
             lines.append(f"  * Mean over the {n} animal{'s' if n != 1 else ''} with stimulus "
                          f"information, {split} split, with the time-respecting group test: "
-                         f"{tests}. The label is only time, so any p ≤ 0.05 here is a false "
-                         "positive of that test on this run's drift.")
+                         f"{tests}.")
+        if len(g):
+            n_rejected = sum(p <= ALPHA for p in adjusted.values())
+            lines.append(
+                f"  * The label is only time, so a rejection here is a false positive of the "
+                f"test on this run's drift. {len(g)} group tests ran (decoders × splits); "
+                f"Holm-adjusted over them, {n_rejected} reject at p ≤ {ALPHA:g} (smallest "
+                f"adjusted p {min(adjusted.values()):.2g}).")
     return lines
 
 

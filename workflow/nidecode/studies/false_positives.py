@@ -32,7 +32,32 @@ from nidecode.jobs.scope import Scope
 # The main job's decoders and parameters (config/config.yaml, decoding.glm and .baselines).
 DECODERS: dict[str, dict] = {"glm": {"C": 1.0}, "svc": {"C": 1.0, "gamma": "scale"},
                              "knn": {"n_neighbors": 15}, "svc_w": {"C": 1.0, "gamma": "scale"}}
+# The network on neural images (decoding.dnn of config/config.yaml): only its block-relabelling
+# null runs here, as the main job's dnn_relabelling_null runs it (fold 0, both seeds).
+NETWORK = "network"
 TESTS = ("p_binomial", "p_label_shuffle", "p_time")
+
+
+def network_row(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope) -> dict:
+    """The main job's network (config/config.yaml) on one session: its block-relabelling
+    ``p_time`` on the network's folds with its seeds, as ``dnn_relabelling_null`` computes it;
+    the binomial and label-shuffle tests do not run (NaN)."""
+    from nidecode.config import load_config
+    from nidecode.decoders.network import DNNSettings
+    from nidecode.jobs.runner import block_relabelling_null
+
+    config = load_config()
+    settings = DNNSettings.from_config(config)
+    folds = config["decoding"]["dnn_folds"]
+    null = block_relabelling_null(
+        ds, stimuli, scope, "network", mode="train", network=settings,
+        seeds=tuple(config["decoding"]["dnn"]["seeds"] or [settings.seed]),
+        folds=None if folds is None else list(folds))
+    return {"accuracy": null["time_null_observed"], "p_binomial": np.nan,
+            "p_label_shuffle": np.nan, "n_label_shuffles": 0, "p_time": null["p_time"],
+            "n_time_null": null["n_time_null"],
+            "time_null_observed": null["time_null_observed"],
+            "time_null_accuracies": null["time_null_accuracies"]}
 GROUP_SIZE = 9  # the main job's nine animals
 
 
@@ -60,6 +85,10 @@ def session_tests(ds: xr.Dataset, stimuli: xr.Dataset, decoders: dict[str, dict]
     for split, names in splits.items():
         scope = Scope(split=split, seed=seed)
         for name in names:
+            if name == NETWORK:
+                rows.append({"session": ds.attrs["animal"], "split": split, "decoder": name,
+                             **network_row(ds, stimuli, scope)})
+                continue
             folds = session(ds, stimuli, scope, {name: decoders[name]}, ["train"],
                             n_permutations=n_permutations if name == "glm" else 0)
             first = folds[0]

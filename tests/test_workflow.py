@@ -377,10 +377,12 @@ def test_report_holds_every_figure(tiny_run):
         assert (f"on this recording's gabor epoch, a label that is only time is decoded at "
                 f"{trial:.2f} (trial split) and {block:.2f} (block split) by the GLM") in front
     assert "Answer" in html and "Caveats of this run" in html
-    # ci.yaml retrains the network on one block relabelling of S0: it gets a group test too.
+    # The network's null job (ci.yaml: 2 relabellings) gives it a group test too, over the
+    # retrained relabelling's (1 relabelling, floor 0.5).
     groups = pd.read_csv(tiny_run / "results" / "group_tests.csv")
     net = groups[(groups.model == "googlenet") & (groups.group == "animals")]
-    assert len(net) and (net.sessions == "S0").all() and (net.p_floor == 0.5).all()
+    assert len(net) and (net.sessions == "S0").all() and np.allclose(net.p_floor, 1 / 3)
+    assert "network on neural images" in front.split("**Every decoder**")[0]  # in the verdict
 
 
 @pytest.mark.slow

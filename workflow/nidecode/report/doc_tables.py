@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from nidecode.common.analyses import FUTURE_WORK_KINDS, analysis_field
-from nidecode.report.aggregate import model_name
+from nidecode.decoders.registry import registered
+from nidecode.report.aggregate import ARCH_NAMES, model_name
 
 SUMMARY_COLUMNS = [
     "model", "model_label", "inputs", "task", "analysis", "control", "ps_mode", "split",
@@ -313,7 +314,10 @@ def groups_table(snap: Snapshot) -> str:
     g = snap.groups
     rows = []
     for r in g.itertuples():
-        name = r.model + (f" ({r.ps_mode})" if isinstance(r.ps_mode, str) else "")
+        # A trained network's rows carry its backbone as model.
+        model = (r.model if r.model in registered() else
+                 f"network, {ARCH_NAMES.get(r.model, r.model)}")
+        name = model + (f" ({r.ps_mode})" if isinstance(r.ps_mode, str) else "")
         rows.append([name, r.split, f"{r.group} ({r.n_sessions})",
                      f"{r.balanced_accuracy_mean:.3f}", f"{r.null_mean:.3f}",
                      f"{r.p_time_group:.2g}", r.method])

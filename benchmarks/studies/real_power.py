@@ -20,7 +20,8 @@ counterpart) given the same injection. Effect 0 is the real arm's false-positive
         [--record NAME]
 
 ``--record NAME`` also writes the summary table to ``docs/run/real_power.csv`` and the run's
-record (name, command, commit, date, wall time) to ``docs/run/real_power.json``.
+record (name, command, commit, date, wall time) to ``docs/run/real_power.json``
+(``--record-as STEM``: ``docs/run/STEM.{csv,json}``, e.g. a second run with other decoders).
 """
 
 import argparse
@@ -64,8 +65,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("results/real_power.csv"),
                     help="per-session records (CSV)")
     ap.add_argument("--record", help="write docs/run/real_power.{csv,json} under this name")
+    ap.add_argument("--record-as", default="real_power",
+                    help="with --record: the files' stem in docs/run/ (a second run beside it)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    # The code that runs: the commit now, and whether workflow/ or benchmarks/ differ from it.
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "workflow", "benchmarks"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
     effects = tuple(float(e) for e in args.effects.split(","))
     decoders = {k: DECODERS[k] for k in args.decoders.split(",")}
     splits = tuple(args.splits.split(","))
@@ -91,21 +99,17 @@ def main() -> None:
     print(f"\n{wall:.0f} s")
     if args.record:
         run = ROOT / "docs" / "run"
-        table.round(4).to_csv(run / "real_power.csv", index=False)
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "workflow", "benchmarks"],
-                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        table.round(4).to_csv(run / f"{args.record_as}.csv", index=False)
         record = {"name": args.record,
                   "command": "benchmarks/studies/real_power.py " + " ".join(sys.argv[1:]),
                   "commit": commit + (" (with uncommitted changes)" if dirty else ""),
-                  "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                  "date": datetime.now(UTC).strftime("%Y-%m-%d"),
                   "wall": f"{wall:.0f} s, {args.processes} process(es) on the 2-core CPU "
                           "machine, beside other jobs",
                   "real_sessions": int(n_real), "simulated_sessions": int(n_sim),
                   "effects": list(effects), "fraction": args.fraction,
                   "decoders": list(decoders), "splits": list(splits)}
-        (run / "real_power.json").write_text(json.dumps(record, indent=1) + "\n")
+        (run / f"{args.record_as}.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

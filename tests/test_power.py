@@ -13,6 +13,7 @@ from nidecode.studies.power import (
     choose_units,
     inject_epoch,
     inject_signal,
+    power_markdown,
     power_records,
     power_table,
 )
@@ -145,6 +146,8 @@ def test_a_large_effect_is_detected_and_none_is_not():
     results = pd.DataFrame(records)
     table = power_table(results, n_random=5).set_index("effect")
     big, none = table.loc[1.0], table.loc[0.0]
+    text = power_markdown(table.reset_index())
+    assert "cannot reject (floor 0.1)" in text and "| 1 | block | glm | simulated | 9 |" in text
     assert big.n_sessions == none.n_sessions == 9
     assert big.group_disjoint == 1.0 and none.group_disjoint == 0.0
     # p_time cannot reach 0.05 (floor 0.1); at 0.1 it finds some sessions: relabellings that

@@ -100,12 +100,12 @@ def main() -> None:
     if args.record:
         run = ROOT / "docs" / "run"
         table.round(4).to_csv(run / f"{args.record_as}.csv", index=False)
+        procs = "one process" if args.processes == 1 else f"{args.processes} processes"
         record = {"name": args.record,
                   "command": "benchmarks/studies/real_power.py " + " ".join(sys.argv[1:]),
                   "commit": commit + (" (with uncommitted changes)" if dirty else ""),
                   "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-                  "wall": f"{wall:.0f} s, {args.processes} process(es) on the 2-core CPU "
-                          "machine, beside other jobs",
+                  "wall": f"{wall:.0f} s, {procs} on the 2-core CPU machine, beside other jobs",
                   "real_sessions": int(n_real), "simulated_sessions": int(n_sim),
                   "effects": list(effects), "fraction": args.fraction,
                   "decoders": list(decoders), "splits": list(splits)}

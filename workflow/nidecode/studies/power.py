@@ -270,17 +270,19 @@ def power_markdown(table: pd.DataFrame, alpha: float = 0.05) -> str:
     """:func:`power_table` as one Markdown table, real and simulated side by side per effect,
     split and decoder."""
     def rate(r: dict, key: str) -> str:
-        v = r.get(key)
+        v, n = r.get(key), int(r["n_sessions"])
         if key in POWER_TESTS and (v is None or v != v):
-            return f"cannot (floor {r[f'{key}_floor']:.2g})"
-        return "" if v is None or v != v else f"{v:.2f}"
+            return f"cannot reject (floor {r[f'{key}_floor']:.2g})"
+        return "" if v is None or v != v else f"{v:.3f} ({int(round(v * n))} of {n})"
 
     def group(r: dict) -> str:
-        if r.get("group_disjoint") is None or r.get("group_disjoint") != r.get("group_disjoint"):
-            return "no group"
-        k = int(round(r["group_disjoint"] * r["group_disjoint_n"]))
-        return (f"{k} of {int(r['group_disjoint_n'])}; {r.get('group_random', float('nan')):.2f}"
-                f" of {int(r.get('group_random_n', 0))}")
+        out = []
+        for kind in ("disjoint", "random"):
+            v, n = r.get(f"group_{kind}"), r.get(f"group_{kind}_n")
+            if v is None or v != v:
+                return "no group"
+            out.append(f"{int(round(v * n))} of {int(n)}")
+        return "; ".join(out)
 
     lines = [f"| effect | split | decoder | source | sessions | p_time ≤ {alpha:g} | "
              f"p_time ≤ 0.1 | group test ≤ {alpha:g}: disjoint; random groups | "

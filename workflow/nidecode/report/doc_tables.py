@@ -587,6 +587,25 @@ def study_network_table(snap: Snapshot) -> str:
     return _hand_copied_study(snap, STUDY_NETWORK, STUDY_NETWORK_RUN, "network study")
 
 
+# Power on real drift (benchmarks/studies/real_power.py --record): its table and run, written
+# into docs/run/ by the benchmark; a second run (other decoders) beside the first.
+REAL_POWER = (("real_power.csv", "real_power.json"),
+              ("real_power_svc.csv", "real_power_svc.json"))
+
+
+def real_power_table(snap: Snapshot, which: int = 0) -> str:
+    """A power run's line and its table (:func:`nidecode.studies.power.power_markdown`)."""
+    from nidecode.studies.power import power_markdown
+
+    found = hand_copied(snap, *REAL_POWER[which])
+    if found is None:
+        return "(no power run in this snapshot)"
+    table, run = found
+    return (_run_line("Power run", run) + f" {run['real_sessions']} real and "
+            f"{run['simulated_sessions']} simulated sessions, {run['fraction']:g} of the units "
+            "injected.\n\n" + power_markdown(table))
+
+
 RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "decoders": decoders_table, "verdict": verdict,
     "run": run_line, "within": within_table, "null": null_table,
@@ -598,6 +617,8 @@ RENDERERS: dict[str, Callable[[Snapshot], str]] = {
     "false_positives": false_positive_table, "group_calibration": group_calibration_table,
     "study": study_line, "real_arm": real_arm_table, "cross_arm": cross_arm_table,
     "study_50": study_50_table, "study_network": study_network_table,
+    "real_power": real_power_table,
+    "real_power_svc": lambda snap: real_power_table(snap, 1),
 }
 
 
@@ -658,7 +679,7 @@ def allowed_numbers(snap: Snapshot, blocks: dict[str, str], settings: tuple[str,
         frames.append(snap.study)
     if (real := real_arm_records(snap)) is not None:
         frames.append(real)
-    for records, run in ((CROSS_ARM, CROSS_ARM_RUN), (STUDY_50, STUDY_50_RUN)):
+    for records, run in ((CROSS_ARM, CROSS_ARM_RUN), (STUDY_50, STUDY_50_RUN), *REAL_POWER):
         if (found := hand_copied(snap, records, run)) is not None:
             frames.append(found[0])
     for f in frames:

@@ -325,28 +325,20 @@ REAL_DECODERS = ("glm", "svc", "knn")  # the drift control's decoders
 N_RANDOM_GROUPS = 200
 
 
-def _real_session(args: tuple) -> list[dict]:
-    """One real session's gabor epoch through the drift control, one record per split and
-    decoder in :func:`rejection_table`'s columns. A session the drift control cannot read
-    (:func:`nidecode.data.gabors.load_epoch`'s reasons: no VISp unit, too few passing the
-    filters, a short or interrupted epoch) is never decoded: one record per split and decoder
-    with ``skipped``, the reason."""
+def drift_control_records(epoch, base: dict, splits: tuple[str, ...],
+                          decoders: dict[str, dict], n_permutations: int = 0) -> list[dict]:
+    """One epoch (:class:`nidecode.data.gabors.GaborEpoch`) through the drift control
+    (:func:`nidecode.jobs.drift_control.drift_control_session`, VISp units), one record per
+    split and decoder in :func:`rejection_table`'s columns, each starting with ``base``. An
+    epoch the drift control cannot decode gives one record per split and decoder with
+    ``skipped``, the reason. The label shuffle (``n_permutations`` per fold) runs for the GLM
+    only; a session is significant by the binomial or label-shuffle test when every fold is."""
     from nidecode.common.errors import NidecodeError
-    from nidecode.data.gabors import load_epoch
-    from nidecode.data.responses import ALLEN_UNIT_FILTERS
     from nidecode.jobs.drift_control import drift_control_session
 
-    folder, name, index, units, splits, decoders, n_permutations = args
-    epoch = load_epoch(folder, name, ("VISp",), dict(ALLEN_UNIT_FILTERS), units)
-
-    def base(split: str, decoder: str) -> dict:
-        return {"session": name, "index": index, "split": split, "decoder": decoder,
-                "stimulus_blind": True,
-                "n_units": epoch.info.get("n_units", len(epoch.unit_ids)),
-                "n_presentations": epoch.info.get("n_presentations", len(epoch.start_time))}
-
     def skipped(why: str) -> list[dict]:
-        return [{**base(s, d), "skipped": why} for s in splits for d in decoders]
+        return [{**base, "split": s, "decoder": d, "skipped": why}
+                for s in splits for d in decoders]
 
     if epoch.skipped:
         return skipped(epoch.skipped)
@@ -364,7 +356,7 @@ def _real_session(args: tuple) -> list[dict]:
                 return skipped(first["skipped"])
             shuffles = first.get("null_accuracies") or []
             out.append({
-                **base(split, decoder), "skipped": None,
+                **base, "split": split, "decoder": decoder, "skipped": None,
                 # Balanced accuracy, mean over folds (the relabellings' statistic).
                 "accuracy": float(first["mean_balanced_accuracy"]),
                 "p_binomial": max(f["p_binomial"] for f in folds),
@@ -375,6 +367,24 @@ def _real_session(args: tuple) -> list[dict]:
                 "time_null_observed": first["time_null_observed"],
                 "time_null_accuracies": list(first["time_null_accuracies"])})
     return out
+
+
+def _real_session(args: tuple) -> list[dict]:
+    """One real session's gabor epoch through the drift control, one record per split and
+    decoder in :func:`rejection_table`'s columns (:func:`drift_control_records`). A session
+    the drift control cannot read (:func:`nidecode.data.gabors.load_epoch`'s reasons: no VISp
+    unit, too few passing the filters, a short or interrupted epoch) is never decoded: one
+    record per split and decoder with ``skipped``, the reason."""
+    from nidecode.data.gabors import load_epoch
+    from nidecode.data.responses import ALLEN_UNIT_FILTERS
+
+    folder, name, index, units, splits, decoders, n_permutations = args
+    epoch = load_epoch(folder, name, ("VISp",), dict(ALLEN_UNIT_FILTERS), units)
+    base = {"session": name, "index": index, "split": None, "decoder": None,  # column order
+            "stimulus_blind": True,
+            "n_units": epoch.info.get("n_units", len(epoch.unit_ids)),
+            "n_presentations": epoch.info.get("n_presentations", len(epoch.start_time))}
+    return drift_control_records(epoch, base, splits, decoders, n_permutations)
 
 
 def real_arm(folder: str | Path, splits: tuple[str, ...] = ("block", "trial"),

@@ -1,7 +1,7 @@
 """Slow drift of the simulated units (docs/simulation.md, "Slow drift"): every unit's rate is
-multiplied by a slowly fluctuating gain on the session clock, an Ornstein-Uhlenbeck process of
-log-gain per unit plus one shared by all units. Its defaults, :func:`ou_process` and
-:func:`drift_log_gain`."""
+multiplied by a slowly fluctuating gain on the session clock, Ornstein-Uhlenbeck processes of
+log-gain per unit plus ones shared by all units, a minute-scale component and a slower one.
+Its defaults, :func:`ou_process` and :func:`drift_log_gain`."""
 
 from __future__ import annotations
 

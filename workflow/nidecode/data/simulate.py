@@ -18,8 +18,9 @@ The spike model (see docs/simulation.md):
 * a gain shared across units fluctuates from trial to trial (log-normal), and running (a
   two-state bout process) multiplies the gain of running-modulated units;
 * slow drift: every unit's rate is multiplied by a slowly fluctuating gain on the session clock
-  (an Ornstein-Uhlenbeck process of log-gain per unit plus one shared by all units, time
-  constant minutes), so that responses to one stimulus differ between blocks minutes apart;
+  (Ornstein-Uhlenbeck processes of log-gain per unit plus ones shared by all units, one
+  component with a time constant of a minute and a slower one of many minutes), so that
+  responses to one stimulus differ between blocks minutes apart;
 * novelty: when a stimulus is new to the session units fire more, whatever it shows, for a
   few minutes;
 * spikes are Poisson in 5 ms bins, simulated only where the workflow reads them (around the

@@ -11,9 +11,12 @@ from nidecode.config import validate_config
 from nidecode.data.drift import DRIFT_GRID_S, drift_log_gain, ou_process
 from nidecode.data.simulate import AnimalSpec
 
+# The fast component alone: the slow one (tests/test_drift_slow.py) is drawn after the spread.
+NO_SLOW = {"drift_slow_unit_sd": 0.0, "drift_slow_shared_sd": 0.0}
+
 
 def test_without_spread_the_log_gains_are_the_draws_they_always_were():
-    spec = AnimalSpec("X", 1, drift_tau_s=60.0, drift_unit_sd=0.3, drift_shared_sd=0.2)
+    spec = AnimalSpec("X", 1, drift_tau_s=60.0, drift_unit_sd=0.3, drift_shared_sd=0.2, **NO_SLOW)
     t, lg = drift_log_gain(spec, 7, 500.0, np.random.default_rng(5))
     # The model as it stood before the knob, drawn from the same generator in the same order.
     rng = np.random.default_rng(5)
@@ -27,9 +30,9 @@ def test_without_spread_the_log_gains_are_the_draws_they_always_were():
 
 def test_spread_scales_each_units_own_sd_and_keeps_its_mean_gain():
     su, spread = 0.3, 0.5
-    base = AnimalSpec("X", 1, drift_tau_s=20.0, drift_unit_sd=su, drift_shared_sd=0.0)
+    base = AnimalSpec("X", 1, drift_tau_s=20.0, drift_unit_sd=su, drift_shared_sd=0.0, **NO_SLOW)
     spec = AnimalSpec("X", 1, drift_tau_s=20.0, drift_unit_sd=su, drift_shared_sd=0.0,
-                      drift_unit_sd_spread=spread)
+                      drift_unit_sd_spread=spread, **NO_SLOW)
     _, off = drift_log_gain(base, 400, 20_000.0, np.random.default_rng(0))
     _, on = drift_log_gain(spec, 400, 20_000.0, np.random.default_rng(0))
     # The same OU paths, each unit's scaled by its own factor.

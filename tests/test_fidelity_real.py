@@ -14,6 +14,7 @@ from nidecode.studies.fidelity import (
     lifetime_sparseness,
     preferred_fano,
     residual_autocorrelation,
+    session_half,
     shared_fraction,
 )
 
@@ -81,3 +82,12 @@ def test_block_unit_statistics_rates_and_tuning():
     # Orientation 0 only vs both equally: gOSI |2 e^0 + 0| / 2 = 1 and |1 - 1| / 2 = 0.
     np.testing.assert_allclose(out.g_osi_sg, [1.0, 0.0], atol=1e-12)
     assert out.fano_ns.tolist() == pytest.approx([0.0, 0.0])
+
+
+def test_session_halves_split_the_sorted_ids_by_position():
+    names = ["900", "12", "7", "31", "100"]  # numeric order 7, 12, 31, 100, 900
+    assert session_half(names, "fit") == ["7", "31", "900"]
+    assert session_half(names, "validate") == ["12", "100"]
+    assert session_half(["b", "a", "c"], "fit") == ["a", "c"]  # names, not ids: text order
+    with pytest.raises(ValueError):
+        session_half(names, "test")

@@ -21,7 +21,7 @@ regression, 3 folds) in both splits with drift on and off, each session simulate
 config's settings, written as NWB and read back as the workflow reads it.
 
     .venv/bin/python benchmarks/studies/fidelity.py --real FOLDER [--animals M0,M1] \
-        [--out table.csv]
+        [--half fit|validate] [--real-sessions ID,ID] [--out table.csv]
 
 --real prints real sessions (a gabor-epoch folder: Allen's, or one
 benchmarks/studies/export_gabor.py wrote) beside the config's simulated animals, every
@@ -30,7 +30,9 @@ a usable epoch (no VISp unit, fewer than five passing the filters, a short or in
 epoch) is left out of every row,
 one without scene and grating metrics (functional_connectivity) out of those rows; each is
 named with the reason on stderr and under the table, and a row left without real values
-reads "no real data".
+reads "no real data". --half keeps one half of the folder's sessions (names sorted,
+numerically where all are integers: even positions "fit", odd "validate"), --real-sessions
+the named ones: a fit on one half, checked on the other.
 """
 
 import argparse
@@ -54,7 +56,13 @@ from nidecode.data.responses import ALLEN_UNIT_FILTERS, select_units, spike_coun
 from nidecode.data.session_clock import Protocol  # noqa: E402
 from nidecode.data.simulate import AnimalSpec, simulate_session  # noqa: E402
 from nidecode.data.stimuli import Canvas  # noqa: E402
-from nidecode.studies.fidelity import ALLEN, presentations_with_spikes, quickstart_accuracies  # noqa: E402
+from nidecode.studies.fidelity import (  # noqa: E402
+    ALLEN,
+    HALVES,
+    presentations_with_spikes,
+    quickstart_accuracies,
+    session_half,
+)
 
 N_VISP = 93  # the quick-start session's VISp units after the default filters
 
@@ -111,7 +119,8 @@ def glm_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canv
                 spec = AnimalSpec.from_config(config, name)
                 if not drift:
                     spec = replace(spec, drift_unit_sd=0.0, drift_shared_sd=0.0,
-                                   drift_settle_sd=0.0)
+                                   drift_settle_sd=0.0, drift_slow_unit_sd=0.0,
+                                   drift_slow_shared_sd=0.0)
                 ds = simulated_responses(spec, protocol, stimuli, Path(tmp), canvas)
                 acc = {}
                 for split in ("trial", "block"):
@@ -123,7 +132,8 @@ def glm_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canv
 
 
 def real_table(config: dict, animals: list[str], protocol: Protocol, canvas: Canvas,
-               folder: Path, override: dict, out: Path | None) -> None:
+               folder: Path, override: dict, out: Path | None,
+               sessions: list[str] | None = None) -> None:
     """Real Allen sessions (a folder in the gabor-epoch exchange format) against the config's
     simulated animals, every statistic by the same function on both (markdown). Each real
     session left out of some rows is named with the reason on stderr and under the table;
@@ -143,7 +153,7 @@ def real_table(config: dict, animals: list[str], protocol: Protocol, canvas: Can
 
     t0 = time.perf_counter()
     f = ALLEN_UNIT_FILTERS
-    real = real_side(folder, dict(f))
+    real = real_side(folder, dict(f), sessions)
     for name, rows_, why in real.left_out:
         print(f"real {name}: left out of {rows_}: {why}", file=sys.stderr)
     print(f"real: {len(real.sessions)} sessions ({time.perf_counter() - t0:.0f} s)",
@@ -236,6 +246,11 @@ def main() -> None:
     ap.add_argument("--real", type=Path, default=None,
                     help="a folder of real sessions in the gabor-epoch exchange format: the "
                     "real-vs-simulated table at the config's repeats")
+    ap.add_argument("--real-sessions", default=None,
+                    help="with --real: comma-separated session names, only those of the folder")
+    ap.add_argument("--half", choices=HALVES, default=None,
+                    help="with --real: only one half of the folder's sessions (names sorted, "
+                    "numerically if all are integers; even positions 'fit', odd 'validate')")
     ap.add_argument("--out", type=Path, default=None,
                     help="with --real: the table as CSV (and the real sessions left out, with "
                     "their reasons, as OUT_left_out.csv)")
@@ -256,7 +271,12 @@ def main() -> None:
         glm_table(config, animals, protocol, canvas)
         return
     if args.real:
-        real_table(config, animals, protocol, canvas, args.real, override, args.out)
+        sessions = args.real_sessions.split(",") if args.real_sessions else None
+        if args.half:
+            from nidecode.data.gabors import epoch_sessions
+            sessions = [n for n in session_half(epoch_sessions(args.real), args.half)
+                        if sessions is None or n in sessions]
+        real_table(config, animals, protocol, canvas, args.real, override, args.out, sessions)
         return
     rows = []
     for name in animals:

@@ -1,7 +1,7 @@
 """Slow drift of the simulated units (docs/simulation.md, "Slow drift"): every unit's rate is
-multiplied by a slowly fluctuating gain on the session clock, an Ornstein-Uhlenbeck process of
-log-gain per unit plus one shared by all units. Its defaults, :func:`ou_process` and
-:func:`drift_log_gain`."""
+multiplied by a slowly fluctuating gain on the session clock, Ornstein-Uhlenbeck processes of
+log-gain per unit plus ones shared by all units, a minute-scale component and a slower one.
+Its defaults, :func:`ou_process` and :func:`drift_log_gain`."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import numpy as np
 if TYPE_CHECKING:
     from nidecode.data.simulate import AnimalSpec
 
-# Slow drift defaults (docs/simulation.md, "Slow drift"): fitted to the condition-removed
-# counts of 32 real Allen gabor epochs (binned variance, shared fraction, autocorrelation and
-# the time-label probe; docs/simulation.md, "Fidelity"); they were 300 s, 0.35 and 0.25.
-DRIFT_TAU_S = 60.0
-DRIFT_UNIT_SD = 0.22
-DRIFT_SHARED_SD = 0.135
+# Slow drift defaults (docs/simulation.md, "Slow drift"): fitted, with the slow component
+# below, to the condition-removed counts of the fit half of 32 real Allen gabor epochs (binned
+# variance, shared fraction, autocorrelation at 30-300 s and the time-label probe;
+# docs/simulation.md, "Fidelity"). They were 60 s, 0.22 and 0.135 with no slow component, and
+# before that 300 s, 0.35 and 0.25.
+DRIFT_TAU_S = 50.0
+DRIFT_UNIT_SD = 0.17
+DRIFT_SHARED_SD = 0.105
 # Settling: each unit's log-gain starts away from its mean and relaxes to it over the session
 # (docs/simulation.md, "Slow drift"), so that rates change fastest early in a recording.
 DRIFT_SETTLE_SD = 0.0
@@ -27,6 +29,12 @@ DRIFT_SETTLE_TAU_S = 3000.0
 # z_u standard normal (docs/simulation.md, "Slow drift"); 0 (every unit the same SD) draws
 # nothing, so the default leaves every spike as it was.
 DRIFT_UNIT_SD_SPREAD = 0.0
+# The slow component (docs/simulation.md, "Slow drift"): a second pair of OU log-gains, per unit
+# and shared, with its own time constant of many minutes, beside the minute-scale one above.
+# Both SDs 0 draw nothing, so every session is then bit for bit what it was without it.
+DRIFT_SLOW_TAU_S = 1500.0
+DRIFT_SLOW_UNIT_SD = 0.24
+DRIFT_SLOW_SHARED_SD = 0.15
 DRIFT_GRID_S = 1.0
 
 
@@ -58,7 +66,12 @@ def drift_log_gain(
     stationary OU processes (time constant ``drift_tau_s``) with means -sd^2/2, so that
     E[g_u(t)] = 1: drift moves rates around their means without changing them on average.
     With ``drift_unit_sd_spread`` > 0 unit u's own SD is ``drift_unit_sd * exp(spread * z_u)``
-    (z_u standard normal, drawn last, so the OU processes and settling stay as they were).
+    (z_u standard normal, drawn after the OU processes, so they and settling stay as they were).
+
+    The slow component adds a second shared and per-unit pair of OU log-gains, time constant
+    ``drift_slow_tau_s`` and SDs ``drift_slow_shared_sd`` and ``drift_slow_unit_sd``, each
+    with mean -sd^2/2 (so the gain's mean stays 1): drawn after everything above, and not at
+    all when both SDs are 0, so that the rest of the drift is bit for bit what it was.
     """
     m = int(math.ceil(duration / DRIFT_GRID_S)) + 2
     t = np.arange(m) * DRIFT_GRID_S
@@ -74,4 +87,9 @@ def drift_log_gain(
         own = own_ou - su**2 / 2
     decay = np.exp(-t / animal.drift_settle_tau_s)[:, None]
     own = own + offset * decay - (animal.drift_settle_sd * decay) ** 2 / 2
+    slow_tau = animal.drift_slow_tau_s
+    slow_su, slow_ss = animal.drift_slow_unit_sd, animal.drift_slow_shared_sd
+    if slow_su > 0 or slow_ss > 0:  # drawn last: nothing above moves
+        shared = shared + ou_process(m, DRIFT_GRID_S, slow_tau, slow_ss, rng) - slow_ss**2 / 2
+        own = own + ou_process(m, DRIFT_GRID_S, slow_tau, slow_su, rng, n_units) - slow_su**2 / 2
     return t, shared + own

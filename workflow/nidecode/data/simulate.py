@@ -18,8 +18,9 @@ The spike model (see docs/simulation.md):
 * a gain shared across units fluctuates from trial to trial (log-normal), and running (a
   two-state bout process) multiplies the gain of running-modulated units;
 * slow drift: every unit's rate is multiplied by a slowly fluctuating gain on the session clock
-  (an Ornstein-Uhlenbeck process of log-gain per unit plus one shared by all units, time
-  constant minutes), so that responses to one stimulus differ between blocks minutes apart;
+  (Ornstein-Uhlenbeck processes of log-gain per unit plus ones shared by all units, one
+  component with a time constant of a minute and a slower one of many minutes), so that
+  responses to one stimulus differ between blocks minutes apart;
 * novelty: when a stimulus is new to the session units fire more, whatever it shows, for a
   few minutes;
 * spikes are Poisson in 5 ms bins, simulated only where the workflow reads them (around the
@@ -49,6 +50,9 @@ from nidecode.data.drift import (
     DRIFT_SETTLE_SD,
     DRIFT_SETTLE_TAU_S,
     DRIFT_SHARED_SD,
+    DRIFT_SLOW_SHARED_SD,
+    DRIFT_SLOW_TAU_S,
+    DRIFT_SLOW_UNIT_SD,
     DRIFT_TAU_S,
     DRIFT_UNIT_SD,
     DRIFT_UNIT_SD_SPREAD,
@@ -109,9 +113,10 @@ class AnimalSpec:
 
     Slow drift (see :func:`nidecode.data.drift.drift_log_gain`): ``drift_tau_s`` is the time
     constant (s) of the Ornstein-Uhlenbeck log-gains, ``drift_unit_sd`` the stationary SD of
-    each unit's own log-gain and ``drift_shared_sd`` that of the log-gain shared by all units.
-    Both SDs 0 turn drift off (and the session's other random draws are the same as with drift
-    on).
+    each unit's own log-gain and ``drift_shared_sd`` that of the log-gain shared by all units;
+    ``drift_slow_tau_s``, ``drift_slow_unit_sd`` and ``drift_slow_shared_sd`` are the same for
+    a second, slower component added to them. All SDs 0 turn drift off (and the session's
+    other random draws are the same as with drift on).
     """
 
     name: str
@@ -132,6 +137,9 @@ class AnimalSpec:
     drift_settle_sd: float = DRIFT_SETTLE_SD
     drift_settle_tau_s: float = DRIFT_SETTLE_TAU_S
     drift_unit_sd_spread: float = DRIFT_UNIT_SD_SPREAD
+    drift_slow_tau_s: float = DRIFT_SLOW_TAU_S
+    drift_slow_unit_sd: float = DRIFT_SLOW_UNIT_SD
+    drift_slow_shared_sd: float = DRIFT_SLOW_SHARED_SD
     gabor_gain: float = GABOR_GAIN
     base_hz: float = BASE_HZ
     base_log_sd: float = BASE_LOG_SD
@@ -151,11 +159,13 @@ class AnimalSpec:
         spec = dict(sim["animals"][session])
         drift = {"tau_s": DRIFT_TAU_S, "unit_sd": DRIFT_UNIT_SD, "shared_sd": DRIFT_SHARED_SD,
                  "settle_sd": DRIFT_SETTLE_SD, "settle_tau_s": DRIFT_SETTLE_TAU_S,
-                 "unit_sd_spread": DRIFT_UNIT_SD_SPREAD}
+                 "unit_sd_spread": DRIFT_UNIT_SD_SPREAD, "slow_tau_s": DRIFT_SLOW_TAU_S,
+                 "slow_unit_sd": DRIFT_SLOW_UNIT_SD, "slow_shared_sd": DRIFT_SLOW_SHARED_SD}
         drift.update(sim.get("drift") or {})
         own = spec.pop("drift", True)
         if own is False:
             drift["unit_sd"] = drift["shared_sd"] = drift["settle_sd"] = 0.0
+            drift["slow_unit_sd"] = drift["slow_shared_sd"] = 0.0
         elif isinstance(own, dict):
             drift.update(own)
         return cls(name=session, drift_tau_s=float(drift["tau_s"]),
@@ -163,11 +173,15 @@ class AnimalSpec:
                    drift_shared_sd=float(drift["shared_sd"]),
                    drift_settle_sd=float(drift["settle_sd"]),
                    drift_settle_tau_s=float(drift["settle_tau_s"]),
-                   drift_unit_sd_spread=float(drift["unit_sd_spread"]), **spec)
+                   drift_unit_sd_spread=float(drift["unit_sd_spread"]),
+                   drift_slow_tau_s=float(drift["slow_tau_s"]),
+                   drift_slow_unit_sd=float(drift["slow_unit_sd"]),
+                   drift_slow_shared_sd=float(drift["slow_shared_sd"]), **spec)
 
     @property
     def has_drift(self) -> bool:
-        return self.drift_unit_sd > 0 or self.drift_shared_sd > 0 or self.drift_settle_sd > 0
+        return (self.drift_unit_sd > 0 or self.drift_shared_sd > 0 or self.drift_settle_sd > 0
+                or self.drift_slow_unit_sd > 0 or self.drift_slow_shared_sd > 0)
 
 
 # ------------------------------------------------------------------------------------ simulation

@@ -341,7 +341,22 @@ class RealSide:
     left_out: list[tuple[str, str, str]]
 
 
-def real_side(folder, filters: dict | None = None) -> RealSide:
+HALVES = ("fit", "validate")
+
+
+def session_half(names: list[str], half: str) -> list[str]:
+    """One half of a folder's real sessions, by a rule fixed before any fit: the session names
+    sorted (numerically where every name is an integer, as Allen's ecephys_session_id), even
+    positions (0, 2, ...) the ``"fit"`` half, odd positions the ``"validate"`` half."""
+    if half not in HALVES:
+        raise ValueError(f"half must be one of {HALVES}, not {half!r}")
+    key = (lambda n: (int(n), n)) if all(n.isdigit() for n in names) else (lambda n: (0, n))
+    ordered = sorted(names, key=key)
+    return ordered[HALVES.index(half)::2]
+
+
+def real_side(folder, filters: dict | None = None, sessions: list[str] | None = None
+              ) -> RealSide:
     """Every session of a gabor-epoch folder (:mod:`nidecode.data.gabors`) through
     :func:`epoch_statistics` on its VISp units passing ``filters`` (default: Allen's), and
     their scene and grating metrics.
@@ -349,15 +364,23 @@ def real_side(folder, filters: dict | None = None) -> RealSide:
     A session :func:`nidecode.data.gabors.load_epoch` cannot use (no VISp unit, too few
     passing the filters, a short or interrupted epoch) is left out of every row; a session
     without scene and grating metrics (a functional_connectivity session shows neither) is
-    left out of those rows only. Session names may be any file stem."""
+    left out of those rows only. Session names may be any file stem. ``sessions`` (names,
+    e.g. :func:`session_half`'s) restricts the folder to those; a name not in it raises
+    :class:`nidecode.common.errors.NidecodeError`."""
     from nidecode.common.errors import NidecodeError
     from nidecode.data.gabors import epoch_sessions, load_epoch, session_units, unit_table
     from nidecode.data.responses import ALLEN_UNIT_FILTERS
 
     filters = dict(ALLEN_UNIT_FILTERS) if filters is None else filters
     table = unit_table(folder)
+    names = epoch_sessions(folder)
+    if sessions is not None:
+        missing = sorted(set(sessions) - set(names))
+        if missing:
+            raise NidecodeError(f"{folder}: no gabor epoch for session(s) {', '.join(missing)}")
+        names = [n for n in names if n in set(sessions)]
     sessions, units, block, left_out = [], [], [], []
-    for name in epoch_sessions(folder):
+    for name in names:
         epoch = load_epoch(folder, name, ("VISp",), filters, table)
         if epoch.skipped:
             left_out.append((name, "every row", epoch.skipped))

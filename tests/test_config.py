@@ -23,7 +23,7 @@ def default_config() -> dict:
 def test_shipped_configs_are_valid():
     # Every config is a layer on the default, as the Snakefile layers --configfile.
     for name in ("config.yaml", "allen.yaml", "dandi.yaml", "ci.yaml", "gpu.yaml", "full.yaml",
-                 "allen_scale.yaml", "held_apart.yaml"):
+                 "allen_scale.yaml", "held_apart.yaml", "slow_drift.yaml"):
         assert load_config(REPO / "config" / name)["sessions"], name
 
 

@@ -186,8 +186,8 @@ def group_rows(tested: dict[str, float], sessions: list[str], partitions: int = 
 
 
 ANIMALS = ["A", "B", "C"]
-TESTS_2, TESTS_3 = (f" ({n} group tests, one per decoder, each at p ≤ 0.05 without correction "
-                    "for their number)." for n in (2, 3))
+TESTS_2, TESTS_3 = (f", in {n} group tests, one per decoder, each at p ≤ 0.05 without "
+                    "correction for their number." for n in (2, 3))
 
 
 @pytest.mark.parametrize("tested, says", [

@@ -180,8 +180,19 @@ def main() -> None:
         print_rejections(rejection_table(results))
         print(f"\n{time.perf_counter() - t0:.0f} s")
         return
+    network = None
+    if "network" in args.decoders.split(","):  # the main job's network, its seeds and folds
+        from nidecode.config import load_config as layered
+        from nidecode.decoders.network import DNNSettings
+
+        config = layered()
+        settings = DNNSettings.from_config(config)
+        folds = config["decoding"]["dnn_folds"]
+        network = {"settings": settings,
+                   "seeds": tuple(config["decoding"]["dnn"]["seeds"] or [settings.seed]),
+                   "folds": None if folds is None else list(folds)}
     results = false_positive_study(
-        args.null, args.informative, **size, base_seed=args.seed,
+        args.null, args.informative, **size, base_seed=args.seed, network=network,
         decoders=tuple(args.decoders.split(",")),
         trial_decoders=tuple(d for d in args.trial_decoders.split(",") if d),
         processes=args.processes)

@@ -129,6 +129,6 @@ def verdict(summary: pd.DataFrame, groups: pd.DataFrame, null: list[str],
         text += "; the network was not tested against drift in this run"
     n_tests = sum(not pd.isna(r["p_group"]) for r in rows)
     if n_tests > 1:
-        text += (f" ({n_tests} group tests, one per decoder, each at p ≤ {ALPHA:g} without "
-                 "correction for their number)")
+        text += (f", in {n_tests} group tests, one per decoder, each at p ≤ {ALPHA:g} without "
+                 "correction for their number")
     return text + "."

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,32 +33,30 @@ from nidecode.jobs.scope import Scope
 # The main job's decoders and parameters (config/config.yaml, decoding.glm and .baselines).
 DECODERS: dict[str, dict] = {"glm": {"C": 1.0}, "svc": {"C": 1.0, "gamma": "scale"},
                              "knn": {"n_neighbors": 15}, "svc_w": {"C": 1.0, "gamma": "scale"}}
-# The network on neural images (decoding.dnn of config/config.yaml): only its block-relabelling
-# null runs here, as the main job's dnn_relabelling_null runs it (fold 0, both seeds).
+# The network on neural images: only its block-relabelling null runs here, as the main job's
+# dnn_relabelling_null runs it. Its "parameters" (``false_positive_study(network=...)``): the
+# settings (DNNSettings), seeds and folds, which the caller takes from a config.
 NETWORK = "network"
 TESTS = ("p_binomial", "p_label_shuffle", "p_time")
 
 
-def network_row(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope) -> dict:
-    """The main job's network (config/config.yaml) on one session: its block-relabelling
-    ``p_time`` on the network's folds with its seeds, as ``dnn_relabelling_null`` computes it;
-    the binomial and label-shuffle tests do not run (NaN)."""
-    from nidecode.config import load_config
-    from nidecode.decoders.network import DNNSettings
+def network_row(ds: xr.Dataset, stimuli: xr.Dataset, scope: Scope, settings: Any,
+                seeds: tuple[int, ...], folds: list[int] | None) -> dict:
+    """The network (``settings``: :class:`nidecode.decoders.network.DNNSettings`) on one
+    session: its block-relabelling ``p_time`` on ``folds`` with ``seeds``, as
+    ``dnn_relabelling_null`` computes it; the binomial and label-shuffle tests do not run
+    (NaN)."""
     from nidecode.jobs.runner import block_relabelling_null
 
-    config = load_config()
-    settings = DNNSettings.from_config(config)
-    folds = config["decoding"]["dnn_folds"]
-    null = block_relabelling_null(
-        ds, stimuli, scope, "network", mode="train", network=settings,
-        seeds=tuple(config["decoding"]["dnn"]["seeds"] or [settings.seed]),
-        folds=None if folds is None else list(folds))
+    null = block_relabelling_null(ds, stimuli, scope, NETWORK, mode="train", network=settings,
+                                  seeds=tuple(seeds), folds=folds)
     return {"accuracy": null["time_null_observed"], "p_binomial": np.nan,
             "p_label_shuffle": np.nan, "n_label_shuffles": 0, "p_time": null["p_time"],
             "n_time_null": null["n_time_null"],
             "time_null_observed": null["time_null_observed"],
             "time_null_accuracies": null["time_null_accuracies"]}
+
+
 GROUP_SIZE = 9  # the main job's nine animals
 
 
@@ -87,7 +86,7 @@ def session_tests(ds: xr.Dataset, stimuli: xr.Dataset, decoders: dict[str, dict]
         for name in names:
             if name == NETWORK:
                 rows.append({"session": ds.attrs["animal"], "split": split, "decoder": name,
-                             **network_row(ds, stimuli, scope)})
+                             **network_row(ds, stimuli, scope, **decoders[name])})
                 continue
             folds = session(ds, stimuli, scope, {name: decoders[name]}, ["train"],
                             n_permutations=n_permutations if name == "glm" else 0)
@@ -123,14 +122,15 @@ def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int 
                          n_permutations: int = 50, base_seed: int = 5000,
                          decoders: tuple[str, ...] = ("glm",),
                          trial_decoders: tuple[str, ...] = ("glm",),
-                         processes: int = 1) -> pd.DataFrame:
+                         processes: int = 1, network: dict | None = None) -> pd.DataFrame:
     """Per-session, per-decoder results of ``n_null`` stimulus-blind drifting sessions (N0 of
     the default config: ``n_units`` VISp units) and ``n_informative`` drifting sessions with
     stimulus information (M0: ``informative_units`` VISp units, ``informative_drive``,
     ``informative_gain_noise``), on Allen's clock with the simulator's default drift.
 
     ``decoders`` run in the block split (the default), ``trial_decoders`` in the trial split
-    (the published recipe). Sessions are independent draws (seed ``base_seed + k``), so
+    (the published recipe); the decoder ``network`` needs ``network`` (its settings, seeds
+    and folds: :func:`network_row`). Sessions are independent draws (seed ``base_seed + k``), so
     ``processes`` > 1 gives the same table faster. ``repeats``, ``blanks`` (per stimulus
     class, as ``simulation.blanks``), ``canvas`` (the simulator's grid) and ``stimuli_canvas``
     (the rendered stimuli's): the defaults are a small, fast session; the main job's are 10,
@@ -148,8 +148,9 @@ def false_positive_study(n_null: int = 20, n_informative: int = 3, repeats: int 
                           stimulus_blind=blind, fraction_failing_qc=0.0,
                           drive=1.0 if blind else informative_drive,
                           gain_noise=0.3 if blind else informative_gain_noise)
-        jobs.append((k, spec, protocol, Canvas(*canvas), Canvas(*stimuli_canvas), DECODERS,
-                     splits, n_permutations))
+        jobs.append((k, spec, protocol, Canvas(*canvas), Canvas(*stimuli_canvas),
+                     {**DECODERS, **({NETWORK: network} if network else {})}, splits,
+                     n_permutations))
     return _records(_one_session, jobs, processes)
 
 

@@ -11,8 +11,9 @@ from nidecode.config import validate_config
 from nidecode.data.drift import DRIFT_GRID_S, drift_log_gain, ou_process
 from nidecode.data.simulate import AnimalSpec
 
-# The fast component alone: the slow one (tests/test_drift_slow.py) is drawn after the spread.
-NO_SLOW = {"drift_slow_unit_sd": 0.0, "drift_slow_shared_sd": 0.0}
+# The fast component alone: the slow one (tests/test_drift_slow.py) is drawn after the spread,
+# and settling (on by default) is added on top.
+NO_SLOW = {"drift_slow_unit_sd": 0.0, "drift_slow_shared_sd": 0.0, "drift_settle_sd": 0.0}
 
 
 def test_without_spread_the_log_gains_are_the_draws_they_always_were():

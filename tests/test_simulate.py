@@ -113,7 +113,7 @@ def test_same_seed_same_spikes():
 # ------------------------------------------------------------------------------- slow drift
 
 NO_DRIFT = {"drift_unit_sd": 0.0, "drift_shared_sd": 0.0, "drift_slow_unit_sd": 0.0,
-            "drift_slow_shared_sd": 0.0}
+            "drift_slow_shared_sd": 0.0, "drift_settle_sd": 0.0}
 # The fast component alone (the slow one has its own tests, tests/test_drift_slow.py).
 NO_SLOW = {"drift_slow_unit_sd": 0.0, "drift_slow_shared_sd": 0.0}
 
@@ -154,7 +154,8 @@ def test_drift_log_gain_is_a_mean_preserving_ou_process():
     from nidecode.data.drift import DRIFT_GRID_S, drift_log_gain
 
     tau, su, ss = 50.0, 0.35, 0.25
-    spec = AnimalSpec("X", 1, drift_tau_s=tau, drift_unit_sd=su, drift_shared_sd=ss, **NO_SLOW)
+    spec = AnimalSpec("X", 1, drift_tau_s=tau, drift_unit_sd=su, drift_shared_sd=ss,
+                      drift_settle_sd=0.0, **NO_SLOW)  # stationary: no settling
     t, lg = drift_log_gain(spec, 300, 20_000.0, np.random.default_rng(0))
     assert np.allclose(np.diff(t), DRIFT_GRID_S) and t[-1] >= 20_000.0
     # Stationary: log-gain mean -(su^2 + ss^2)/2 and SD sqrt(su^2 + ss^2); E[gain] = 1.

@@ -41,6 +41,26 @@ def test_memory_floor_and_quadratic_growth(tmp_path, monkeypatch):
     assert cross_memory_mb([big, big], [big]) == np.ceil(resources.BASE_MB
                                                          + 8 * 24000 * 36000 / 2**20)
 
+    # Above the SVCs' budget one ensemble member at a time: 24,000 trials in 2 chunks of
+    # 12,000 against the 12,000 test trials, 8 B x 12,000 x 24,000 (3,198 MB: the floor), and
+    # the same for eight training animals; a larger test set raises it.
+    member = np.ceil(resources.BASE_MB + 8 * 12000 * 24000 / 2**20)
+    assert cross_memory_mb([big, big], [big], 12000) == max(CPU_JOB_MB, member)
+    assert cross_memory_mb([big] * 8, [big], 12000) == max(CPU_JOB_MB, member)
+    assert cross_memory_mb([big] * 8, [big] * 4, 12000) == np.ceil(
+        resources.BASE_MB + 8 * 12000 * 60000 / 2**20)
+    # Within the budget the exact fit's kernels, as without one.
+    assert within_memory_mb(big, 3, 8, 12000) == within_memory_mb(big, 3, 8)
+
+
+def test_the_svc_budget_is_the_smallest_and_none_if_any_svc_is_exact():
+    assert resources.svc_budget({"svc": {"max_train_trials": 9000}, "knn": {},
+                                 "svc_w": {"max_train_trials": 12000}}) == 9000
+    assert resources.svc_budget({"svc": {"max_train_trials": 9000}, "svc_w": {}}) is None
+    assert resources.svc_budget({"glm": {}, "knn": None}) is None
+    # 25,000 trials over a 12,000 budget: 3 chunks of at most 8,334.
+    assert svc_kernels_mb(25000, 100, 12000) == 8 * 8334 * 8434 / 2**20
+
 
 def test_a_file_not_written_yet_names_itself(tmp_path):
     # Snakemake defers a resource whose FileNotFoundError names one of the job's inputs.

@@ -43,7 +43,7 @@ SOURCE = config["source"]
 # download_dandi's output pattern (source dandi), and whether render_stimuli needs Allen's
 # natural-scene templates (download_scene_templates, AllenSDK): sources allen and dandi.
 from nidecode.data.sources import dandi_session_file, uses_allen_scenes
-from nidecode.jobs.resources import CPU_JOB_MB, cross_memory_mb, within_memory_mb
+from nidecode.jobs.resources import CPU_JOB_MB, cross_memory_mb, svc_budget, within_memory_mb
 
 DANDI_SESSION_FILE = dandi_session_file(config, "{session}")
 ALLEN_SCENES = uses_allen_scenes(SOURCE)
@@ -64,6 +64,8 @@ CROSS_BATCHES = cross_batches(config)
 RASTER_SESSIONS = DECODING["raster"]["sessions"] or SESSIONS
 DNN_THREADS = DECODING["dnn"]["threads"]
 BASELINE_THREADS = DECODING["baseline_threads"]
+# The SVCs' trial budget: above it they fit an ensemble whose kernels it bounds.
+SVC_BUDGET = svc_budget(DECODING["baselines"])
 CONTROLS = config["controls"]
 # The GLM's extra analyses (records: nidecode.common.analyses), by name for wildcards and params.
 ANALYSES = [a.name for a in analyses_from_config(config)]

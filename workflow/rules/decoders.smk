@@ -65,7 +65,7 @@ rule baselines_within:
     threads: BASELINE_THREADS
     resources:
         mem_mb=lambda wc, input, threads, attempt: within_memory_mb(
-            input.responses, DECODING["n_folds"], threads) * attempt,
+            input.responses, DECODING["n_folds"], threads, SVC_BUDGET) * attempt,
         runtime=CPU_RESOURCES["runtime"],
     benchmark:
         bench("baselines_within", "results/decode/{split}/baselines/within/{session}.json")
@@ -87,7 +87,8 @@ use rule baselines_within as baselines_cross with:
     params:
         modes=PS_MODES,
     resources:
-        mem_mb=lambda wc, input, attempt: cross_memory_mb(input.train, input.test) * attempt,
+        mem_mb=lambda wc, input, attempt: cross_memory_mb(input.train, input.test,
+                                                          SVC_BUDGET) * attempt,
         runtime=CPU_RESOURCES["runtime"],
     benchmark:
         bench("baselines_cross", "results/decode/{split}/baselines/cross/{combo}.json")

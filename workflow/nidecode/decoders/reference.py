@@ -190,29 +190,86 @@ def workspace() -> KernelWorkspace:
     return ws
 
 
+def svc_chunks(y_train: np.ndarray, max_train_trials: int) -> list[np.ndarray]:
+    """The training rows of an SVC ensemble: ``ceil(n / max_train_trials)`` chunks of
+    near-equal size, each class dealt round-robin over them from a permutation seeded by the
+    class sizes alone (each chunk holds every class in proportion; the same rows for the same
+    labels, whatever the features). Each chunk's row indices, sorted (time order kept)."""
+    y = np.asarray(y_train)
+    k = -(-len(y) // max(1, int(max_train_trials)))
+    classes, counts = np.unique(y, return_counts=True)
+    rng = np.random.default_rng([len(y), k, *counts.tolist()])
+    parts: list[list[np.ndarray]] = [[] for _ in range(k)]
+    offset = 0
+    for c in classes:
+        rows = rng.permutation(np.flatnonzero(y == c))
+        for j in range(k):  # round-robin from where the last class stopped: equal sizes
+            parts[(offset + j) % k].append(rows[j::k])
+        offset += len(rows)
+    return [np.sort(np.concatenate(p)) for p in parts]
+
+
+def svc_fit(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
+            gamma: str | float = "scale", max_train_trials: int | None = None) -> dict:
+    """What an SVC row's ``fit`` says: ``exact``, or the ensemble of :func:`_svc` with its
+    size (the chunks' trials)."""
+    n = len(y_train)
+    if max_train_trials is None or n <= max_train_trials:
+        return {"fit": "exact"}
+    sizes = [len(r) for r in svc_chunks(y_train, max_train_trials)]
+    lo, hi = min(sizes), max(sizes)
+    return {"fit": f"ensemble of {len(sizes)} exact SVCs on {lo}"
+                   + (f"-{hi}" if hi > lo else "") + " trials each"}
+
+
 def _svc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
-         gamma: str | float = "scale") -> np.ndarray:
+         gamma: str | float = "scale", max_train_trials: int | None = None) -> np.ndarray:
     """scikit-learn's RBF SVC on a precomputed kernel (the same solver and solution, to
-    rounding) computed in this thread's :func:`workspace` (reused memory)."""
+    rounding) computed in this thread's :func:`workspace` (reused memory).
+
+    Above ``max_train_trials`` training trials (None: never) the kernel and libsvm's solver
+    grow with the square of the trials or faster, so the fit is an ensemble instead: one exact
+    SVC on each of :func:`svc_chunks` (each standardised with its own trials, ``gamma`` from
+    them), tested on every test trial, their decision functions averaged. Its cost is linear
+    in the trials and its memory bounded by the budget (docs/method.md, "The reference
+    decoders at Allen's size"); the record's ``fit`` says which one ran (:func:`svc_fit`).
+    """
     from sklearn import config_context
     from sklearn.svm import SVC
 
-    k_train, k_test = workspace().kernels(np.asarray(x_train, dtype=np.float64),
-                                          np.asarray(x_test, dtype=np.float64), gamma)
-    # The features are checked finite (trials x features, cheap); their kernels then are too,
-    # and scikit-learn's own check would read each kernel once more (0.5 GB a fit at Allen's
-    # size).
-    with config_context(assume_finite=True):
-        clf = SVC(C=C, kernel="precomputed", class_weight="balanced")
-        return clf.fit(k_train, y_train).predict(k_test)
+    x_train = np.asarray(x_train, dtype=np.float64)
+    x_test = np.asarray(x_test, dtype=np.float64)
+    y_train = np.asarray(y_train)
+    if max_train_trials is None or len(x_train) <= max_train_trials:
+        k_train, k_test = workspace().kernels(x_train, x_test, gamma)
+        # The features are checked finite (trials x features, cheap); their kernels then are
+        # too, and scikit-learn's own check would read each kernel once more (0.5 GB a fit at
+        # Allen's size).
+        with config_context(assume_finite=True):
+            clf = SVC(C=C, kernel="precomputed", class_weight="balanced")
+            return clf.fit(k_train, y_train).predict(k_test)
+    parts = svc_chunks(y_train, max_train_trials)
+    classes = np.unique(y_train)
+    score = None
+    for rows in parts:
+        k_train, k_test = workspace().kernels(x_train[rows], x_test, gamma)
+        with config_context(assume_finite=True):
+            clf = SVC(C=C, kernel="precomputed", class_weight="balanced")
+            d = clf.fit(k_train, y_train[rows]).decision_function(k_test)
+        score = d if score is None else score + d
+    # Binary: one score, positive for classes[1]; k classes: one-vs-rest scores.
+    assert score is not None
+    return classes[(score > 0).astype(int)] if score.ndim == 1 else classes[
+        np.argmax(score, axis=1)]
 
 
-@decoder("svc", "responses", "SVC", long_label="RBF SVC")
+@decoder("svc", "responses", "SVC", long_label="RBF SVC", record=svc_fit)
 def svc(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
-        gamma: str | float = "scale") -> np.ndarray:
+        gamma: str | float = "scale", max_train_trials: int | None = None) -> np.ndarray:
     """RBF-kernel SVC on standardised responses, scikit-learn's defaults (``C`` 1,
-    ``gamma="scale"``), as AllenSDK's Neuropixels quick-start decodes; class-balanced."""
-    return _svc(x_train, y_train, x_test, C, gamma)
+    ``gamma="scale"``), as AllenSDK's Neuropixels quick-start decodes; class-balanced. Above
+    ``max_train_trials`` training trials, an ensemble of exact SVCs (:func:`_svc`)."""
+    return _svc(x_train, y_train, x_test, C, gamma, max_train_trials)
 
 
 @decoder("knn", "responses", "kNN")
@@ -227,11 +284,12 @@ def knn(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, n_neighbor
 
 
 @decoder("svc_w", "weights", "SVC on W", across_animals=row_standardise,
-         long_label="RBF SVC on W")
+         long_label="RBF SVC on W", record=svc_fit)
 def svc_w(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, C: float = 1.0,
-          gamma: str | float = "scale") -> np.ndarray:
+          gamma: str | float = "scale", max_train_trials: int | None = None) -> np.ndarray:
     """RBF-kernel SVC on ``W``, each stimulus's weight standardised with the training trials
     (the network's own input scaling,
     :func:`nidecode.decoders.network.standardise_weights`): how much the
-    network's input holds, read without the image or the network."""
-    return _svc(x_train, y_train, x_test, C, gamma)
+    network's input holds, read without the image or the network. Above
+    ``max_train_trials`` training trials, an ensemble of exact SVCs (:func:`_svc`)."""
+    return _svc(x_train, y_train, x_test, C, gamma, max_train_trials)

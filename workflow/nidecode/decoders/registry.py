@@ -126,14 +126,17 @@ def register(dec: Decoder) -> Decoder:
 
 def decoder(name: str, inputs: Inputs, label: str,
             across_animals: Callable[[np.ndarray], np.ndarray] | None = None,
-            long_label: str = ""
+            long_label: str = "", record: Callable[..., dict] | None = None
             ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Register a plain ``(x_train, y_train, x_test, **params) -> labels`` function as decoder
-    ``name``; its keyword parameters are the ones ``decoding.baselines.<name>`` may set."""
+    ``name``; its keyword parameters are the ones ``decoding.baselines.<name>`` may set.
+    ``record``, called with the same arguments, gives what the fit adds to the job's record
+    (e.g. which fit of the SVC ran)."""
     def wrap(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         def fit(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, context: Context,
                 **params: Any) -> Fit:
-            return Fit(fn(x_train, y_train, x_test, **params))
+            extra = record(x_train, y_train, x_test, **params) if record else {}
+            return Fit(fn(x_train, y_train, x_test, **params), extra)
 
         params = tuple(list(inspect.signature(fn).parameters)[3:])
         register(Decoder(name, inputs, label, fit, params, across_animals,

@@ -33,7 +33,7 @@ COLUMNS = [
     "n_units", "areas_used", "pretrained", "image_size", "epochs", "seed", "device",
     "wall_time_s", "own_stimulus_top_fraction", "own_stimulus_top_chance", "source",
     "baseline", "skipped", "blank_balanced_accuracy", "blank_accuracy", "blank_ci95_low",
-    "blank_ci95_high", "n_blanks_scored", "metrics_file",
+    "blank_ci95_high", "n_blanks_scored", "metrics_file", "fit",
 ]
 
 

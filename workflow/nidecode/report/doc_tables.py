@@ -35,7 +35,7 @@ SUMMARY_COLUMNS = [
     "session", "combo", "fold", "accuracy", "balanced_accuracy", "chance_balanced_accuracy",
     "p_time", "n_seeds", "seed_accuracy_sd", "arch", "finetune", "image_channels", "pretrained",
     "own_stimulus_top_fraction", "n_test", "skipped", "blank_balanced_accuracy",
-    "n_blanks_scored",
+    "n_blanks_scored", "fit",
 ]
 TABLES = ("summary.csv", "retention.csv", "group_tests.csv", "benchmarks.csv")
 STUDY = "false_positives.csv"

@@ -36,11 +36,12 @@ MEAN_TRAIN_ANIMALS = sum(math.comb(ANIMALS - 1, s) * s for s in range(1, ANIMALS
 
 
 def job_seconds(n_combos: int, train_s: float, predict_s: float, startup_s: float,
-                warmup_s: float, animal_s: float, sched_s: float) -> float:
+                warmup_s: float, animal_s: float, sched_s: float, n_animals: int = ANIMALS,
+                mean_train: float = MEAN_TRAIN_ANIMALS) -> float:
     """One job of ``n_combos`` combos: the scheduler, the process's start-up and the network's
     first-epoch warm-up (paid once per process: a second seed does not pay it), each animal's
-    data once (at most all nine), then every combo's training and prediction."""
-    animals = min(ANIMALS, n_combos * (MEAN_TRAIN_ANIMALS + 1))
+    data once (at most all ``n_animals``), then every combo's training and prediction."""
+    animals = min(n_animals, n_combos * (mean_train + 1))
     return sched_s + startup_s + warmup_s + animals * animal_s + n_combos * (train_s + predict_s)
 
 
@@ -51,26 +52,29 @@ def measured(gpu: dict, arch: str, size: int, batch_size: int) -> dict | None:
 
 
 def project(gpu: dict, sched_s: float, arch: str, size: int, batch_size: int, epochs: int,
-            seeds: int, batch: int, presentations: int, modes: int, calibration: float
-            ) -> dict:
-    """The all-combos run with one network setting (``batch_size`` images per training step)
-    and ``batch`` combos per job; hours on 1, 8 and 32 GPUs."""
+            seeds: int, batch: int, presentations: int, modes: int, calibration: float,
+            combos: int = COMBOS, n_animals: int = ANIMALS,
+            mean_train: float = MEAN_TRAIN_ANIMALS) -> dict:
+    """The all-combos run (or ``combos`` combos of ``mean_train`` training animals among
+    ``n_animals``) with one network setting (``batch_size`` images per training step) and
+    ``batch`` combos per job; hours on 1, 8 and 32 GPUs."""
     case = measured(gpu, arch, size, batch_size)
     rate = case["train_images_per_s"]
-    n_train = MEAN_TRAIN_ANIMALS * presentations
+    n_train = mean_train * presentations
     # train mode evaluates the test animal's non-calibration trials, paper mode all of them
     n_test = presentations * ((1 - calibration) + 1) / 2
     train_s = seeds * epochs * n_train / rate
     # prediction: the measured time of 1,024 test images (set-up included), the rest at the
     # training rate (a forward pass costs less than a training step: an upper bound)
     predict_s = seeds * (case["predict_s_1024_images"] + max(0.0, n_test - 1024) / rate)
-    jobs = math.ceil(COMBOS / batch) * modes
-    per_job = job_seconds(batch, train_s, predict_s, gpu["startup_s"],
-                          case["warmup_s"], gpu["animal_data_s"], sched_s)
+    jobs = math.ceil(combos / batch) * modes
+    per_job = job_seconds(min(batch, combos), train_s, predict_s, gpu["startup_s"],
+                          case["warmup_s"], gpu["animal_data_s"], sched_s, n_animals,
+                          mean_train)
     total = jobs * per_job
     row = {"arch": arch, "image_size": size, "batch_size": batch_size, "epochs": epochs,
            "seeds": seeds, "combos_per_job": batch,
-           "jobs": jobs, "trainings": COMBOS * modes,
+           "jobs": jobs, "trainings": combos * modes,
            "training_s_per_combo": round(train_s, 1),
            "other_s_per_combo": round(per_job / batch - train_s, 1),
            "gpu_hours": round(total / 3600, 1)}

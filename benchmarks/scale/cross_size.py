@@ -50,9 +50,40 @@ def one(results: Path, train: list[str], test: str, budget: int | None) -> dict:
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
+def size_table(rows: list[dict]) -> str:
+    """docs/benchmarks.md's table of one run: every fit's trials, time and peak."""
+    lines = ["| training animals | training trials | fit | balanced accuracy | s | s per 1,000 "
+             "training trials | peak resident MB |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {len(r['train'])} ({'+'.join(r['train'])}) | {r['n_train']:,} | "
+                     f"{r['fit']} | {r['balanced_accuracy']:.3f} | {r['s']:.1f} | "
+                     f"{1000 * r['s'] / r['n_train']:.2f} | {r['peak_mb']:,} |")
+    return "\n".join(lines)
+
+
+def loss_table(rows: list[dict]) -> str:
+    """docs/benchmarks.md's table: each combo that ran both fits, exact against ensemble."""
+    pairs: dict[str, dict] = {}
+    for r in rows:
+        key = f"{'+'.join(r['train'])} → {r['test']}"
+        pairs.setdefault(key, {})["exact" if r["budget"] is None else "ensemble"] = r
+    lines = ["| combo | exact | ensemble | ensemble − exact | s (exact) | peak MB (exact) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for key, p in pairs.items():
+        if len(p) < 2:
+            continue
+        e, n = p["exact"], p["ensemble"]
+        diff = round(n["balanced_accuracy"] - e["balanced_accuracy"], 3)
+        lines.append(f"| {key}{' (null)' if key.endswith('N0') else ''} | "
+                     f"{e['balanced_accuracy']:.3f} | {n['balanced_accuracy']:.3f} | "
+                     f"{'0.000' if diff == 0 else f'{diff:+.3f}'} | {n['s']:.1f} ({e['s']:.1f}) | "
+                     f"{n['peak_mb']:,} ({e['peak_mb']:,}) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", type=Path)
+    ap.add_argument("results", type=Path, nargs="?")
     ap.add_argument("--test", default="M0")
     ap.add_argument("--train", default="S0,S1,S2,S3,S4,M1,M2,M3")
     ap.add_argument("--counts", default="2,4,8")
@@ -62,7 +93,14 @@ def main() -> None:
                     help="TRAIN+TRAIN__TEST,...: these combos instead of --test/--train/--counts")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--tables", type=Path, nargs="+",
+                    help="print the docs' tables from these JSONs instead: the exact-against-"
+                         "ensemble pairs of all, and every fit of the first")
     args = ap.parse_args()
+    if args.tables:
+        runs = [json.loads(p.read_text())["rows"] for p in args.tables]
+        print(loss_table([r for rows in runs for r in rows]) + "\n\n" + size_table(runs[0]))
+        return
     if args.child:
         spec = json.loads(args.child)
         print(json.dumps(one(Path(spec["results"]), spec["train"], spec["test"],

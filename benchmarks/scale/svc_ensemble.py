@@ -35,15 +35,79 @@ from nidecode.jobs.scope import Scope  # noqa: E402
 DECODERS = {"svc": (svc, "responses"), "svc_w": (svc_w, "weights")}
 
 
+ORDER = ("S0", "S1", "S2", "S3", "S4", "M0", "M1", "M2", "M3", "N0")
+CELLS = (("block", "svc"), ("block", "svc_w"), ("trial", "svc"), ("trial", "svc_w"))
+
+
+def _row(data: dict, session: str, split: str, decoder: str) -> dict:
+    return next(r for r in data["rows"] if (r["session"], r["split"], r["decoder"])
+                == (session, split, decoder))
+
+
+def budget_table(data: dict) -> str:
+    """docs/benchmarks.md's table: per budget, the mean difference over the sessions in each
+    split and decoder, with how many sessions leave the exact fit's fold spread."""
+    lines = ["| budget (members × trials a member) | block, SVC | block, SVC on W | trial, SVC | "
+             "trial, SVC on W | s a fit (exact) |", "| --- | --- | --- | --- | --- | --- |"]
+    for b in dict.fromkeys(s["budget"] for s in data["summary"]):
+        cells, secs, sizes, exact = [], [], [], []
+        for split, dec in CELLS:
+            s = next(x for x in data["summary"] if (x["budget"], x["split"], x["decoder"])
+                     == (b, split, dec))
+            cells.append(f"{s['mean_difference']:+.3f} ({len(s['outside_spread'])} of "
+                         f"{s['sessions']} outside)".replace("-", "−"))
+            secs.append(s["s"])
+            exact.append(s["exact_s"])
+            for f in s["fits"]:
+                k, lo, hi = _members(f)
+                sizes += [lo, hi]
+        lines.append(f"| {b:,} ({k} × {min(sizes):,}–{max(sizes):,}) | " + " | ".join(cells)
+                     + f" | {min(secs):.2f}–{max(secs):.2f} ({min(exact):.2f}–{max(exact):.2f})"
+                     " |")
+    return "\n".join(lines)
+
+
+def _members(fit: str) -> tuple[int, int, int]:
+    """Members and their smallest and largest trials from a ``fit`` label."""
+    words = fit.split()
+    k, span = int(words[2]), words[6].split("-")
+    return k, int(span[0]), int(span[-1])
+
+
+def animal_table(data: dict, budget: int) -> str:
+    """docs/benchmarks.md's per-animal table at one budget: exact → ensemble (difference;
+    the exact fit's fold spread), * where the difference exceeds the spread."""
+    lines = ["| animal | block, SVC | block, SVC on W | trial, SVC | trial, SVC on W |",
+             "| --- | --- | --- | --- | --- |"]
+    for session in [s for s in ORDER if any(r["session"] == s for r in data["rows"])]:
+        cells = []
+        for split, dec in CELLS:
+            r = _row(data, session, split, dec)
+            e = r["budgets"][str(budget)]
+            flag = "" if abs(e["difference"]) <= r["exact_spread"] else " *"
+            cells.append(f"{r['exact']:.3f} → {e['mean']:.3f} ({e['difference']:+.3f}; "
+                         f"{r['exact_spread']:.3f}){flag}")
+        lines.append(f"| {session}{' (null)' if session == 'N0' else ''} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", type=Path, help="a finished run's results folder")
+    ap.add_argument("results", type=Path, nargs="?", help="a finished run's results folder")
     ap.add_argument("--budgets", default="6000,4000", help="max_train_trials values")
     ap.add_argument("--sessions", default=None, help="default: every responses file")
     ap.add_argument("--splits", default="block,trial")
     ap.add_argument("--decoders", default="svc,svc_w")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--tables", type=Path, help="print the docs' tables from this JSON instead")
     args = ap.parse_args()
+    if args.tables:
+        data = json.loads(args.tables.read_text())
+        print(budget_table(data) + "\n\n" + animal_table(data, data["summary"][0]["budget"]))
+        return
+    if args.results is None:
+        ap.error("give a finished run's results folder (or --tables JSON)")
     budgets = [int(v) for v in args.budgets.split(",")]
     sessions = (args.sessions.split(",") if args.sessions else
                 sorted(p.stem for p in (args.results / "responses").glob("*.nc")))

@@ -431,6 +431,28 @@ def comparison_row(group: str, what: str, real: pd.Series, sim: pd.Series) -> di
             "inside_iqr": bool(rq[0] <= sq[1] <= rq[2]) if both else None}
 
 
+def halves_markdown(fit: pd.DataFrame, validate: pd.DataFrame, every: pd.DataFrame) -> str:
+    """The fidelity table on the fit half, the validation half and every real session side by
+    side (three :func:`comparison_row` tables of the same simulated sessions), in Markdown:
+    the three real sides, the simulated side, the KS statistics and the verdicts."""
+    def q(r, side: str) -> str:
+        return (f"{r[side + '_median']:.3g} [{r[side + '_q25']:.3g}, {r[side + '_q75']:.3g}] "
+                f"({int(r[side + '_n'])})")
+
+    def yn(inside: bool) -> str:
+        return "yes" if inside else "**no**"
+
+    lines = ["| | statistic | real, fit half | real, validation half | real, all 32 | simulated "
+             "(9 animals) | KS fit / validation / all | inside the real IQR: fit / validation "
+             "/ all |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for i in range(len(fit)):
+        f, v, a = fit.iloc[i], validate.iloc[i], every.iloc[i]
+        lines.append(f"| ({f.group}) | {f.statistic} | {q(f, 'real')} | {q(v, 'real')} | "
+                     f"{q(a, 'real')} | {q(a, 'sim')} | {f.ks:.2f} / {v.ks:.2f} / {a.ks:.2f} | "
+                     f"{yn(f.inside_iqr)} / {yn(v.inside_iqr)} / {yn(a.inside_iqr)} |")
+    return "\n".join(lines)
+
+
 def comparison_markdown(table: pd.DataFrame) -> str:
     """The fidelity table (:func:`comparison_row` rows) in Markdown; a side without values
     reads "no real data" / "no simulated data"."""

@@ -73,11 +73,17 @@ def plan(name: str, sessions: int, simulated: bool, combos: int, n_animals: int,
             per_job, peak, source = REAL_RESPONSES_S, REAL_RESPONSES_MB, "a real-size session"
         rules.append({"rule": rule, "jobs": jobs, "cpu_h": jobs * per_job / 3600,
                       "gpu_h": 0.0, "peak_mb": peak, "source": source})
-    null = parts["null_s@10"] * parts["scale"]["dnn_within"]["growth"]
-    rules.append({"rule": "dnn_relabelling_null", "jobs": sessions,
-                  "cpu_h": sessions * null / 3600, "gpu_h": 0.0,
-                  "peak_mb": parts["null_peak@10"],
-                  "source": "10 repeats × dnn_within's growth"})
+    if "dnn_relabelling_null" in parts["scale"]:  # measured at 50 repeats
+        r = parts["scale"]["dnn_relabelling_null"]
+        rules.append({"rule": "dnn_relabelling_null", "jobs": r["jobs@50"] / 10 * sessions,
+                      "cpu_h": r["s@50"] / 10 * sessions / 3600, "gpu_h": 0.0,
+                      "peak_mb": r["max_rss_mb@50"], "source": "measured at 50 repeats"})
+    else:  # a run from before the rule: the default run's 10 repeats × the network's growth
+        null = parts["null_s@10"] * parts["scale"]["dnn_within"]["growth"]
+        rules.append({"rule": "dnn_relabelling_null", "jobs": sessions,
+                      "cpu_h": sessions * null / 3600, "gpu_h": 0.0,
+                      "peak_mb": parts["null_peak@10"],
+                      "source": "10 repeats × dnn_within's growth"})
     a, b = parts["cross_s"]
     pa, pb = parts["cross_mb"]
     n_train = mean_train * PRESENTATIONS
@@ -127,9 +133,11 @@ def plan(name: str, sessions: int, simulated: bool, combos: int, n_animals: int,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=16, help="CPU cores per node (one GPU each)")
+    ap.add_argument("--scale", type=Path, default=RUN / "scale_main_rs.json",
+                    help="benchmarks/scale/scale.py's JSON of the real-size main job")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    scale = {r["rule"]: r for r in json.loads((RUN / "scale_main.json").read_text())["rules"]}
+    scale = {r["rule"]: r for r in json.loads(args.scale.read_text())["rules"]}
     with open(RUN / "benchmarks.csv") as f:
         null = [r for r in csv.DictReader(f) if r["rule"] == "dnn_relabelling_null"]
     cross = [r for r in json.loads((RUN / "cross_size.json").read_text())["rows"]

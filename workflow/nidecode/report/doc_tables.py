@@ -132,7 +132,9 @@ def _network(w: pd.DataFrame) -> pd.DataFrame:
 
 def run_line(snap: Snapshot) -> str:
     r = snap.run
-    return (f"Run `{r['name']}`: commit {r['commit']}, `{r['command']}` in a fresh clone on "
+    # Where it ran: a fresh clone unless the run's record says otherwise.
+    where = r.get("where", "in a fresh clone")
+    return (f"Run `{r['name']}`: commit {r['commit']}, `{r['command']}` {where} on "
             f"{r['machine']} ({r['wall']}, {r['jobs']} jobs).")
 
 

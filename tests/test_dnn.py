@@ -479,3 +479,40 @@ def test_linear_head_reuses_frozen_imagenet_features_across_seeds(tmp_path, capl
     dnn._FEATURES.clear()
     c, _ = fit_predict(w[:24], y[:24], w[24:], 2, basis, linear, tmp_path / "c")
     np.testing.assert_array_equal(a, c)  # recomputed features: identical
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "constant"])
+def test_plain_head_loop_trains_the_head_lightning_trains(schedule):
+    """train_head (the nulls' fits, workdir None) against Lightning's fit of the same module
+    (fit_predict's own Trainer): every head weight identical, bit for bit, after 3 epochs with
+    dropout, class weights, a one-cycle or constant rate and a last batch of one joining the
+    previous. Breaking the loop (the scheduler stepped once per epoch, or zero_grad dropped)
+    fails it."""
+    from nidecode.decoders import network as dnn
+    from nidecode.decoders.backbones import head
+
+    s = DNNSettings(epochs=3, batch_size=16, threads=1, accelerator="cpu", seed=3,
+                    arch="efficientnet_lite0", pretrained=True, finetune="head",
+                    schedule=schedule)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((81, 1280)).astype(np.float32)  # 81 = 5 x 16 + 1
+    y = (rng.random(81) < 0.3).astype(np.int64)
+    weight = torch.from_numpy(balanced_class_weights(y, 2))
+
+    def module():
+        L.seed_everything(s.seed, workers=True, verbose=False)
+        model, _ = build_backbone(s.arch, 2, s.pretrained)
+        m = NeuralImageClassifier(model, 2, None, s, weight)
+        m.from_features = True
+        return m
+
+    a = module()
+    trainer = dnn.lightning_trainer(s, None, False, dnn.EpochProgress(len(x)))
+    trainer.fit(a, dnn._loader(x, y, s.batch_size, True, s.seed, False))
+    after_lightning = torch.get_rng_state()
+    b = module()
+    dnn.train_head(b, x, y)
+    assert torch.equal(after_lightning, torch.get_rng_state())  # dropout drew the same
+    ha, hb = head(a.model, s.arch), head(b.model, s.arch)
+    assert torch.equal(ha.weight, hb.weight) and torch.equal(ha.bias, hb.bias)
+    assert not torch.equal(ha.weight, head(module().model, s.arch).weight)  # it trained

@@ -1,5 +1,5 @@
-"""Docs tables with a record in docs/run/ are that record's, row for row: the settling fit
-(docs/simulation.md), the SVCs above their trial budget (docs/benchmarks.md) and the cluster
+"""Docs tables with a record in docs/run/ are that record's, row for row: the settling fit and
+the joint refit of the fast drift with settling (docs/simulation.md), the SVCs above their trial budget (docs/benchmarks.md) and the cluster
 plan (docs/cluster.md). Each is rendered again from its record by the code that printed it,
 and every row must stand in the page as rendered."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nidecode.studies.fidelity import halves_markdown
+from nidecode.studies.fidelity import grid_markdown, grid_scores, halves_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "docs" / "run"
@@ -47,6 +47,36 @@ def test_the_settling_fidelity_table():
     table = halves_markdown(*halves)
     assert len(_rows(table)) == 22  # the header and 21 statistics
     assert not _missing(table, "docs/simulation.md")
+
+
+def _joint_grid() -> list[dict]:
+    points = [json.loads(line) for k in (1, 2)
+              for line in (RUN / "fidelity" / f"joint_grid_{k}.jsonl").read_text().splitlines()]
+    return sorted(points, key=lambda p: tuple(p["point"].values()))
+
+
+JOINT_NAMES = {"drift_tau_s": "tau_s", "drift_unit_sd": "unit_sd",
+               "drift_settle_sd": "settle_sd", "drift_settle_tau_s": "settle_tau_s"}
+
+
+def test_the_joint_drift_refit_tables_and_the_rules_choice_is_the_default():
+    """The grid (its scores by the stated rule) and the three halves of the chosen setting;
+    the rule's choice is what config/config.yaml and the schema ship."""
+    import yaml
+
+    fit = pd.read_csv(RUN / "fidelity" / "joint_fit.csv")
+    points = _joint_grid()
+    grid = grid_markdown(points, fit, JOINT_NAMES)
+    assert len(_rows(grid)) == 22  # the header and 21 settings
+    assert not _missing(grid, "docs/simulation.md")
+    halves = halves_markdown(*[pd.read_csv(RUN / "fidelity" / f"joint_{h}.csv")
+                               for h in ("fit", "validate", "all")])
+    assert not _missing(halves, "docs/simulation.md")
+    scores = grid_scores(points, fit)
+    best = points[min(range(len(points)), key=lambda i: (-scores[i][0], scores[i][1]))]
+    drift = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["simulation"]["drift"]
+    assert {f"drift_{k}": drift[k] for k in ("tau_s", "unit_sd", "settle_sd", "settle_tau_s")
+            } == best["point"]
 
 
 def test_the_svc_ensemble_tables():

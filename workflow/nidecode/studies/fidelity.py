@@ -471,3 +471,50 @@ def comparison_markdown(table: pd.DataFrame) -> str:
         lines.append(f"| ({r.group}) | {r.statistic} | {side(r, 'real', 'no real data')} | "
                      f"{side(r, 'sim', 'no simulated data')} | {ks} | {verdict} |")
     return "\n".join(lines)
+
+
+# The drift rows of the fidelity table (comparison_row order) and their keys in the records of
+# benchmarks/studies/drift_fit.py.
+DRIFT_ROW_KEYS = ("probe_trial", "probe_block", "excess_variance_30s", "excess_variance_120s",
+                  "shared_fraction_30s", "autocorrelation_30s", "autocorrelation_60s",
+                  "autocorrelation_120s", "autocorrelation_300s")
+
+
+def grid_scores(points: list[dict], fit: pd.DataFrame) -> list[tuple[int, float]]:
+    """Each grid setting's score under the drift fit's rule (docs/simulation.md): the number
+    of drift rows whose simulated median lies inside the fit half's real IQR, and the distance
+    sum over those rows of |simulated - real median| / real IQR. ``points``: records of
+    ``drift_fit.py --out`` ({"point", "medians"}); ``fit``: the fit half's table, whose first
+    rows are the drift rows in :data:`DRIFT_ROW_KEYS` order."""
+    real = fit.iloc[:len(DRIFT_ROW_KEYS)]
+    scores = []
+    for p in points:
+        inside, distance = 0, 0.0
+        for key, r in zip(DRIFT_ROW_KEYS, real.itertuples(), strict=True):
+            m = p["medians"][key]
+            inside += bool(r.real_q25 <= m <= r.real_q75)
+            distance += abs(m - r.real_median) / (r.real_q75 - r.real_q25)
+        scores.append((inside, distance))
+    return scores
+
+
+def grid_markdown(points: list[dict], fit: pd.DataFrame, names: dict[str, str]) -> str:
+    """The drift fit's grid in Markdown, one row per setting in the order run: the setting
+    (``names``: AnimalSpec field -> its config name), its :func:`grid_scores`, the block-split
+    probe and the four autocorrelations. The rule's choice (most rows inside, then the
+    smallest distance) in bold."""
+    scores = grid_scores(points, fit)
+    best = min(range(len(points)), key=lambda i: (-scores[i][0], scores[i][1]))
+    lines = ["| setting | drift rows inside the fit half's IQR | distance | probe, block split "
+             "| autocorrelation at 30 s / 60 s / 120 s / 300 s |",
+             "| --- | --- | --- | --- | --- |"]
+    for i, (p, (inside, distance)) in enumerate(zip(points, scores, strict=True)):
+        m = p["medians"]
+        setting = ", ".join(f"`{names.get(k, k)}` {v:g}" for k, v in p["point"].items())
+        cells = [setting or "the default then", f"{inside} of {len(DRIFT_ROW_KEYS)}",
+                 f"{distance:.2f}"]
+        if i == best:
+            cells = [f"**{c}**" for c in cells]
+        ac = " / ".join(f"{m[f'autocorrelation_{s}s']:.3f}" for s in (30, 60, 120, 300))
+        lines.append(f"| {' | '.join(cells)} | {m['probe_block']:.3f} | {ac} |")
+    return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Docs tables with a record in docs/run/ are that record's, row for row: the settling fit and
-the joint refit of the fast drift with settling (docs/simulation.md), the SVCs above their trial budget (docs/benchmarks.md) and the cluster
-plan (docs/cluster.md). Each is rendered again from its record by the code that printed it,
-and every row must stand in the page as rendered."""
+the joint refit of the fast drift with settling (docs/simulation.md), the SVCs above their
+trial budget (docs/benchmarks.md) and the cluster plan (docs/cluster.md). Each is rendered
+again from its record by the code that printed it, and every row must stand in the page as
+rendered."""
 
 from __future__ import annotations
 

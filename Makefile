@@ -4,7 +4,7 @@ VENV ?= .venv
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint env allensdk-env clean-results
+.PHONY: help demo test test-fast lint env allensdk-env clean-results
 
 ## help: list these commands, one line each
 help:
@@ -26,8 +26,16 @@ demo: $(VENV)/.installed
 	$(BIN)/snakemake --report results/report.html
 
 ## test: install if needed, then run every test (slow ones included, as CI does)
+# Two pytest workers (pytest-xdist), each test file on one of them, so that a file's shared
+# fixtures (one tiny workflow run read by many tests) are built once; TEST_WORKERS=0 runs in
+# one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+## test-fast: the tests not marked slow (no workflow runs, environments or cluster), same workers
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 ## lint: ruff on the package and tests, and snakemake --lint on the workflow
 lint: $(VENV)/.installed

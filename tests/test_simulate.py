@@ -310,7 +310,9 @@ def test_presentation_ids_are_allensdk_ids(sim_file):
 @pytest.mark.slow
 def test_null_animal_with_drift_decodes_stimulus_class_from_time(tmp_path):
     """The confound drift must reveal: N0 (blind) decodes natural vs artificial from drift alone
-    under a random trial split, and not without drift."""
+    under a random trial split, and not without drift. Four seeds: on the drift refitted with
+    settling (fast time constant 40 s) one seed's gain from drift ranged 0.018-0.093, too
+    variable for one seed to carry the test."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -321,22 +323,26 @@ def test_null_animal_with_drift_decodes_stimulus_class_from_time(tmp_path):
 
     canvas = Canvas(20, 32)
     stimuli = render_stimuli(canvas)
-    acc = {}
-    for drift in (True, False):
-        spec = AnimalSpec("N0", 109, {"VISp": 90}, stimulus_blind=True,
-                          **({} if drift else NO_DRIFT))
-        sim = simulate_session(spec, Protocol(), canvas)  # the default protocol: 10 repeats
-        path = tmp_path / f"N0-{drift}.nwb"
-        write_nwb(sim, path)
-        ds = compute_responses(read_session(path), stimuli, ResponseSettings(), "N0", "test")
-        x, y = ds.response.values, (ds.stimulus_class.values == "natural").astype(int)
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-        folds = StratifiedKFold(3, shuffle=True, random_state=0)
-        acc[drift] = cross_val_score(clf, x, y, cv=folds, scoring="balanced_accuracy").mean()
+    acc: dict[bool, list[float]] = {True: [], False: []}
+    for seed in (109, 110, 111, 112):
+        for drift in (True, False):
+            spec = AnimalSpec("N0", seed, {"VISp": 90}, stimulus_blind=True,
+                              **({} if drift else NO_DRIFT))
+            sim = simulate_session(spec, Protocol(), canvas)  # the default protocol: 10 repeats
+            path = tmp_path / f"N0-{seed}-{drift}.nwb"
+            write_nwb(sim, path)
+            ds = compute_responses(read_session(path), stimuli, ResponseSettings(), "N0", "test")
+            x, y = ds.response.values, (ds.stimulus_class.values == "natural").astype(int)
+            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+            folds = StratifiedKFold(3, shuffle=True, random_state=0)
+            acc[drift].append(cross_val_score(clf, x, y, cv=folds,
+                                              scoring="balanced_accuracy").mean())
+    with_drift, without = np.array(acc[True]), np.array(acc[False])
     # The drift fitted to real gabor epochs (docs/simulation.md) is weaker than the former
-    # default (0.80 then): it still lifts the blind animal above its no-drift score.
-    assert acc[True] > 0.56 and acc[True] - acc[False] > 0.02, acc
-    assert acc[False] < 0.56, acc
+    # default (0.80 then): it still lifts every blind animal above its no-drift score.
+    assert (with_drift > without).all(), acc
+    assert with_drift.mean() > 0.56 and (with_drift - without).mean() > 0.03, acc
+    assert without.mean() < 0.55, acc
 
 
 def test_two_blocks_per_stimulus_need_two_folds(tmp_path, small_stimuli):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nidecode.studies.fidelity import grid_markdown, grid_scores, halves_markdown
+from nidecode.studies.fidelity import grid_choice, grid_markdown, grid_scores, halves_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "docs" / "run"
@@ -73,8 +73,7 @@ def test_the_joint_drift_refit_tables_and_the_rules_choice_is_the_default():
     halves = halves_markdown(*[pd.read_csv(RUN / "fidelity" / f"joint_{h}.csv")
                                for h in ("fit", "validate", "all")])
     assert not _missing(halves, "docs/simulation.md")
-    scores = grid_scores(points, fit)
-    best = points[min(range(len(points)), key=lambda i: (-scores[i][0], scores[i][1]))]
+    best = points[grid_choice(grid_scores(points, fit))]
     drift = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["simulation"]["drift"]
     assert {f"drift_{k}": drift[k] for k in ("tau_s", "unit_sd", "settle_sd", "settle_tau_s")
             } == best["point"]

@@ -484,9 +484,9 @@ def train_head(module: NeuralImageClassifier, x_train: np.ndarray, y_train: np.n
     """The linear head on frozen features (``module.from_features``), trained in place by a
     plain loop: the same steps as Lightning's fit of the same module, bit for bit.
 
-    Lightning's loop costs about 2 ms a step in bookkeeping, against well under 1 ms for the
-    step itself, so at Allen's size a null's head fits spent most of their time there
-    (``dnn_relabelling_null``: 20 fits of 1,250 steps an animal). This loop does what that fit
+    A null fits 20 heads an animal and keeps none (``dnn_relabelling_null``; 1,250 steps a head
+    at Allen's size), and Lightning's fit took about twice as long as this loop for the same
+    steps (docs/network.md, "The head without Lightning"). This loop does what that fit
     does: the batches of :func:`_loader` (``set_epoch`` before each epoch), gradients zeroed,
     the weighted cross-entropy, backward, an AdamW step, then a one-cycle step over
     ``epochs x batches`` steps (:meth:`NeuralImageClassifier.configure_optimizers`); dropout
@@ -500,7 +500,7 @@ def train_head(module: NeuralImageClassifier, x_train: np.ndarray, y_train: np.n
     sched = (None if s.schedule == "constant" else torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=s.peak_lr, total_steps=s.epochs * len(loader)))
     t0 = time.perf_counter()
-    loss_sum, n_batches = torch.zeros(()), 0
+    loss_sum, n_batches = torch.zeros(()), 0  # the last epoch's, for the log line
     for epoch in range(s.epochs):
         loader.sampler.set_epoch(epoch)
         loss_sum, n_batches = torch.zeros(()), 0
@@ -636,44 +636,37 @@ def fit_predict(
         module.model = torch.compile(module.model)
     label = f"{settings.arch} seed {settings.seed}: "
     if settings.finetune == "head" and workdir is None and not on_gpu:
-        # Nothing to checkpoint: the head in a plain loop (train_head), prediction in eval mode
-        # in the batches Lightning's predict loop would use.
+        # Nothing to checkpoint (so resume and done are None): the head in a plain loop
+        # (train_head), prediction in eval mode in the batches Lightning's predict loop uses.
         fit_s = train_head(module, x_train, y_train, label)
         module.eval()
         with torch.inference_mode():
             y_pred = torch.cat([module(xb).argmax(1) for xb, _ in _loader(
                 x_test, np.zeros(len(x_test)), 4 * settings.batch_size, False, 0, False)]).numpy()
         module.train()
-        record.update(
-            class_weight=class_weight,
-            class_weights=None if weights is None else [round(float(w), 6) for w in weights],
-            resumed_from_checkpoint=False, fit_seconds=round(fit_s, 3), device="cpu",
-            resumed_after_epochs=0,
-            train_images_per_second=round(len(x_train) * settings.epochs / max(fit_s, 1e-9), 1),
-            trainable_parameters=sum(p.numel() for p in module.parameters() if p.requires_grad),
-            torch=torch.__version__)
-        return y_pred, record
-    progress = EpochProgress(len(x_train), label)
-    trainer = lightning_trainer(settings, workdir, on_gpu, progress)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        # fingerprint.txt is meant to share the checkpoint directory.
-        warnings.filterwarnings("ignore", message="Checkpoint directory .* is not empty")
-        if settings.finetune == "head":  # the frozen features, on purpose
-            warnings.filterwarnings("ignore", message="Found .* module.* in eval mode")
-        trainer.fit(module, _loader(x_train, y_train, settings.batch_size, True, settings.seed,
-                                    on_gpu), ckpt_path=str(resume) if resume else None)
-    fit_s = time.perf_counter() - t0
-    preds = trainer.predict(
-        module, _loader(x_test, np.zeros(len(x_test)), 4 * settings.batch_size, False, 0, on_gpu)
-    )
-    y_pred = torch.cat(preds).cpu().numpy()
+        device = "cpu"
+    else:
+        progress = EpochProgress(len(x_train), label)
+        trainer = lightning_trainer(settings, workdir, on_gpu, progress)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            # fingerprint.txt is meant to share the checkpoint directory.
+            warnings.filterwarnings("ignore", message="Checkpoint directory .* is not empty")
+            if settings.finetune == "head":  # the frozen features, on purpose
+                warnings.filterwarnings("ignore", message="Found .* module.* in eval mode")
+            trainer.fit(module, _loader(x_train, y_train, settings.batch_size, True, settings.seed,
+                                        on_gpu), ckpt_path=str(resume) if resume else None)
+        fit_s = time.perf_counter() - t0
+        preds = trainer.predict(module, _loader(x_test, np.zeros(len(x_test)),
+                                                4 * settings.batch_size, False, 0, on_gpu))
+        y_pred = torch.cat(preds).cpu().numpy()
+        device = str(trainer.strategy.root_device)
     record.update(
         class_weight=class_weight,
         class_weights=None if weights is None else [round(float(w), 6) for w in weights],
         resumed_from_checkpoint=resume is not None,
         fit_seconds=round(fit_s, 3),
-        device=str(trainer.strategy.root_device),
+        device=device,
         resumed_after_epochs=done or 0,
         train_images_per_second=round(
             len(x_train) * max(settings.epochs - (done or 0), 0) / max(fit_s, 1e-9), 1),

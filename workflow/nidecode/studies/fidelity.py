@@ -498,13 +498,19 @@ def grid_scores(points: list[dict], fit: pd.DataFrame) -> list[tuple[int, float]
     return scores
 
 
+def grid_choice(scores: list[tuple[int, float]]) -> int:
+    """The index of the rule's choice among :func:`grid_scores`: the most drift rows inside,
+    then the smallest distance."""
+    return min(range(len(scores)), key=lambda i: (-scores[i][0], scores[i][1]))
+
+
 def grid_markdown(points: list[dict], fit: pd.DataFrame, names: dict[str, str]) -> str:
     """The drift fit's grid in Markdown, one row per setting in the order run: the setting
     (``names``: AnimalSpec field -> its config name), its :func:`grid_scores`, the block-split
     probe and the four autocorrelations. The rule's choice (most rows inside, then the
     smallest distance) in bold."""
     scores = grid_scores(points, fit)
-    best = min(range(len(points)), key=lambda i: (-scores[i][0], scores[i][1]))
+    best = grid_choice(scores)
     lines = ["| setting | drift rows inside the fit half's IQR | distance | probe, block split "
              "| autocorrelation at 30 s / 60 s / 120 s / 300 s |",
              "| --- | --- | --- | --- | --- |"]
